@@ -1,0 +1,256 @@
+//! [`SimStorage`] and its files: the trait implementations over a [`World`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::config::{FaultRates, SimConfig};
+use super::crash::CrashReport;
+use super::stats::SimStats;
+use super::world::{Life, World};
+use crate::error::{Error, IoOp, Result};
+use crate::io::name::validate_name;
+use crate::io::traits::{File, OpenMode, Storage};
+
+/// An in-memory, seeded, fault-injecting storage. See the [module doc](super) for the
+/// fault model.
+///
+/// Clones share one disk. [`SimStorage::crash`] returns the storage that boots from the
+/// surviving image; the old one and every handle opened from it fail from then on.
+///
+/// The inspection methods (`read_file`, `durable_file`, `names`, `durable_names`) are
+/// the test's eyes: they are not storage calls, inject no faults, and leave the trace
+/// hash alone.
+#[derive(Clone)]
+pub struct SimStorage {
+    world: Arc<Mutex<World>>,
+}
+
+impl fmt::Debug for SimStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = self.world.lock();
+        f.debug_struct("SimStorage")
+            .field("life", &w.life)
+            .field("files", &w.dir.current.len())
+            .field("calls", &w.stats.calls)
+            .finish()
+    }
+}
+
+impl SimStorage {
+    /// A disk with the default crash model and no runtime faults.
+    pub fn new(seed: u64) -> SimStorage {
+        SimStorage::wrap(World::new(seed, SimConfig::default()))
+    }
+
+    /// A disk with `config`, which is validated.
+    pub fn with_config(seed: u64, config: SimConfig) -> Result<SimStorage> {
+        config.validate()?;
+        Ok(SimStorage::wrap(World::new(seed, config)))
+    }
+
+    fn wrap(world: World) -> SimStorage {
+        SimStorage {
+            world: Arc::new(Mutex::new(world)),
+        }
+    }
+
+    /// Cuts the power: draws which unsynced state survives, and returns the storage that
+    /// boots from it. This storage and its handles fail from now on.
+    pub fn crash(&self) -> SimStorage {
+        let next = self.world.lock().crash();
+        SimStorage::wrap(next)
+    }
+
+    /// After `calls` more storage calls, every call fails as if the power were cut,
+    /// until [`SimStorage::crash`] resolves the image. `crash_after(0)` fails the very
+    /// next call.
+    pub fn crash_after(&self, calls: u64) {
+        self.world.lock().countdown = Some(calls);
+    }
+
+    /// True once `crash_after` has run out (or `crash` superseded this storage).
+    pub fn is_crashed(&self) -> bool {
+        self.world.lock().life != Life::Running
+    }
+
+    /// Replaces the runtime fault rates (to turn faults off for a recovery, say).
+    pub fn set_faults(&self, faults: FaultRates) -> Result<()> {
+        let mut w = self.world.lock();
+        let config = SimConfig {
+            faults,
+            ..w.config.clone()
+        };
+        config.validate()?;
+        w.config = config;
+        Ok(())
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> SimConfig {
+        self.world.lock().config.clone()
+    }
+
+    /// Counters since the first storage of this run (carried across crashes).
+    pub fn stats(&self) -> SimStats {
+        self.world.lock().stats
+    }
+
+    /// A hash over every call, its arguments and outcome, and every crash image.
+    /// Equal seeds and equal calls give equal hashes.
+    pub fn trace_hash(&self) -> u64 {
+        self.world.lock().trace.value()
+    }
+
+    /// What the crash that made this storage did (filler ranges, bit flips).
+    pub fn last_crash_report(&self) -> CrashReport {
+        self.world.lock().last_crash.clone()
+    }
+
+    /// The bytes reads of `name` would see now, or None if no such name.
+    pub fn read_file(&self, name: &str) -> Option<Vec<u8>> {
+        let w = self.world.lock();
+        let ino = w.dir.current.get(name)?;
+        Some(w.inodes.get(ino)?.current.clone())
+    }
+
+    /// The durable bytes of the file `name` currently names, or None.
+    pub fn durable_file(&self, name: &str) -> Option<Vec<u8>> {
+        let w = self.world.lock();
+        let ino = w.dir.current.get(name)?;
+        Some(w.inodes.get(ino)?.durable.clone())
+    }
+
+    /// Current names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.world.lock().dir.current.keys().cloned().collect()
+    }
+
+    /// Durable names, sorted.
+    pub fn durable_names(&self) -> Vec<String> {
+        self.world.lock().dir.durable.keys().cloned().collect()
+    }
+
+    /// Flips bit `bit` of byte `offset` of `name`, in the durable image and the current
+    /// view alike: deliberate media rot for tests.
+    pub fn flip_bit(&self, name: &str, offset: u64, bit: u8) -> Result<()> {
+        let mut w = self.world.lock();
+        let missing = || Error::InvalidArgument(format!("no byte {offset} in {name:?}"));
+        let ino = *w.dir.current.get(name).ok_or_else(missing)?;
+        let inode = w.inodes.get_mut(&ino).ok_or_else(missing)?;
+        let at = usize::try_from(offset).map_err(|_| missing())?;
+        for image in [&mut inode.durable, &mut inode.current] {
+            let byte = image.get_mut(at).ok_or_else(missing)?;
+            *byte ^= 1 << (bit % 8);
+        }
+        w.stats.bit_flips += 1;
+        Ok(())
+    }
+
+    /// Runs one storage call: counts it, checks for a crash, runs `f`, hashes the
+    /// outcome.
+    fn call<T>(&self, op: IoOp, path: &str, f: impl FnOnce(&mut World) -> Result<T>) -> Result<T> {
+        call(&self.world, op, path, f)
+    }
+}
+
+fn call<T>(
+    world: &Mutex<World>,
+    op: IoOp,
+    path: &str,
+    f: impl FnOnce(&mut World) -> Result<T>,
+) -> Result<T> {
+    let mut w = world.lock();
+    let result = w.begin(op, path).and_then(|()| f(&mut w));
+    w.finish(&result);
+    result
+}
+
+impl Storage for SimStorage {
+    fn open(&self, name: &str, mode: OpenMode) -> Result<Box<dyn File>> {
+        validate_name(name)?;
+        let ino = self.call(IoOp::Open, name, |w| w.open(name, mode))?;
+        Ok(Box::new(SimFile {
+            world: Arc::clone(&self.world),
+            ino,
+            name: name.to_string(),
+        }))
+    }
+
+    fn remove(&self, name: &str) -> Result<()> {
+        validate_name(name)?;
+        self.call(IoOp::Remove, name, |w| w.remove(name))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        validate_name(from)?;
+        validate_name(to)?;
+        self.call(IoOp::Rename, from, |w| {
+            w.trace.str(to);
+            w.rename(from, to)
+        })
+    }
+
+    fn list(&self) -> Result<Vec<String>> {
+        self.call(IoOp::List, ".", |w| {
+            Ok(w.dir.current.keys().cloned().collect())
+        })
+    }
+
+    fn sync_dir(&self) -> Result<()> {
+        self.call(IoOp::SyncDir, ".", World::sync_dir)
+    }
+}
+
+/// An open simulated file: an inode number in a world.
+struct SimFile {
+    world: Arc<Mutex<World>>,
+    ino: u64,
+    name: String,
+}
+
+impl fmt::Debug for SimFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SimFile({:?}, ino {})", self.name, self.ino)
+    }
+}
+
+impl File for SimFile {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        call(&self.world, IoOp::Read, &self.name, |w| {
+            w.trace.u64(offset);
+            w.trace.u64(buf.len() as u64);
+            w.read(self.ino, &self.name, buf, offset)
+        })
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        call(&self.world, IoOp::Write, &self.name, |w| {
+            w.trace.u64(offset);
+            w.trace.bytes(buf);
+            w.write(self.ino, &self.name, buf, offset)
+        })
+    }
+
+    fn sync(&self) -> Result<()> {
+        call(&self.world, IoOp::Sync, &self.name, |w| {
+            w.sync(self.ino, &self.name)
+        })
+    }
+
+    fn len(&self) -> Result<u64> {
+        call(&self.world, IoOp::Len, &self.name, |w| Ok(w.len(self.ino)))
+    }
+
+    fn set_len(&self, len: u64) -> Result<()> {
+        call(&self.world, IoOp::SetLen, &self.name, |w| {
+            w.trace.u64(len);
+            w.set_len(self.ino, &self.name, len)
+        })
+    }
+}

@@ -1,0 +1,417 @@
+//! The state of one simulated storage between crashes, and the per-call fault logic.
+//!
+//! Every storage call takes the world's lock once, so calls are atomic with respect to
+//! each other, and runs here: count the call, check the crash countdown, draw the
+//! runtime faults for its class, do the work, hash call and outcome into the trace.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::config::SimConfig;
+use super::crash::{CrashReport, Resolver};
+use super::inode::Inode;
+use super::names::{DirOp, Directory};
+use super::stats::SimStats;
+use super::trace::Trace;
+use crate::error::{Error, IoOp, Result};
+use crate::io::exact::{read_exact_with, write_all_with};
+use crate::io::traits::OpenMode;
+
+/// Whether the storage still serves calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Life {
+    Running,
+    /// `crash_after` ran out: every call fails until `crash()` resolves the image.
+    Crashed,
+    /// `crash()` replaced this storage; its handles are dead.
+    Superseded,
+}
+
+/// One simulated storage's whole state.
+#[derive(Debug)]
+pub(super) struct World {
+    pub(super) config: SimConfig,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) life: Life,
+    pub(super) countdown: Option<u64>,
+    pub(super) inodes: BTreeMap<u64, Inode>,
+    pub(super) next_ino: u64,
+    pub(super) dir: Directory,
+    /// (inode, sector index) pairs whose reads fail until the sector is rewritten.
+    pub(super) bad_sectors: BTreeSet<(u64, u64)>,
+    pub(super) stats: SimStats,
+    pub(super) trace: Trace,
+    pub(super) last_crash: CrashReport,
+}
+
+fn eio(what: String) -> io::Error {
+    io::Error::other(format!("EIO (simulated): {what}"))
+}
+
+impl World {
+    pub(super) fn new(seed: u64, config: SimConfig) -> World {
+        let mut trace = Trace::default();
+        trace.u64(seed);
+        World {
+            config,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            life: Life::Running,
+            countdown: None,
+            inodes: BTreeMap::new(),
+            next_ino: 1,
+            dir: Directory::default(),
+            bad_sectors: BTreeSet::new(),
+            stats: SimStats::default(),
+            trace,
+            last_crash: CrashReport::default(),
+        }
+    }
+
+    /// Counts a call and fails it if the storage has crashed.
+    pub(super) fn begin(&mut self, op: IoOp, path: &str) -> Result<()> {
+        self.stats.calls += 1;
+        self.trace.u64(op as u64);
+        self.trace.str(path);
+        if self.life == Life::Running && self.countdown == Some(0) {
+            self.life = Life::Crashed;
+        }
+        if self.life != Life::Running {
+            self.stats.crashed_calls += 1;
+            let why = match self.life {
+                Life::Superseded => "handle from before a crash",
+                _ => "storage has crashed (crash_after ran out)",
+            };
+            return Err(Error::io(
+                op,
+                path,
+                io::Error::other(format!("simulated power loss: {why}")),
+            ));
+        }
+        if let Some(n) = self.countdown.as_mut() {
+            *n -= 1;
+        }
+        Ok(())
+    }
+
+    /// Hashes a call's outcome into the trace.
+    pub(super) fn finish<T>(&mut self, result: &Result<T>) {
+        match result {
+            Ok(_) => self.trace.u64(0),
+            Err(e) => {
+                self.trace.u64(1);
+                self.trace.str(&e.to_string());
+            }
+        }
+    }
+
+    fn hit(&mut self, rate: f64) -> bool {
+        rate > 0.0 && self.rng.random_bool(rate)
+    }
+
+    fn inode(&self, ino: u64) -> &Inode {
+        self.inodes.get(&ino).expect("handles point at live inodes")
+    }
+
+    fn inode_mut(&mut self, ino: u64) -> &mut Inode {
+        self.inodes
+            .get_mut(&ino)
+            .expect("handles point at live inodes")
+    }
+
+    /// Bytes held by all named files, for the ENOSPC quota.
+    fn used_bytes(&self) -> u64 {
+        self.dir
+            .current
+            .values()
+            .map(|ino| self.inode(*ino).len())
+            .sum()
+    }
+
+    /// Fails with ENOSPC or FileTooLarge if file `ino` may not grow to `end` bytes.
+    fn check_space(&mut self, ino: u64, end: u64, op: IoOp, name: &str) -> Result<()> {
+        if end > self.config.max_file_bytes {
+            let e = io::Error::new(io::ErrorKind::FileTooLarge, format!("{end} bytes"));
+            return Err(Error::io(op, name, e));
+        }
+        let growth = end.saturating_sub(self.inode(ino).len());
+        let quota = self.config.faults.enospc_quota_bytes;
+        if quota.is_some_and(|q| self.used_bytes() + growth > q) {
+            self.stats.enospc += 1;
+            return Err(Error::io(
+                op,
+                name,
+                io::Error::from(io::ErrorKind::StorageFull),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn open(&mut self, name: &str, mode: OpenMode) -> Result<u64> {
+        let found = self.dir.lookup(name);
+        let kind = match (found, mode) {
+            (Some(ino), OpenMode::Existing | OpenMode::Create) => return Ok(ino),
+            (Some(_), OpenMode::CreateNew) => io::ErrorKind::AlreadyExists,
+            (None, OpenMode::Existing) => io::ErrorKind::NotFound,
+            (None, OpenMode::Create | OpenMode::CreateNew) => {
+                let ino = self.next_ino;
+                self.next_ino += 1;
+                self.inodes.insert(ino, Inode::default());
+                self.dir.perform(DirOp::Create {
+                    name: name.to_string(),
+                    ino,
+                });
+                return Ok(ino);
+            }
+        };
+        Err(Error::io(IoOp::Open, name, io::Error::from(kind)))
+    }
+
+    pub(super) fn remove(&mut self, name: &str) -> Result<()> {
+        let Some(ino) = self.dir.lookup(name) else {
+            return Err(Error::io(
+                IoOp::Remove,
+                name,
+                io::Error::from(io::ErrorKind::NotFound),
+            ));
+        };
+        self.dir.perform(DirOp::Remove {
+            name: name.to_string(),
+            ino,
+        });
+        Ok(())
+    }
+
+    pub(super) fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        let Some(ino) = self.dir.lookup(from) else {
+            let e = io::Error::from(io::ErrorKind::NotFound);
+            return Err(Error::io(IoOp::Rename, format!("{from} -> {to}"), e));
+        };
+        self.dir.perform(DirOp::Rename {
+            from: from.to_string(),
+            to: to.to_string(),
+            ino,
+        });
+        Ok(())
+    }
+
+    pub(super) fn sync_dir(&mut self) -> Result<()> {
+        if self.hit(self.config.faults.sync_eio) {
+            self.stats.sync_eio += 1;
+            self.dir.drop_pending();
+            return Err(Error::io(IoOp::SyncDir, ".", eio("directory sync".into())));
+        }
+        self.dir.sync();
+        Ok(())
+    }
+
+    pub(super) fn read(&mut self, ino: u64, name: &str, buf: &mut [u8], offset: u64) -> Result<()> {
+        if let Some(sector) = self.bad_sector_in(ino, offset, buf.len() as u64) {
+            self.stats.read_eio += 1;
+            return Err(Error::io(
+                IoOp::Read,
+                name,
+                eio(format!("bad sector {sector}")),
+            ));
+        }
+        let short_rate = self.config.faults.short_read;
+        let World {
+            inodes, rng, stats, ..
+        } = self;
+        let inode = inodes.get(&ino).expect("handles point at live inodes");
+        read_exact_with(buf, offset, |b, at| {
+            let n = inode.read(b, at);
+            if n > 1 && short_rate > 0.0 && rng.random_bool(short_rate) {
+                stats.short_reads += 1;
+                let short = rng.random_range(1..n);
+                return Ok(short);
+            }
+            Ok(n)
+        })
+        .map_err(|e| Error::io(IoOp::Read, name, e))
+    }
+
+    /// A sector of the range that is (or, by the read-EIO rate, now goes) bad.
+    fn bad_sector_in(&mut self, ino: u64, offset: u64, len: u64) -> Option<u64> {
+        let size = self.config.sector_size;
+        let end = offset.saturating_add(len).min(self.inode(ino).len());
+        if len == 0 || offset >= end {
+            return None;
+        }
+        let (first, last) = (offset / size, (end - 1) / size);
+        if let Some(&(_, s)) = self.bad_sectors.range((ino, first)..=(ino, last)).next() {
+            return Some(s);
+        }
+        if !self.hit(self.config.faults.read_eio) {
+            return None;
+        }
+        let sector = self.rng.random_range(first..=last);
+        self.bad_sectors.insert((ino, sector));
+        Some(sector)
+    }
+
+    pub(super) fn write(&mut self, ino: u64, name: &str, data: &[u8], offset: u64) -> Result<()> {
+        let Some(end) = offset.checked_add(data.len() as u64) else {
+            return Err(Error::InvalidArgument(format!(
+                "write at {offset} overflows u64"
+            )));
+        };
+        self.check_space(ino, end, IoOp::Write, name)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.hit(self.config.faults.write_eio) {
+            self.stats.write_eio += 1;
+            let landed = self.rng.random_range(0..data.len());
+            self.store(ino, offset, &data[..landed]);
+            return Err(Error::io(
+                IoOp::Write,
+                name,
+                eio(format!("write at {offset}")),
+            ));
+        }
+        if self.hit(self.config.faults.misdirected_write) {
+            self.stats.misdirected_writes += 1;
+            let (target, at) = self.misdirect(ino, offset, data.len() as u64);
+            self.store(target, at, data);
+            return Ok(());
+        }
+        let short_rate = self.config.faults.short_write;
+        let mut pieces = Vec::new();
+        let World { rng, stats, .. } = self;
+        write_all_with(data, offset, |b, at| {
+            let mut n = b.len();
+            if n > 1 && short_rate > 0.0 && rng.random_bool(short_rate) {
+                stats.short_writes += 1;
+                n = rng.random_range(1..n);
+            }
+            pieces.push((at, b[..n].to_vec()));
+            Ok(n)
+        })
+        .map_err(|e| Error::io(IoOp::Write, name, e))?;
+        for (at, piece) in pieces {
+            self.store(ino, at, &piece);
+        }
+        Ok(())
+    }
+
+    /// Where a misdirected write lands: another named file at the same offset, or this
+    /// file shifted by 1 to 8 sectors. Stays within `max_file_bytes`.
+    fn misdirect(&mut self, ino: u64, offset: u64, len: u64) -> (u64, u64) {
+        let others: Vec<u64> = self
+            .dir
+            .current
+            .values()
+            .copied()
+            .filter(|&i| i != ino)
+            .collect();
+        if !others.is_empty() && self.rng.random_bool(0.5) {
+            return (others[self.rng.random_range(0..others.len())], offset);
+        }
+        let shift = self.rng.random_range(1..=8_u64) * self.config.sector_size;
+        let room = self.config.max_file_bytes.saturating_sub(len);
+        let down = offset >= shift && (self.rng.random_bool(0.5) || offset + shift > room);
+        let at = if down {
+            offset - shift
+        } else {
+            (offset + shift).min(room)
+        };
+        (ino, at)
+    }
+
+    /// Puts bytes into the current view as an unsynced write; a sector fully rewritten
+    /// stops being bad (the drive remaps it).
+    fn store(&mut self, ino: u64, offset: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let size = self.config.sector_size;
+        let end = offset + data.len() as u64;
+        let (first_full, end_full) = (offset.div_ceil(size), end / size);
+        if first_full < end_full {
+            let covered: Vec<_> = self
+                .bad_sectors
+                .range((ino, first_full)..(ino, end_full))
+                .copied()
+                .collect();
+            for key in covered {
+                self.bad_sectors.remove(&key);
+            }
+        }
+        self.inode_mut(ino).write(offset, data);
+    }
+
+    pub(super) fn sync(&mut self, ino: u64, name: &str) -> Result<()> {
+        if self.hit(self.config.faults.sync_eio) {
+            self.stats.sync_eio += 1;
+            self.inode_mut(ino).drop_pending();
+            return Err(Error::io(IoOp::Sync, name, eio("fsync".into())));
+        }
+        self.inode_mut(ino).sync();
+        Ok(())
+    }
+
+    pub(super) fn len(&self, ino: u64) -> u64 {
+        self.inode(ino).len()
+    }
+
+    pub(super) fn set_len(&mut self, ino: u64, name: &str, len: u64) -> Result<()> {
+        self.check_space(ino, len, IoOp::SetLen, name)?;
+        self.inode_mut(ino).set_len(len);
+        Ok(())
+    }
+
+    /// Resolves a power cut: returns the world that boots from the surviving image and
+    /// leaves this one superseded (every old handle fails).
+    pub(super) fn crash(&mut self) -> World {
+        let mut report = CrashReport::default();
+        let mut stats = self.stats;
+        stats.crashes += 1;
+        let mut rng = self.rng.clone();
+        let mut resolver = Resolver {
+            rng: &mut rng,
+            model: &self.config.crash,
+            sector_size: self.config.sector_size,
+            stats: &mut stats,
+            report: &mut report,
+        };
+        let names = resolver.directory(&self.dir);
+        let mut inodes = BTreeMap::new();
+        for (name, &ino) in &names {
+            let old = self.inode(ino);
+            let mut image = resolver.file(name, &old.durable, &old.pending);
+            resolver.rot(name, &mut image, self.config.faults.bit_flip);
+            inodes.insert(ino, Inode::from_image(image));
+        }
+        let mut trace = self.trace;
+        trace.u64(u64::MAX);
+        for (name, ino) in &names {
+            trace.str(name);
+            trace.bytes(&inodes[ino].durable);
+        }
+        let bad_sectors = self
+            .bad_sectors
+            .iter()
+            .copied()
+            .filter(|(i, _)| inodes.contains_key(i))
+            .collect();
+        let next = World {
+            config: self.config.clone(),
+            rng,
+            life: Life::Running,
+            countdown: None,
+            inodes,
+            next_ino: self.next_ino,
+            dir: Directory::from_names(names),
+            bad_sectors,
+            stats,
+            trace,
+            last_crash: report,
+        };
+        self.life = Life::Superseded;
+        self.inodes.clear();
+        next
+    }
+}

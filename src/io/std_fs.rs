@@ -1,0 +1,166 @@
+//! [`StdStorage`]: real files in one directory.
+//!
+//! - Positional IO (`pread`/`pwrite` through `FileExt`), completed by the shared
+//!   short-transfer loops.
+//! - `File::sync` is `fdatasync` (`sync_data`): data and the length, not timestamps.
+//! - Every create, rename and remove is followed by an fsync of the directory, and
+//!   creating the directory itself fsyncs its parent. `sync_dir` is still offered (and
+//!   cheap to call again) because the trait contract requires callers to use it.
+//! - Every error carries the operation and the path.
+//!
+//! Unix only: positional IO and directory fsync have no portable std equivalent.
+
+use std::fs;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::exact::{read_exact_with, write_all_with};
+use super::name::validate_name;
+use super::traits::{File, OpenMode, Storage};
+use crate::error::{Error, IoOp, Result};
+
+/// Real files in one directory. Cheap to clone (it is a path).
+#[derive(Debug, Clone)]
+pub struct StdStorage {
+    dir: PathBuf,
+}
+
+impl StdStorage {
+    /// Uses the directory `dir`, creating it (and syncing its parent) if missing.
+    pub fn open(dir: impl AsRef<Path>) -> Result<StdStorage> {
+        let dir = dir.as_ref().to_path_buf();
+        let shown = dir.display().to_string();
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(|e| Error::io(IoOp::CreateDir, &shown, e))?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fsync_dir(parent)?;
+            }
+        }
+        Ok(StdStorage { dir })
+    }
+
+    /// The directory this storage lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, name: &str) -> Result<PathBuf> {
+        validate_name(name)?;
+        Ok(self.dir.join(name))
+    }
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    let shown = dir.display().to_string();
+    let handle = fs::File::open(dir).map_err(|e| Error::io(IoOp::SyncDir, &shown, e))?;
+    handle
+        .sync_all()
+        .map_err(|e| Error::io(IoOp::SyncDir, &shown, e))
+}
+
+impl Storage for StdStorage {
+    fn open(&self, name: &str, mode: OpenMode) -> Result<Box<dyn File>> {
+        let path = self.path(name)?;
+        let mut options = fs::OpenOptions::new();
+        options.read(true).write(true);
+        let created = match mode {
+            OpenMode::Existing => false,
+            OpenMode::CreateNew => {
+                options.create_new(true);
+                true
+            }
+            OpenMode::Create => {
+                !path.exists() && {
+                    options.create(true);
+                    true
+                }
+            }
+        };
+        let file = options
+            .open(&path)
+            .map_err(|e| Error::io(IoOp::Open, name, e))?;
+        if created {
+            fsync_dir(&self.dir)?;
+        }
+        Ok(Box::new(StdFile {
+            name: name.to_string(),
+            file,
+        }))
+    }
+
+    fn remove(&self, name: &str) -> Result<()> {
+        let path = self.path(name)?;
+        fs::remove_file(&path).map_err(|e| Error::io(IoOp::Remove, name, e))?;
+        fsync_dir(&self.dir)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let src = self.path(from)?;
+        let dst = self.path(to)?;
+        fs::rename(&src, &dst)
+            .map_err(|e| Error::io(IoOp::Rename, format!("{from} -> {to}"), e))?;
+        fsync_dir(&self.dir)
+    }
+
+    fn list(&self) -> Result<Vec<String>> {
+        let shown = self.dir.display().to_string();
+        let entries = fs::read_dir(&self.dir).map_err(|e| Error::io(IoOp::List, &shown, e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(IoOp::List, &shown, e))?;
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            // A name that is not UTF-8 cannot have been created through this API.
+            if let (true, Ok(name)) = (is_file, entry.file_name().into_string()) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn sync_dir(&self) -> Result<()> {
+        fsync_dir(&self.dir)
+    }
+}
+
+/// An open real file.
+#[derive(Debug)]
+struct StdFile {
+    name: String,
+    file: fs::File,
+}
+
+impl File for StdFile {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        read_exact_with(buf, offset, |b, at| self.file.read_at(b, at))
+            .map_err(|e| Error::io(IoOp::Read, &self.name, e))
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        write_all_with(buf, offset, |b, at| self.file.write_at(b, at))
+            .map_err(|e| Error::io(IoOp::Write, &self.name, e))
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(IoOp::Sync, &self.name, e))
+    }
+
+    fn len(&self) -> Result<u64> {
+        self.file
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| Error::io(IoOp::Len, &self.name, e))
+    }
+
+    fn set_len(&self, len: u64) -> Result<()> {
+        self.file
+            .set_len(len)
+            .map_err(|e| Error::io(IoOp::SetLen, &self.name, e))
+    }
+}

@@ -1,0 +1,17 @@
+//! pagelog: a lock-free page cache over a log-structured store, tested by deterministic
+//! simulation under crashes and storage faults.
+//!
+//! The engine runs against a pluggable [`io::Storage`]. [`io::StdStorage`] uses real
+//! files; [`io::SimStorage`] is an in-memory disk that reorders, tears and loses
+//! unsynced writes and injects IO faults under a seed, so that every crash test is
+//! reproducible from (seed, commit). See `docs/architecture.md` for the layers and
+//! DESIGN.md for the invariants.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod io;
+pub mod sync;
+
+pub use error::{DiskLocation, Error, IoOp, Result};
