@@ -15,3 +15,8 @@ pub mod io;
 pub mod sync;
 
 pub use error::{DiskLocation, Error, IoOp, Result};
+
+/// The README's examples, compiled and run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -20,6 +20,9 @@ pub(super) struct Inode {
     pub(super) durable: Vec<u8>,
     pub(super) current: Vec<u8>,
     pub(super) pending: Vec<Pending>,
+    /// Set once a failed sync dropped pending changes: from then on `current` may hold
+    /// bytes `durable` never gets, and the invariant above no longer holds.
+    pub(super) diverged: bool,
 }
 
 /// Writes `data` at `offset` into `image`, zero-filling any gap (a sparse hole).
@@ -47,6 +50,7 @@ impl Inode {
             current: image.clone(),
             durable: image,
             pending: Vec::new(),
+            diverged: false,
         }
     }
 
@@ -92,12 +96,19 @@ impl Inode {
                 Pending::SetLen(len) => apply_set_len(&mut self.durable, len),
             }
         }
-        debug_assert_eq!(self.durable.len(), self.current.len());
+        if !self.diverged {
+            assert_eq!(
+                self.durable.len(),
+                self.current.len(),
+                "current = durable + pending"
+            );
+        }
     }
 
     /// fsyncgate: the dirty state is marked clean without reaching the medium.
     pub(super) fn drop_pending(&mut self) {
         self.pending.clear();
+        self.diverged = true;
     }
 }
 

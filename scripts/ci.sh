@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# CI tier: every run. Budget: under 10 minutes on 2 cores from a clean clone
+# (about 4 of them compiling). This is the README's test command.
+#
+# Runs: rustfmt check, clippy with warnings denied, the whole test suite (unit,
+# integration, quickcheck properties, the simulator's CLI tests), and the crash demo
+# over a few seeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "crash demo, seeds 1..5"
+for seed in 1 2 3 4 5; do
+    cargo run --quiet --release --locked -p pagelog-sim -- demo --seed "$seed" | tail -n 1
+done

@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use pagelog::io::{File, OpenMode, SimConfig, SimStorage, Storage};
+
+/// A payload whose bytes are never zero, so a byte that vanished (reads as zero) can
+/// never pass for one that was written. `tag` makes payloads of different writes
+/// differ.
+pub fn payload(tag: u32, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((tag as usize * 31 + i) % 251) as u8 + 1)
+        .collect()
+}
+
+/// A storage with `config`, panicking on an invalid config (tests build valid ones).
+pub fn sim(seed: u64, config: SimConfig) -> SimStorage {
+    SimStorage::with_config(seed, config).expect("valid sim config")
+}
+
+/// Creates `name`, syncs the directory, and returns the handle.
+pub fn create_durable(disk: &SimStorage, name: &str) -> Box<dyn File> {
+    let f = disk.open(name, OpenMode::Create).expect("create");
+    disk.sync_dir().expect("sync_dir");
+    f
+}
+
+/// How a region of a post-crash image compares with what was written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Intact,
+    Vanished,
+    Torn,
+}
+
+/// Compares `image[offset..offset+want.len()]` with `want` (bytes past the end count as
+/// not equal).
+pub fn seen(image: &[u8], offset: usize, want: &[u8]) -> Seen {
+    let same = want
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| image.get(offset + i) == Some(b))
+        .count();
+    match same {
+        0 => Seen::Vanished,
+        n if n == want.len() => Seen::Intact,
+        _ => Seen::Torn,
+    }
+}
+
+/// A quickcheck generator seeded from `PAGELOG_QC_SEED` (default fixed), so a property
+/// run is reproducible; set the variable to explore other cases.
+pub fn qc_gen(size: usize) -> quickcheck::Gen {
+    let seed = std::env::var("PAGELOG_QC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x7061_6765_6c6f_6721);
+    eprintln!("quickcheck seed {seed} (set PAGELOG_QC_SEED to change)");
+    quickcheck::Gen::from_size_and_seed(size, seed)
+}
