@@ -11,7 +11,9 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod fuzzing;
 pub mod io;
+pub mod log;
 pub mod sync;
 
 pub use error::{DiskLocation, Error, IoOp, Result};

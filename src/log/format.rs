@@ -1,0 +1,528 @@
+//! The on-disk bytes of the log: segment headers, message headers, blob headers and the
+//! small fixed payloads. `docs/format.md` is the byte-by-byte specification of what
+//! this file encodes; the two change together.
+//!
+//! All integers are little-endian. Every checksum is CRC-32C (Castagnoli).
+//!
+//! Decoding treats its input as untrusted: any malformed byte yields
+//! [`Error::Corruption`] naming the file, the offset and the failed check. Nothing here
+//! panics on input, and a length read from disk is checked against a caller-supplied
+//! bound before anyone allocates for it.
+//!
+//! Position rule: a message's lsn is its position in the log, so a message read at file
+//! offset `o` of a segment whose header says `segment_lsn = s` and which starts at file
+//! offset `b` must carry `lsn = s + (o - b)` ([`MessageHeader::check_lsn`]). A message
+//! written to the wrong place (a misdirected write, a stale segment) fails that check
+//! even when its checksum is intact.
+
+use crate::error::{Error, Result};
+
+/// A log sequence number: the logical byte position of a message in the log.
+pub type Lsn = u64;
+
+/// Segment header magic, "PGLS".
+pub const SEGMENT_MAGIC: [u8; 4] = *b"PGLS";
+/// Blob file header magic, "PGLB".
+pub const BLOB_MAGIC: [u8; 4] = *b"PGLB";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Bytes of a segment header.
+pub const SEGMENT_HEADER_LEN: usize = 32;
+/// Bytes of a message header.
+pub const MESSAGE_HEADER_LEN: usize = 28;
+/// Bytes of a blob file header.
+pub const BLOB_HEADER_LEN: usize = 32;
+
+/// What a message means. Kind 0 is never written: zeroed or never-written space reads
+/// as kind 0 and is rejected as "no message".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// A page fragment appended to a page's stack, payload inline.
+    Append = 1,
+    /// A page replacement (consolidated page), payload inline.
+    Replace = 2,
+    /// An append whose payload is in a blob file; the payload is the blob's lsn.
+    AppendBlob = 3,
+    /// A replacement whose payload is in a blob file; the payload is the blob's lsn.
+    ReplaceBlob = 4,
+    /// A page was freed.
+    Free = 5,
+    /// The meta page (named roots).
+    Meta = 6,
+    /// The id counter (generate_id high-water mark); payload is a u64.
+    Counter = 7,
+    /// Persisted configuration that must match at reopen.
+    Config = 8,
+    /// An aborted reservation: its bytes are skipped by recovery.
+    Cancelled = 9,
+    /// Fills the rest of a segment; skipped by recovery.
+    Pad = 10,
+    /// Opens an atomic batch; payload is the lsn of the batch's last message.
+    BatchManifest = 11,
+}
+
+impl Kind {
+    /// Every kind, in code order.
+    pub const ALL: [Kind; 11] = [
+        Kind::Append,
+        Kind::Replace,
+        Kind::AppendBlob,
+        Kind::ReplaceBlob,
+        Kind::Free,
+        Kind::Meta,
+        Kind::Counter,
+        Kind::Config,
+        Kind::Cancelled,
+        Kind::Pad,
+        Kind::BatchManifest,
+    ];
+
+    /// The kind with code `code`, if any.
+    pub fn from_code(code: u8) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| *k as u8 == code)
+    }
+
+    /// True for kinds whose payload is a blob pointer.
+    pub fn is_blob(self) -> bool {
+        matches!(self, Kind::AppendBlob | Kind::ReplaceBlob)
+    }
+}
+
+/// Where bytes being decoded came from, for error messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// File name.
+    pub file: &'a str,
+    /// Offset of the first byte of the structure being decoded.
+    pub offset: u64,
+}
+
+impl Place<'_> {
+    fn corrupt(&self, reason: impl Into<String>) -> Error {
+        Error::corruption(self.file, self.offset, reason)
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Takes exactly `N` bytes from the front of `bytes`, or reports a short read.
+fn exact<'b, const N: usize>(
+    bytes: &'b [u8],
+    place: &Place<'_>,
+    what: &str,
+) -> Result<&'b [u8; N]> {
+    bytes
+        .first_chunk::<N>()
+        .ok_or_else(|| place.corrupt(format!("{what} needs {N} bytes, {} present", bytes.len())))
+}
+
+/// The header at the start of every segment.
+///
+/// | bytes | field |
+/// |---|---|
+/// | 0..4 | magic `PGLS` |
+/// | 4..6 | format version (u16) |
+/// | 6..8 | zero |
+/// | 8..16 | segment lsn: lsn of the segment's first byte (u64) |
+/// | 16..24 | stable lsn known when the segment was started (u64) |
+/// | 24..28 | zero |
+/// | 28..32 | CRC-32C of bytes 0..28 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// The lsn of the segment's first byte (the header's own first byte).
+    pub segment_lsn: Lsn,
+    /// Every lsn below this was durable when the segment was started. Recovery uses it
+    /// to tell a torn tail (legal after a crash) from rot inside acknowledged data.
+    pub stable_lsn: Lsn,
+}
+
+impl SegmentHeader {
+    /// The header's bytes.
+    pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
+        assert!(
+            self.stable_lsn <= self.segment_lsn,
+            "stable lsn past the segment start"
+        );
+        let mut b = [0; SEGMENT_HEADER_LEN];
+        b[0..4].copy_from_slice(&SEGMENT_MAGIC);
+        b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[8..16].copy_from_slice(&self.segment_lsn.to_le_bytes());
+        b[16..24].copy_from_slice(&self.stable_lsn.to_le_bytes());
+        let crc = crc32c::crc32c(&b[..28]);
+        b[28..32].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes and checks a header. A newer format version is `Unsupported`; anything
+    /// else malformed is `Corruption`.
+    pub fn decode(bytes: &[u8], place: Place<'_>) -> Result<SegmentHeader> {
+        let b = exact::<SEGMENT_HEADER_LEN>(bytes, &place, "segment header")?;
+        if b[0..4] != SEGMENT_MAGIC {
+            return Err(place.corrupt("segment header: bad magic"));
+        }
+        if u32_at(b, 28) != crc32c::crc32c(&b[..28]) {
+            return Err(place.corrupt("segment header: checksum mismatch"));
+        }
+        let version = u16_at(b, 4);
+        if version != FORMAT_VERSION {
+            return Err(Error::Unsupported(format!(
+                "{}@{}: segment format version {version}, this build reads {FORMAT_VERSION}",
+                place.file, place.offset
+            )));
+        }
+        if u16_at(b, 6) != 0 || u32_at(b, 24) != 0 {
+            return Err(place.corrupt("segment header: reserved bytes not zero"));
+        }
+        let header = SegmentHeader {
+            segment_lsn: u64_at(b, 8),
+            stable_lsn: u64_at(b, 16),
+        };
+        if header.stable_lsn > header.segment_lsn {
+            return Err(place.corrupt("segment header: stable lsn past segment start"));
+        }
+        Ok(header)
+    }
+}
+
+/// The header in front of every message's payload.
+///
+/// | bytes | field |
+/// |---|---|
+/// | 0 | kind (1..=11) |
+/// | 1..4 | zero |
+/// | 4..8 | payload length (u32) |
+/// | 8..16 | page id (u64) |
+/// | 16..24 | lsn (u64): the log position of byte 0 of this header |
+/// | 24..28 | CRC-32C of bytes 0..24 followed by the payload |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageHeader {
+    /// What the message means.
+    pub kind: Kind,
+    /// Payload bytes following the header.
+    pub len: u32,
+    /// The page the message is about (0 where none).
+    pub pid: u64,
+    /// The message's position in the log.
+    pub lsn: Lsn,
+    /// CRC-32C over header bytes 0..24 and the payload.
+    pub crc: u32,
+}
+
+impl MessageHeader {
+    /// A header for `payload`, with its checksum computed.
+    pub fn new(kind: Kind, pid: u64, lsn: Lsn, payload: &[u8]) -> MessageHeader {
+        let len = u32::try_from(payload.len()).expect("payload length bounded by config");
+        let mut h = MessageHeader {
+            kind,
+            len,
+            pid,
+            lsn,
+            crc: 0,
+        };
+        h.crc = h.checksum(payload);
+        h
+    }
+
+    fn prefix(&self) -> [u8; 24] {
+        let mut b = [0; 24];
+        b[0] = self.kind as u8;
+        b[4..8].copy_from_slice(&self.len.to_le_bytes());
+        b[8..16].copy_from_slice(&self.pid.to_le_bytes());
+        b[16..24].copy_from_slice(&self.lsn.to_le_bytes());
+        b
+    }
+
+    /// The checksum these header fields and `payload` should carry.
+    pub fn checksum(&self, payload: &[u8]) -> u32 {
+        crc32c::crc32c_append(crc32c::crc32c(&self.prefix()), payload)
+    }
+
+    /// The header's bytes.
+    pub fn encode(&self) -> [u8; MESSAGE_HEADER_LEN] {
+        let mut b = [0; MESSAGE_HEADER_LEN];
+        b[..24].copy_from_slice(&self.prefix());
+        b[24..28].copy_from_slice(&self.crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes a header; rejects kind 0 or unknown, nonzero reserved bytes, and a
+    /// payload length above `max_len` (so no caller allocates more than can exist).
+    pub fn decode(bytes: &[u8], max_len: u64, place: Place<'_>) -> Result<MessageHeader> {
+        let b = exact::<MESSAGE_HEADER_LEN>(bytes, &place, "message header")?;
+        let kind = match Kind::from_code(b[0]) {
+            Some(kind) => kind,
+            None if b[0] == 0 => return Err(place.corrupt("no message here (kind 0)")),
+            None => return Err(place.corrupt(format!("unknown message kind {}", b[0]))),
+        };
+        if b[1..4] != [0, 0, 0] {
+            return Err(place.corrupt("message header: reserved bytes not zero"));
+        }
+        let len = u32_at(b, 4);
+        if u64::from(len) > max_len {
+            return Err(place.corrupt(format!(
+                "message length {len} exceeds the {max_len} bytes that can follow"
+            )));
+        }
+        Ok(MessageHeader {
+            kind,
+            len,
+            pid: u64_at(b, 8),
+            lsn: u64_at(b, 16),
+            crc: u32_at(b, 24),
+        })
+    }
+
+    /// Checks the payload against the header's checksum.
+    pub fn check_payload(&self, payload: &[u8], place: Place<'_>) -> Result<()> {
+        if payload.len() != self.len as usize {
+            return Err(place.corrupt(format!(
+                "payload is {} bytes, header says {}",
+                payload.len(),
+                self.len
+            )));
+        }
+        if self.checksum(payload) != self.crc {
+            return Err(place.corrupt("message checksum mismatch"));
+        }
+        Ok(())
+    }
+
+    /// Checks the position rule: the message must carry the lsn of where it was found.
+    pub fn check_lsn(&self, expected: Lsn, place: Place<'_>) -> Result<()> {
+        if self.lsn != expected {
+            return Err(place.corrupt(format!(
+                "message carries lsn {} but sits at lsn {expected}",
+                self.lsn
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes the message occupies in the log: header plus payload.
+    pub fn total_len(&self) -> u64 {
+        MESSAGE_HEADER_LEN as u64 + u64::from(self.len)
+    }
+}
+
+/// The header of a blob file (one large value per file, named for its lsn).
+///
+/// | bytes | field |
+/// |---|---|
+/// | 0..4 | magic `PGLB` |
+/// | 4..6 | format version (u16) |
+/// | 6..8 | zero |
+/// | 8..16 | lsn of the log message pointing at this blob (u64) |
+/// | 16..24 | value length (u64) |
+/// | 24..28 | CRC-32C of the value |
+/// | 28..32 | CRC-32C of bytes 0..28 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobHeader {
+    /// The lsn of the message that points here; also the blob's file name.
+    pub lsn: Lsn,
+    /// Value bytes after the header.
+    pub len: u64,
+    /// CRC-32C of the value.
+    pub value_crc: u32,
+}
+
+impl BlobHeader {
+    /// A header for `value`.
+    pub fn new(lsn: Lsn, value: &[u8]) -> BlobHeader {
+        BlobHeader {
+            lsn,
+            len: value.len() as u64,
+            value_crc: crc32c::crc32c(value),
+        }
+    }
+
+    /// The header's bytes.
+    pub fn encode(&self) -> [u8; BLOB_HEADER_LEN] {
+        let mut b = [0; BLOB_HEADER_LEN];
+        b[0..4].copy_from_slice(&BLOB_MAGIC);
+        b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[8..16].copy_from_slice(&self.lsn.to_le_bytes());
+        b[16..24].copy_from_slice(&self.len.to_le_bytes());
+        b[24..28].copy_from_slice(&self.value_crc.to_le_bytes());
+        let crc = crc32c::crc32c(&b[..28]);
+        b[28..32].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes a blob header; `file_len` bounds the value length.
+    pub fn decode(bytes: &[u8], file_len: u64, place: Place<'_>) -> Result<BlobHeader> {
+        let b = exact::<BLOB_HEADER_LEN>(bytes, &place, "blob header")?;
+        if b[0..4] != BLOB_MAGIC {
+            return Err(place.corrupt("blob header: bad magic"));
+        }
+        if u32_at(b, 28) != crc32c::crc32c(&b[..28]) {
+            return Err(place.corrupt("blob header: checksum mismatch"));
+        }
+        if u16_at(b, 4) != FORMAT_VERSION || u16_at(b, 6) != 0 {
+            return Err(place.corrupt("blob header: unknown version or reserved bytes"));
+        }
+        let header = BlobHeader {
+            lsn: u64_at(b, 8),
+            len: u64_at(b, 16),
+            value_crc: u32_at(b, 24),
+        };
+        if header.len > file_len.saturating_sub(BLOB_HEADER_LEN as u64) {
+            return Err(place.corrupt(format!("blob length {} exceeds the file", header.len)));
+        }
+        Ok(header)
+    }
+
+    /// Checks the value against the header.
+    pub fn check_value(&self, value: &[u8], place: Place<'_>) -> Result<()> {
+        if value.len() as u64 != self.len || crc32c::crc32c(value) != self.value_crc {
+            return Err(place.corrupt("blob value checksum mismatch"));
+        }
+        Ok(())
+    }
+}
+
+/// Encodes a u64 payload (Counter, BatchManifest, blob pointers).
+pub fn encode_u64(v: u64) -> [u8; 8] {
+    v.to_le_bytes()
+}
+
+/// Decodes a u64 payload, which must be exactly 8 bytes.
+pub fn decode_u64(payload: &[u8], place: Place<'_>) -> Result<u64> {
+    let b: [u8; 8] = payload
+        .try_into()
+        .map_err(|_| place.corrupt(format!("expected an 8-byte payload, got {}", payload.len())))?;
+    Ok(u64::from_le_bytes(b))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    const AT: Place<'static> = Place {
+        file: "seg",
+        offset: 64,
+    };
+
+    #[test]
+    fn segment_header_round_trips_and_rejects_every_single_bit_flip() {
+        let h = SegmentHeader {
+            segment_lsn: 1 << 20,
+            stable_lsn: 12345,
+        };
+        let bytes = h.encode();
+        assert_eq!(SegmentHeader::decode(&bytes, AT).expect("decode"), h);
+        for bit in 0..SEGMENT_HEADER_LEN * 8 {
+            let mut bad = bytes;
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                SegmentHeader::decode(&bad, AT).is_err(),
+                "bit {bit} flip accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn message_header_round_trips_and_payload_checksum_covers_header_fields() {
+        let payload = b"hello pages";
+        let h = MessageHeader::new(Kind::Append, 7, 4096, payload);
+        let back = MessageHeader::decode(&h.encode(), 1 << 20, AT).expect("decode");
+        assert_eq!(back, h);
+        back.check_payload(payload, AT).expect("payload ok");
+        assert!(back.check_payload(b"hello pageZ", AT).is_err());
+        let other_pid = MessageHeader { pid: 8, ..back };
+        assert!(
+            other_pid.check_payload(payload, AT).is_err(),
+            "pid is covered by the crc"
+        );
+        let other_lsn = MessageHeader { lsn: 4097, ..back };
+        assert!(
+            other_lsn.check_payload(payload, AT).is_err(),
+            "lsn is covered by the crc"
+        );
+    }
+
+    #[test]
+    fn zeroed_space_is_not_a_message_and_lengths_are_bounded() {
+        let err = MessageHeader::decode(&[0; MESSAGE_HEADER_LEN], 100, AT).expect_err("kind 0");
+        assert!(err.to_string().contains("kind 0"), "{err}");
+        let h = MessageHeader::new(Kind::Replace, 1, 0, &[1; 200]);
+        let err = MessageHeader::decode(&h.encode(), 199, AT).expect_err("too long");
+        assert!(err.is_corruption());
+        assert!(
+            MessageHeader::decode(&h.encode()[..10], 1000, AT).is_err(),
+            "short input"
+        );
+    }
+
+    #[test]
+    fn a_message_found_at_the_wrong_lsn_is_rejected() {
+        let h = MessageHeader::new(Kind::Free, 3, 8192, &[]);
+        h.check_lsn(8192, AT).expect("right place");
+        let err = h.check_lsn(8192 + 512, AT).expect_err("misplaced");
+        assert!(err.to_string().contains("sits at lsn"), "{err}");
+    }
+
+    #[test]
+    fn newer_format_versions_are_unsupported_not_corrupt() {
+        let mut b = SegmentHeader {
+            segment_lsn: 0,
+            stable_lsn: 0,
+        }
+        .encode();
+        b[4] = 9;
+        let crc = crc32c::crc32c(&b[..28]);
+        b[28..32].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            SegmentHeader::decode(&b, AT),
+            Err(Error::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn blob_header_round_trips_and_bounds_length_by_the_file() {
+        let value = vec![5; 1000];
+        let h = BlobHeader::new(777, &value);
+        let bytes = h.encode();
+        let back = BlobHeader::decode(&bytes, 1032, AT).expect("decode");
+        assert_eq!(back, h);
+        back.check_value(&value, AT).expect("value");
+        assert!(back.check_value(&value[1..], AT).is_err());
+        assert!(
+            BlobHeader::decode(&bytes, 1031, AT).is_err(),
+            "file too short for the value"
+        );
+    }
+
+    #[test]
+    fn u64_payloads_must_be_exactly_eight_bytes() {
+        assert_eq!(decode_u64(&encode_u64(99), AT).expect("decode"), 99);
+        assert!(decode_u64(&[1; 7], AT).is_err());
+        assert!(decode_u64(&[1; 9], AT).is_err());
+    }
+
+    #[test]
+    fn every_kind_code_round_trips_and_others_are_rejected() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_code(k as u8), Some(k));
+        }
+        let known = Kind::ALL
+            .iter()
+            .filter(|k| (0..=255).contains(&(**k as u8)))
+            .count();
+        assert_eq!(known, 11);
+        assert_eq!(Kind::from_code(0), None);
+        assert_eq!(Kind::from_code(12), None);
+    }
+}
