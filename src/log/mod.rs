@@ -1,4 +1,14 @@
 //! The log: a group-committed, crash-safe append log over segments (DESIGN.md, Write
-//! path and Recovery path). Built bottom-up; present so far: the on-disk format.
+//! path and Recovery path).
+//!
+//! Built bottom-up. Present so far:
+//! - [`format`]: the on-disk bytes (segment, message and blob headers);
+//! - [`header`]: the IO buffer's packed atomic header word (I9);
+//! - [`interval`]: the stable-lsn tracker over out-of-order buffer writes (I3).
+//!
+//! Next: the IO-buffer ring and reservations, the waiting/poisoning wrapper around the
+//! tracker, the segment accountant, blobs, batches, recovery and iteration.
 
 pub mod format;
+pub mod header;
+pub mod interval;
