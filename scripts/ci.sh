@@ -3,8 +3,8 @@
 # (about 4 of them compiling). This is the README's test command.
 #
 # Runs: rustfmt check, clippy with warnings denied, the whole test suite (unit,
-# integration, quickcheck properties, the simulator's CLI tests), and the crash demo
-# over a few seeds.
+# integration, quickcheck properties, fuzz-corpus replay, the simulator's CLI tests),
+# the loom models (scripts/loom.sh), and the crash demo over a few seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "loom models"
+bash scripts/loom.sh
 
 step "crash demo, seeds 1..5"
 for seed in 1 2 3 4 5; do

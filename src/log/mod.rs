@@ -4,11 +4,13 @@
 //! Built bottom-up. Present so far:
 //! - [`format`]: the on-disk bytes (segment, message and blob headers);
 //! - [`header`]: the IO buffer's packed atomic header word (I9);
-//! - [`interval`]: the stable-lsn tracker over out-of-order buffer writes (I3).
+//! - [`interval`]: the stable-lsn tracker over out-of-order buffer writes (I3);
+//! - [`stable`]: waiting for durability, with poisoning that wakes every waiter.
 //!
-//! Next: the IO-buffer ring and reservations, the waiting/poisoning wrapper around the
-//! tracker, the segment accountant, blobs, batches, recovery and iteration.
+//! Next: the IO-buffer ring and reservations, the segment accountant, blobs, batches,
+//! recovery and iteration.
 
 pub mod format;
 pub mod header;
 pub mod interval;
+pub mod stable;
