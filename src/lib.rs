@@ -10,12 +10,14 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod error;
 pub mod fuzzing;
 pub mod io;
 pub mod log;
 pub mod sync;
 
+pub use config::{Config, RecoveryMode, SegmentMode};
 pub use error::{DiskLocation, Error, IoOp, Result};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.

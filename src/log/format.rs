@@ -222,9 +222,12 @@ pub struct MessageHeader {
 }
 
 impl MessageHeader {
-    /// A header for `payload`, with its checksum computed.
+    /// A header for `payload`, with its checksum computed. This is the write path, not
+    /// a decoder: the log bounds inline payloads by the segment size (larger values go
+    /// to blobs) before encoding, so a payload over `u32::MAX` bytes here is a broken
+    /// invariant and panics.
     pub fn new(kind: Kind, pid: u64, lsn: Lsn, payload: &[u8]) -> MessageHeader {
-        let len = u32::try_from(payload.len()).expect("payload length bounded by config");
+        let len = u32::try_from(payload.len()).expect("inline payload bounded by the segment size");
         let mut h = MessageHeader {
             kind,
             len,
