@@ -16,13 +16,19 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee -a "$results"
 
 step "loom models"
-bash scripts/loom.sh
+bash scripts/loom.sh 2>&1 | tee -a "$results"
 
 step "crash demo, seeds 1..5"
 for seed in 1 2 3 4 5; do
     cargo run --quiet --release --locked -p pagelog-sim -- demo --seed "$seed" | tail -n 1
 done
+
+# One closing line summing every "test result" line above.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\nci: %d passed, %d failed\n", p, f }' "$results"
