@@ -2,14 +2,17 @@
 //! path and Recovery path).
 //!
 //! Built bottom-up. Present so far:
+//! - [`blob`]: blob files, written and made durable (file and name) before a pointer
+//!   to them can be reserved;
 //! - [`format`]: the on-disk bytes (segment, message and blob headers);
 //! - [`header`]: the IO buffer's packed atomic header word (I9);
 //! - [`interval`]: the stable-lsn tracker over out-of-order buffer writes (I3);
 //! - [`stable`]: waiting for durability, with poisoning that wakes every waiter.
 //!
-//! Next: the IO-buffer ring and reservations, the segment accountant, blobs, batches,
+//! Next: the IO-buffer ring and reservations, the segment accountant, batches,
 //! recovery and iteration.
 
+pub mod blob;
 pub mod format;
 pub mod header;
 pub mod interval;
