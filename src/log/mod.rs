@@ -7,13 +7,15 @@
 //! - [`format`]: the on-disk bytes (segment, message and blob headers);
 //! - [`header`]: the IO buffer's packed atomic header word (I9);
 //! - [`interval`]: the stable-lsn tracker over out-of-order buffer writes (I3);
+//! - [`segment`]: the segment accountant (placement, live pages, reuse rules of I4);
 //! - [`stable`]: waiting for durability, with poisoning that wakes every waiter.
 //!
-//! Next: the IO-buffer ring and reservations, the segment accountant, batches,
-//! recovery and iteration.
+//! Next: the IO-buffer ring and reservations, the `Log` that ties these together,
+//! batches, recovery and iteration.
 
 pub mod blob;
 pub mod format;
 pub mod header;
 pub mod interval;
+pub mod segment;
 pub mod stable;

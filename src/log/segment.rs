@@ -1,0 +1,450 @@
+//! The segment accountant: which file offset each new segment gets, which pages have
+//! live fragments where, and when a segment may be reused (invariant I4).
+//!
+//! The log file is an array of equal segments; segment `i` lives at file offset
+//! `i * segment_size`. Each segment, while in use, holds one lsn range
+//! `[segment_lsn, segment_lsn + segment_size)`. States:
+//!
+//! ```text
+//!   Free --next()--> Active --deactivate()--> Inactive --(live share < threshold)--> Draining
+//!    ^                                           |                                     |
+//!    +------------- stabilize(): empty, stable, unpinned, batches durable -------------+
+//! ```
+//!
+//! A segment becomes Free (reusable in Gc mode) only when all of these hold:
+//! 1. no page has a live fragment in it, where a fragment stops being live only once
+//!    the message that replaced it is stable (so the newest stable copy of a page is
+//!    never in a segment being reused);
+//! 2. the whole segment is below the stable lsn (it is not in the unstable tail);
+//! 3. every batch whose manifest it holds is durable;
+//! 4. no reader holds a pin on it.
+//!
+//! Linear mode never reuses a segment: `next` always appends. In both modes trailing
+//! Free segments can be cut from the file ([`Accountant::truncated_len`]).
+//!
+//! Known limit: Gc mode reuses the lowest Free segment, and truncation only cuts the
+//! tail, so densely live segments that end up near the end of the file keep the file
+//! long even when most segments below them are Free. The space in use
+//! ([`Accountant::segments_in_use`]) stays bounded; bounding the file length as well
+//! needs the tail segments drained first, which is not built yet.
+//!
+//! Everything here is inline and deterministic (BTreeMaps; no threads): the seed
+//! source's thread-pool work is the caller's explicit maintenance step.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::format::Lsn;
+use crate::config::SegmentMode;
+
+/// A page id.
+pub type PageId = u64;
+
+/// The life of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentState {
+    /// Reusable (Gc) or truncatable.
+    Free,
+    /// Being written.
+    Active,
+    /// Fully written, holding live fragments.
+    Inactive,
+    /// Fully written and sparse: its live pages should be rewritten elsewhere.
+    Draining,
+}
+
+#[derive(Debug, Clone)]
+struct Segment {
+    state: SegmentState,
+    lsn: Lsn,
+    live: BTreeSet<PageId>,
+    /// Distinct pages ever given a fragment here (the denominator of the live share).
+    written: BTreeSet<PageId>,
+    /// The highest end lsn of a batch whose manifest sits here.
+    batches_until: Lsn,
+    pins: u32,
+}
+
+/// Tracks segments and the pages living in them.
+#[derive(Debug, Clone)]
+pub struct Accountant {
+    mode: SegmentMode,
+    segment_size: u64,
+    cleanup_threshold_pct: u8,
+    segments: Vec<Segment>,
+    /// segment lsn -> index, for segments not Free.
+    by_lsn: BTreeMap<Lsn, usize>,
+    /// replacement lsn -> (segment, page) fragments that die once that lsn is stable.
+    pending_deaths: BTreeMap<Lsn, Vec<(usize, PageId)>>,
+    stable: Lsn,
+}
+
+impl Accountant {
+    /// An empty accountant.
+    pub fn new(mode: SegmentMode, segment_size: u64, cleanup_threshold_pct: u8) -> Accountant {
+        assert!(
+            segment_size.is_power_of_two(),
+            "segment size {segment_size}"
+        );
+        assert!((1..=99).contains(&cleanup_threshold_pct));
+        Accountant {
+            mode,
+            segment_size,
+            cleanup_threshold_pct,
+            segments: Vec::new(),
+            by_lsn: BTreeMap::new(),
+            pending_deaths: BTreeMap::new(),
+            stable: 0,
+        }
+    }
+
+    /// Picks the file offset for a new segment starting at `lsn` and makes it Active.
+    pub fn next(&mut self, lsn: Lsn) -> u64 {
+        assert_eq!(lsn % self.segment_size, 0, "segment lsn {lsn} not aligned");
+        assert!(
+            !self.by_lsn.contains_key(&lsn),
+            "segment lsn {lsn} allocated twice"
+        );
+        let reusable = match self.mode {
+            SegmentMode::Gc => self
+                .segments
+                .iter()
+                .position(|s| s.state == SegmentState::Free),
+            SegmentMode::Linear => None,
+        };
+        let index = reusable.unwrap_or_else(|| {
+            self.segments.push(Segment {
+                state: SegmentState::Free,
+                lsn: 0,
+                live: BTreeSet::new(),
+                written: BTreeSet::new(),
+                batches_until: 0,
+                pins: 0,
+            });
+            self.segments.len() - 1
+        });
+        let s = &mut self.segments[index];
+        assert!(s.state == SegmentState::Free && s.live.is_empty() && s.pins == 0);
+        *s = Segment {
+            state: SegmentState::Active,
+            lsn,
+            ..s.clone()
+        };
+        s.written.clear();
+        self.by_lsn.insert(lsn, index);
+        index as u64 * self.segment_size
+    }
+
+    fn index_of(&self, lsn: Lsn) -> usize {
+        let base = lsn - lsn % self.segment_size;
+        *self
+            .by_lsn
+            .get(&base)
+            .unwrap_or_else(|| panic!("lsn {lsn} is in no segment in use"))
+    }
+
+    /// The file offset of `lsn`.
+    pub fn file_offset(&self, lsn: Lsn) -> u64 {
+        self.index_of(lsn) as u64 * self.segment_size + lsn % self.segment_size
+    }
+
+    /// Page `pid` got a fragment at `lsn`.
+    pub fn mark_link(&mut self, pid: PageId, lsn: Lsn) {
+        let i = self.index_of(lsn);
+        let s = &mut self.segments[i];
+        assert_ne!(s.state, SegmentState::Free, "fragment in a free segment");
+        s.live.insert(pid);
+        s.written.insert(pid);
+    }
+
+    /// Page `pid` was rewritten whole at `lsn`; its fragments at `old` die once `lsn`
+    /// is stable.
+    pub fn mark_replace(&mut self, pid: PageId, old: &[Lsn], lsn: Lsn) {
+        self.mark_link(pid, lsn);
+        let deaths: Vec<(usize, PageId)> = old.iter().map(|&o| (self.index_of(o), pid)).collect();
+        self.pending_deaths.entry(lsn).or_default().extend(deaths);
+    }
+
+    /// The segment holding `manifest_lsn` holds a batch ending at `batch_end`.
+    pub fn mark_batch(&mut self, manifest_lsn: Lsn, batch_end: Lsn) {
+        let i = self.index_of(manifest_lsn);
+        let s = &mut self.segments[i];
+        s.batches_until = s.batches_until.max(batch_end);
+    }
+
+    /// The segment starting at `lsn` is fully written.
+    pub fn deactivate(&mut self, lsn: Lsn) {
+        let i = self.index_of(lsn);
+        assert_eq!(
+            self.segments[i].state,
+            SegmentState::Active,
+            "deactivate of segment {lsn}"
+        );
+        self.segments[i].state = SegmentState::Inactive;
+        self.reclassify(i);
+    }
+
+    /// A reader may hold a pointer into the segment of `lsn` until [`Accountant::unpin`].
+    pub fn pin(&mut self, lsn: Lsn) {
+        let i = self.index_of(lsn);
+        self.segments[i].pins += 1;
+    }
+
+    /// Ends a [`Accountant::pin`].
+    pub fn unpin(&mut self, lsn: Lsn) {
+        let i = self.index_of(lsn);
+        let s = &mut self.segments[i];
+        s.pins = s.pins.checked_sub(1).expect("unpin without pin");
+        self.reclassify(i);
+    }
+
+    /// Every lsn below `stable` is durable: replaced fragments die and segments that
+    /// meet every reuse rule become Free.
+    pub fn stabilize(&mut self, stable: Lsn) {
+        assert!(stable >= self.stable, "stable lsn went down");
+        self.stable = stable;
+        let durable: Vec<Lsn> = self
+            .pending_deaths
+            .range(..stable)
+            .map(|(l, _)| *l)
+            .collect();
+        let mut touched = BTreeSet::new();
+        for lsn in durable {
+            for (i, pid) in self.pending_deaths.remove(&lsn).unwrap_or_default() {
+                self.segments[i].live.remove(&pid);
+                touched.insert(i);
+            }
+        }
+        let closed = self
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.state != SegmentState::Free && s.state != SegmentState::Active);
+        touched.extend(closed.map(|(i, _)| i).collect::<Vec<_>>());
+        for i in touched {
+            self.reclassify(i);
+        }
+    }
+
+    fn reclassify(&mut self, i: usize) {
+        let (size, stable, pct) = (
+            self.segment_size,
+            self.stable,
+            u64::from(self.cleanup_threshold_pct),
+        );
+        let s = &mut self.segments[i];
+        if matches!(s.state, SegmentState::Free | SegmentState::Active) {
+            return;
+        }
+        let reusable =
+            s.live.is_empty() && s.lsn + size <= stable && s.batches_until <= stable && s.pins == 0;
+        if reusable {
+            self.by_lsn.remove(&s.lsn);
+            s.state = SegmentState::Free;
+        } else if (s.live.len() as u64) * 100 < (s.written.len() as u64) * pct {
+            s.state = SegmentState::Draining;
+        }
+    }
+
+    /// Pages with live fragments in Draining segments: rewrite them to free the space.
+    pub fn clean_candidates(&self) -> Vec<PageId> {
+        let pids = self
+            .segments
+            .iter()
+            .filter(|s| s.state == SegmentState::Draining)
+            .flat_map(|s| s.live.iter().copied());
+        pids.collect::<BTreeSet<_>>().into_iter().collect()
+    }
+
+    /// The state of the segment at file offset `offset`.
+    pub fn state_at(&self, offset: u64) -> Option<SegmentState> {
+        self.segments
+            .get((offset / self.segment_size) as usize)
+            .map(|s| s.state)
+    }
+
+    /// The file length once trailing Free segments are cut.
+    pub fn truncated_len(&self) -> u64 {
+        let used = self
+            .segments
+            .iter()
+            .rposition(|s| s.state != SegmentState::Free)
+            .map_or(0, |i| i + 1);
+        used as u64 * self.segment_size
+    }
+
+    /// Segments allocated in the file (including Free ones not yet truncated).
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Segments not Free: the space the log actually occupies.
+    pub fn segments_in_use(&self) -> usize {
+        self.segments
+            .iter()
+            .filter(|s| s.state != SegmentState::Free)
+            .count()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    const SEG: u64 = 1024;
+
+    fn gc() -> Accountant {
+        Accountant::new(SegmentMode::Gc, SEG, 40)
+    }
+
+    #[test]
+    fn a_segment_is_reused_only_after_the_replacement_is_stable() {
+        let mut a = gc();
+        assert_eq!(a.next(0), 0);
+        a.mark_link(7, 100);
+        a.deactivate(0);
+        assert_eq!(a.next(SEG), SEG);
+        a.mark_replace(7, &[100], SEG + 50);
+        a.stabilize(SEG);
+        assert_ne!(
+            a.state_at(0),
+            Some(SegmentState::Free),
+            "replacement at {} not yet stable",
+            SEG + 50
+        );
+        a.stabilize(SEG + 51);
+        assert_eq!(a.state_at(0), Some(SegmentState::Free));
+        a.deactivate(SEG);
+        assert_eq!(a.next(2 * SEG), 0, "Gc mode reuses the freed segment");
+        assert_eq!(a.file_offset(2 * SEG + 10), 10);
+    }
+
+    #[test]
+    fn a_segment_in_the_unstable_tail_is_never_freed() {
+        let mut a = gc();
+        a.next(0);
+        a.deactivate(0);
+        a.stabilize(SEG - 1);
+        assert_ne!(
+            a.state_at(0),
+            Some(SegmentState::Free),
+            "its last byte is not stable"
+        );
+        a.stabilize(SEG);
+        assert_eq!(a.state_at(0), Some(SegmentState::Free));
+    }
+
+    #[test]
+    fn a_segment_holding_a_manifest_waits_for_its_batch() {
+        let mut a = gc();
+        a.next(0);
+        a.mark_batch(900, 3 * SEG);
+        a.deactivate(0);
+        a.stabilize(2 * SEG);
+        assert_ne!(a.state_at(0), Some(SegmentState::Free), "batch not durable");
+        a.stabilize(3 * SEG);
+        assert_eq!(a.state_at(0), Some(SegmentState::Free));
+    }
+
+    #[test]
+    fn a_pinned_segment_is_not_freed_until_unpinned() {
+        let mut a = gc();
+        a.next(0);
+        a.deactivate(0);
+        a.pin(5);
+        a.stabilize(SEG);
+        assert_ne!(a.state_at(0), Some(SegmentState::Free));
+        a.unpin(5);
+        assert_eq!(a.state_at(0), Some(SegmentState::Free));
+    }
+
+    #[test]
+    fn linear_mode_never_reuses() {
+        let mut a = Accountant::new(SegmentMode::Linear, SEG, 40);
+        a.next(0);
+        a.deactivate(0);
+        a.stabilize(SEG);
+        assert_eq!(a.state_at(0), Some(SegmentState::Free));
+        assert_eq!(a.next(SEG), SEG, "appends even though segment 0 is free");
+    }
+
+    #[test]
+    fn sparse_segments_drain_and_name_their_live_pages() {
+        let mut a = gc();
+        a.next(0);
+        for pid in 0..10 {
+            a.mark_link(pid, pid * 10);
+        }
+        a.deactivate(0);
+        a.next(SEG);
+        for pid in 0..7 {
+            a.mark_replace(pid, &[pid * 10], SEG + pid * 10);
+        }
+        a.stabilize(SEG + 100);
+        assert_eq!(
+            a.state_at(0),
+            Some(SegmentState::Draining),
+            "3 of 10 live is under 40%"
+        );
+        assert_eq!(a.clean_candidates(), [7, 8, 9]);
+    }
+
+    #[test]
+    fn trailing_free_segments_are_truncatable() {
+        let mut a = Accountant::new(SegmentMode::Linear, SEG, 40);
+        for k in 0..3 {
+            a.next(k * SEG);
+        }
+        a.mark_link(1, 5);
+        for k in 0..3 {
+            a.deactivate(k * SEG);
+        }
+        a.stabilize(3 * SEG);
+        assert_eq!(
+            a.truncated_len(),
+            SEG,
+            "segment 0 holds page 1; 1 and 2 are free"
+        );
+    }
+
+    /// Runs a skewed workload: 6 hot pages rewritten in (almost) every segment, plus, in
+    /// the first 50 segments, 2 cold pages written once and never again. Returns the
+    /// segments in use at the end. Cold pages pin their sparse segments until
+    /// cleaning rewrites them, 8 to a segment: 100 cold pages need 13 segments.
+    fn skewed_workload(clean: bool) -> usize {
+        let mut a = gc();
+        let mut where_is: BTreeMap<PageId, Lsn> = BTreeMap::new();
+        for round in 0..400_u64 {
+            let seg_lsn = round * SEG;
+            a.next(seg_lsn);
+            let mut todo: Vec<PageId> = Vec::new();
+            if round < 50 {
+                todo.extend([1000 + 2 * round, 1001 + 2 * round]);
+            } else if clean {
+                // Cleaning packs rewritten cold pages densely, ahead of hot ones.
+                let cold = a.clean_candidates().into_iter().filter(|p| *p >= 1000);
+                todo.extend(cold.take(8));
+            }
+            todo.extend((0..6).take(8 - todo.len()));
+            for (slot, pid) in todo.into_iter().enumerate() {
+                let lsn = seg_lsn + slot as u64 * 100;
+                let old: Vec<Lsn> = where_is.get(&pid).copied().into_iter().collect();
+                a.mark_replace(pid, &old, lsn);
+                where_is.insert(pid, lsn);
+            }
+            a.deactivate(seg_lsn);
+            a.stabilize(seg_lsn + SEG);
+        }
+        a.segments_in_use()
+    }
+
+    #[test]
+    fn a_steady_working_set_keeps_the_file_bounded() {
+        let without = skewed_workload(false);
+        let with = skewed_workload(true);
+        assert!(without >= 50, "cold pages pin their 50 segments: {without}");
+        assert!(
+            with <= 13 + 3,
+            "cleaning must pack cold pages densely: {with} segments"
+        );
+    }
+}
