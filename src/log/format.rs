@@ -222,12 +222,16 @@ pub struct MessageHeader {
 }
 
 impl MessageHeader {
-    /// A header for `payload`, with its checksum computed. This is the write path, not
-    /// a decoder: the log bounds inline payloads by the segment size (larger values go
-    /// to blobs) before encoding, so a payload over `u32::MAX` bytes here is a broken
-    /// invariant and panics.
-    pub fn new(kind: Kind, pid: u64, lsn: Lsn, payload: &[u8]) -> MessageHeader {
-        let len = u32::try_from(payload.len()).expect("inline payload bounded by the segment size");
+    /// A header for `payload`, with its checksum computed. A payload over `u32::MAX`
+    /// bytes cannot be described by the format and is `InvalidArgument` (the log sends
+    /// values that large to blobs long before this).
+    pub fn new(kind: Kind, pid: u64, lsn: Lsn, payload: &[u8]) -> Result<MessageHeader> {
+        let len = u32::try_from(payload.len()).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "inline payload of {} bytes exceeds u32",
+                payload.len()
+            ))
+        })?;
         let mut h = MessageHeader {
             kind,
             len,
@@ -236,7 +240,7 @@ impl MessageHeader {
             crc: 0,
         };
         h.crc = h.checksum(payload);
-        h
+        Ok(h)
     }
 
     fn prefix(&self) -> [u8; 24] {
@@ -439,7 +443,7 @@ mod tests {
     #[test]
     fn message_header_round_trips_and_payload_checksum_covers_header_fields() {
         let payload = b"hello pages";
-        let h = MessageHeader::new(Kind::Append, 7, 4096, payload);
+        let h = MessageHeader::new(Kind::Append, 7, 4096, payload).expect("small payload");
         let back = MessageHeader::decode(&h.encode(), 1 << 20, AT).expect("decode");
         assert_eq!(back, h);
         back.check_payload(payload, AT).expect("payload ok");
@@ -460,7 +464,7 @@ mod tests {
     fn zeroed_space_is_not_a_message_and_lengths_are_bounded() {
         let err = MessageHeader::decode(&[0; MESSAGE_HEADER_LEN], 100, AT).expect_err("kind 0");
         assert!(err.to_string().contains("kind 0"), "{err}");
-        let h = MessageHeader::new(Kind::Replace, 1, 0, &[1; 200]);
+        let h = MessageHeader::new(Kind::Replace, 1, 0, &[1; 200]).expect("small payload");
         let err = MessageHeader::decode(&h.encode(), 199, AT).expect_err("too long");
         assert!(err.is_corruption());
         assert!(
@@ -471,7 +475,7 @@ mod tests {
 
     #[test]
     fn a_message_found_at_the_wrong_lsn_is_rejected() {
-        let h = MessageHeader::new(Kind::Free, 3, 8192, &[]);
+        let h = MessageHeader::new(Kind::Free, 3, 8192, &[]).expect("empty payload");
         h.check_lsn(8192, AT).expect("right place");
         let err = h.check_lsn(8192 + 512, AT).expect_err("misplaced");
         assert!(err.to_string().contains("sits at lsn"), "{err}");
