@@ -19,6 +19,7 @@ pub mod sync;
 
 pub use config::{Config, RecoveryMode, SegmentMode};
 pub use error::{DiskLocation, Error, IoOp, Result};
+pub use log::{Batch, Kind, Log, LogIter, Lsn, Message, Pointer, Reservation};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.
 #[cfg(doctest)]

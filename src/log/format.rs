@@ -27,7 +27,7 @@ pub const BLOB_MAGIC: [u8; 4] = *b"PGLB";
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
 /// Bytes of a segment header.
-pub const SEGMENT_HEADER_LEN: usize = 32;
+pub const SEGMENT_HEADER_LEN: usize = 40;
 /// Bytes of a message header.
 pub const MESSAGE_HEADER_LEN: usize = 28;
 /// Bytes of a blob file header.
@@ -58,7 +58,8 @@ pub enum Kind {
     Cancelled = 9,
     /// Fills the rest of a segment; skipped by recovery.
     Pad = 10,
-    /// Opens an atomic batch; payload is the lsn of the batch's last message.
+    /// Opens an atomic batch; payload is the batch's end (the lsn just past its last
+    /// message).
     BatchManifest = 11,
 }
 
@@ -138,8 +139,14 @@ fn exact<'b, const N: usize>(
 /// | 6..8 | zero |
 /// | 8..16 | segment lsn: lsn of the segment's first byte (u64) |
 /// | 16..24 | stable lsn known when the segment was started (u64) |
-/// | 24..28 | zero |
-/// | 28..32 | CRC-32C of bytes 0..28 |
+/// | 24..32 | previous end: where the log before this segment ended (u64) |
+/// | 32..36 | zero |
+/// | 36..40 | CRC-32C of bytes 0..36 |
+///
+/// `stable lsn <= previous end <= segment lsn`. A segment that directly follows the
+/// one before it has `previous end == segment lsn`; the first segment an open writes
+/// after recovery has `previous end` = the recovered tip, declaring the lsns between
+/// void (see `recovery.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeader {
     /// The lsn of the segment's first byte (the header's own first byte).
@@ -147,22 +154,27 @@ pub struct SegmentHeader {
     /// Every lsn below this was durable when the segment was started. Recovery uses it
     /// to tell a torn tail (legal after a crash) from rot inside acknowledged data.
     pub stable_lsn: Lsn,
+    /// The end of the log this segment continues.
+    pub prev_end: Lsn,
 }
+
+const SEGMENT_CRC_AT: usize = 36;
 
 impl SegmentHeader {
     /// The header's bytes.
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         assert!(
-            self.stable_lsn <= self.segment_lsn,
-            "stable lsn past the segment start"
+            self.stable_lsn <= self.prev_end && self.prev_end <= self.segment_lsn,
+            "segment header out of order: {self:?}"
         );
         let mut b = [0; SEGMENT_HEADER_LEN];
         b[0..4].copy_from_slice(&SEGMENT_MAGIC);
         b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         b[8..16].copy_from_slice(&self.segment_lsn.to_le_bytes());
         b[16..24].copy_from_slice(&self.stable_lsn.to_le_bytes());
-        let crc = crc32c::crc32c(&b[..28]);
-        b[28..32].copy_from_slice(&crc.to_le_bytes());
+        b[24..32].copy_from_slice(&self.prev_end.to_le_bytes());
+        let crc = crc32c::crc32c(&b[..SEGMENT_CRC_AT]);
+        b[SEGMENT_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
         b
     }
 
@@ -173,7 +185,7 @@ impl SegmentHeader {
         if b[0..4] != SEGMENT_MAGIC {
             return Err(place.corrupt("segment header: bad magic"));
         }
-        if u32_at(b, 28) != crc32c::crc32c(&b[..28]) {
+        if u32_at(b, SEGMENT_CRC_AT) != crc32c::crc32c(&b[..SEGMENT_CRC_AT]) {
             return Err(place.corrupt("segment header: checksum mismatch"));
         }
         let version = u16_at(b, 4);
@@ -183,15 +195,17 @@ impl SegmentHeader {
                 place.file, place.offset
             )));
         }
-        if u16_at(b, 6) != 0 || u32_at(b, 24) != 0 {
+        if u16_at(b, 6) != 0 || u32_at(b, 32) != 0 {
             return Err(place.corrupt("segment header: reserved bytes not zero"));
         }
         let header = SegmentHeader {
             segment_lsn: u64_at(b, 8),
             stable_lsn: u64_at(b, 16),
+            prev_end: u64_at(b, 24),
         };
-        if header.stable_lsn > header.segment_lsn {
-            return Err(place.corrupt("segment header: stable lsn past segment start"));
+        if header.stable_lsn > header.prev_end || header.prev_end > header.segment_lsn {
+            return Err(place
+                .corrupt("segment header: stable lsn, previous end and segment lsn out of order"));
         }
         Ok(header)
     }
@@ -427,6 +441,7 @@ mod tests {
         let h = SegmentHeader {
             segment_lsn: 1 << 20,
             stable_lsn: 12345,
+            prev_end: 23456,
         };
         let bytes = h.encode();
         assert_eq!(SegmentHeader::decode(&bytes, AT).expect("decode"), h);
@@ -486,11 +501,12 @@ mod tests {
         let mut b = SegmentHeader {
             segment_lsn: 0,
             stable_lsn: 0,
+            prev_end: 0,
         }
         .encode();
         b[4] = 9;
-        let crc = crc32c::crc32c(&b[..28]);
-        b[28..32].copy_from_slice(&crc.to_le_bytes());
+        let crc = crc32c::crc32c(&b[..SEGMENT_CRC_AT]);
+        b[SEGMENT_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
         assert!(matches!(
             SegmentHeader::decode(&b, AT),
             Err(Error::Unsupported(_))

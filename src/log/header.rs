@@ -120,6 +120,13 @@ impl Header {
         assert_ne!(next.salt(), self.salt(), "salt must change on reuse");
         next
     }
+
+    /// [`Header::reused`] with `offset` bytes already taken (a segment header the
+    /// installer wrote at the buffer's start).
+    pub fn reused_at(self, offset: usize) -> Header {
+        assert!(offset <= MAX_OFFSET, "initial offset {offset} too large");
+        Header(self.reused().0 | offset as u64)
+    }
 }
 
 #[cfg(all(test, not(loom)))]

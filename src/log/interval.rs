@@ -9,7 +9,9 @@
 //! - `stable_end` never decreases;
 //! - it never covers a gap: an lsn below it lies in some reported interval;
 //! - it never passes a held lsn: an atomic batch holds its manifest's lsn until the
-//!   batch is sealed, so no acknowledgement can cover half a batch (I5 with I1).
+//!   batch is sealed *and* every lsn up to the batch's end is written, so no
+//!   acknowledgement can cover a manifest whose batch might still be torn (I5 with I1).
+//!   An interval that contains a held lsn waits whole.
 //!
 //! The tracker is a plain data structure; `stable.rs` wraps it in the lock that waiters
 //! sleep on.
@@ -24,8 +26,10 @@ pub struct IntervalTracker {
     stable_end: Lsn,
     /// start -> end of each reported interval above `stable_end`.
     pending: BTreeMap<Lsn, Lsn>,
-    /// Held lsns (open batch manifests) with their hold counts.
-    holds: BTreeMap<Lsn, u32>,
+    /// Batch manifests holding the stable end at or below their lsn: None while the
+    /// batch is open, `Some(end)` once sealed (the hold lifts when the contiguous
+    /// written run reaches `end`).
+    holds: BTreeMap<Lsn, Option<Lsn>>,
 }
 
 impl IntervalTracker {
@@ -63,44 +67,59 @@ impl IntervalTracker {
         self.advance()
     }
 
-    /// Keeps `stable_end` at or below `lsn` until [`IntervalTracker::release`].
+    /// Keeps `stable_end` at or below `lsn` (an open batch's manifest, not yet
+    /// written) until [`IntervalTracker::seal_hold`] and the batch's bytes are written.
     pub fn hold(&mut self, lsn: Lsn) {
         assert!(
             lsn >= self.stable_end,
             "hold at {lsn} below stable end {}",
             self.stable_end
         );
-        *self.holds.entry(lsn).or_insert(0) += 1;
+        let fresh = self.holds.insert(lsn, None).is_none();
+        assert!(fresh, "two holds at lsn {lsn}");
     }
 
-    /// Drops one hold at `lsn`; returns the new stable end.
-    pub fn release(&mut self, lsn: Lsn) -> Lsn {
-        let count = self
-            .holds
-            .get_mut(&lsn)
-            .expect("release of an lsn that is not held");
-        *count -= 1;
-        if *count == 0 {
-            self.holds.remove(&lsn);
-        }
+    /// The batch held at `lsn` is sealed and ends at `end`: the hold lifts once every
+    /// lsn below `end` is written. Returns the new stable end.
+    pub fn seal_hold(&mut self, lsn: Lsn, end: Lsn) -> Lsn {
+        assert!(end > lsn, "batch end {end} not past its manifest {lsn}");
+        let hold = self.holds.get_mut(&lsn).expect("seal of an lsn not held");
+        assert!(hold.is_none(), "batch at {lsn} sealed twice");
+        *hold = Some(end);
         self.advance()
+    }
+
+    /// Drops the hold at `lsn` outright (the manifest was aborted); returns the new
+    /// stable end.
+    pub fn drop_hold(&mut self, lsn: Lsn) -> Lsn {
+        self.holds.remove(&lsn).expect("drop of an lsn not held");
+        self.advance()
+    }
+
+    /// End of the contiguous written run from `stable_end`, ignoring holds.
+    fn reach(&self) -> Lsn {
+        let mut reach = self.stable_end;
+        while let Some(&end) = self.pending.get(&reach) {
+            reach = end;
+        }
+        reach
     }
 
     fn advance(&mut self) -> Lsn {
         let before = self.stable_end;
+        let reach = self.reach();
+        self.holds
+            .retain(|_, until| !matches!(until, Some(end) if *end <= reach));
         let limit = self.holds.keys().next().copied().unwrap_or(Lsn::MAX);
-        while self.stable_end < limit {
-            let Some(end) = self.pending.remove(&self.stable_end) else {
+        // An interval is joined whole or not at all, so one that crosses a hold waits.
+        while let Some(&end) = self.pending.get(&self.stable_end) {
+            if end > limit {
                 break;
-            };
+            }
+            self.pending.remove(&self.stable_end);
             self.stable_end = end;
         }
-        // An interval that straddles a hold is joined whole: the hold is an lsn that is
-        // not yet written, so no written interval can straddle it (asserted here).
-        assert!(
-            self.stable_end <= limit || limit < before,
-            "stable end passed a hold"
-        );
+        assert!(self.stable_end <= limit, "stable end passed a hold");
         assert!(self.stable_end >= before, "stable end went down");
         self.stable_end
     }
@@ -124,12 +143,31 @@ mod tests {
     }
 
     #[test]
-    fn a_hold_stops_the_stable_end_until_released() {
+    fn a_hold_stops_the_stable_end_until_the_sealed_batch_is_written() {
         let mut t = IntervalTracker::new(0);
         t.hold(50);
         assert_eq!(t.mark_written(0, 50), 50);
-        assert_eq!(t.mark_written(50, 80), 50, "held at the batch manifest");
-        assert_eq!(t.release(50), 80);
+        assert_eq!(
+            t.mark_written(50, 80),
+            50,
+            "held at the open batch's manifest"
+        );
+        assert_eq!(
+            t.seal_hold(50, 120),
+            50,
+            "sealed, but [80, 120) is not written"
+        );
+        assert_eq!(t.mark_written(100, 120), 50);
+        assert_eq!(t.mark_written(80, 100), 120, "the whole batch is written");
+    }
+
+    #[test]
+    fn an_interval_containing_a_held_manifest_waits_whole() {
+        let mut t = IntervalTracker::new(0);
+        t.hold(30);
+        t.seal_hold(30, 200);
+        assert_eq!(t.mark_written(0, 60), 0, "[0, 60) holds the manifest at 30");
+        assert_eq!(t.drop_hold(30), 60);
     }
 
     #[test]
@@ -149,10 +187,11 @@ mod tests {
     }
 
     /// Splits [0, n) into intervals by `cuts`, reports them in the order `order` draws
-    /// (dropping some to leave gaps), holding some boundaries as open batches, and
-    /// checks after every step that the stable end is exactly the end of the longest
-    /// contiguous written prefix capped at the lowest hold, and never decreases.
-    fn prop(cuts: Vec<u16>, order: Vec<u32>, dropped: Vec<u16>, held: Vec<u16>) -> bool {
+    /// (dropping some to leave gaps), holds some boundaries as batch manifests that get
+    /// sealed with an end further on, and checks after every step that the stable end
+    /// is exactly the end of the longest contiguous written prefix capped at the lowest
+    /// hold still in force, and never decreases.
+    fn prop(cuts: Vec<u16>, order: Vec<u32>, dropped: Vec<u16>, held: Vec<(u16, u16)>) -> bool {
         let mut bounds: Vec<Lsn> = cuts.iter().map(|&c| Lsn::from(c) + 1).collect();
         bounds.extend([0, 70_000]);
         bounds.sort_unstable();
@@ -162,14 +201,18 @@ mod tests {
             .iter()
             .map(|&d| usize::from(d) % intervals.len())
             .collect();
-        let holds: Vec<Lsn> = held
-            .iter()
-            .map(|&h| bounds[usize::from(h) % bounds.len()])
-            .collect();
+        // (manifest, batch end) pairs at distinct bounds, end strictly after manifest
+        let mut holds: BTreeMap<Lsn, Lsn> = BTreeMap::new();
+        for &(h, len) in &held {
+            let i = usize::from(h) % (bounds.len() - 1);
+            let j = (i + 1 + usize::from(len) % 4).min(bounds.len() - 1);
+            holds.insert(bounds[i], bounds[j]);
+        }
         let mut t = IntervalTracker::new(0);
-        for &h in &holds {
+        for &h in holds.keys() {
             t.hold(h);
         }
+        let mut sealed: BTreeMap<Lsn, Lsn> = BTreeMap::new();
         let mut written = vec![false; intervals.len()];
         let mut last = 0;
         for (step, &o) in order.iter().enumerate() {
@@ -182,18 +225,26 @@ mod tests {
                 continue;
             }
             written[index] = true;
-            let got = t.mark_written(s, e);
-            if step % 3 == 0 && !holds.is_empty() {
-                // release the lowest hold now and then
-                let h = holds[step % holds.len()];
-                if t.holds.contains_key(&h) {
-                    t.release(h);
+            t.mark_written(s, e);
+            if step % 3 == 0 {
+                let next = holds.iter().find(|(m, _)| !sealed.contains_key(m));
+                if let Some((&m, &end)) = next {
+                    sealed.insert(m, end);
+                    t.seal_hold(m, end);
                 }
             }
-            let got = got.max(t.stable_end());
-            let prefix = written.iter().take_while(|w| **w).count();
-            let expected = bounds[prefix].min(t.holds.keys().next().copied().unwrap_or(Lsn::MAX));
-            if got != expected || got < last {
+            let prefix = bounds[written.iter().take_while(|w| **w).count()];
+            let in_force = holds
+                .iter()
+                .filter(|(m, _)| sealed.get(m).is_none_or(|&end| end > prefix));
+            let limit = in_force.map(|(&m, _)| m).next().unwrap_or(Lsn::MAX);
+            let expected = bounds
+                .iter()
+                .copied()
+                .filter(|&b| b <= prefix.min(limit))
+                .max();
+            let got = t.stable_end();
+            if Some(got) != expected || got < last {
                 return false;
             }
             last = got;
@@ -206,6 +257,6 @@ mod tests {
         QuickCheck::new()
             .tests(500)
             .rng(Gen::from_size_and_seed(60, 3))
-            .quickcheck(prop as fn(Vec<u16>, Vec<u32>, Vec<u16>, Vec<u16>) -> bool);
+            .quickcheck(prop as fn(Vec<u16>, Vec<u32>, Vec<u16>, Vec<(u16, u16)>) -> bool);
     }
 }

@@ -1,21 +1,39 @@
 //! The log: a group-committed, crash-safe append log over segments (DESIGN.md, Write
-//! path and Recovery path).
+//! path and Recovery path), usable on its own as a write-ahead log.
 //!
-//! Built bottom-up. Present so far:
-//! - [`blob`]: blob files, written and made durable (file and name) before a pointer
-//!   to them can be reserved;
-//! - [`format`]: the on-disk bytes (segment, message and blob headers);
-//! - [`header`]: the IO buffer's packed atomic header word (I9);
-//! - [`interval`]: the stable-lsn tracker over out-of-order buffer writes (I3);
-//! - [`segment`]: the segment accountant (placement, live pages, reuse rules of I4);
-//! - [`stable`]: waiting for durability, with poisoning that wakes every waiter.
-//!
-//! Next: the IO-buffer ring and reservations, the `Log` that ties these together,
-//! batches, recovery and iteration.
+//! - [`handle`]: the [`Log`] and its write path;
+//! - [`reservation`]: claimed space, completed or aborted;
+//! - [`batch`]: atomic batches (I5);
+//! - [`iter`]: reading the log back in lsn order;
+//! - [`recovery`] and [`scan`]: from file bytes to the recovered tip (I1, I2, I7);
+//! - [`iobuf`], [`header`], [`aligned`]: the IO-buffer ring and its header word (I9);
+//! - [`interval`], [`stable`]: the stable lsn over out-of-order writes (I3);
+//! - [`segment`], [`space`]: segment placement, liveness and reuse (I4);
+//! - [`blob`]: values above the blob threshold, one file each;
+//! - [`format`]: the on-disk bytes;
+//! - [`stats`]: per-instance counters; [`flusher`]: the optional periodic flush.
 
+pub mod aligned;
+pub mod batch;
 pub mod blob;
+pub mod flusher;
 pub mod format;
+pub mod handle;
 pub mod header;
 pub mod interval;
+pub mod iobuf;
+pub mod iter;
+pub mod recovery;
+pub mod reservation;
+pub mod scan;
 pub mod segment;
+pub mod space;
 pub mod stable;
+pub mod stats;
+
+pub use batch::Batch;
+pub use format::{Kind, Lsn};
+pub use handle::{LOG_FILE, Log, Message, Pointer, RecoveryInfo};
+pub use iter::LogIter;
+pub use reservation::Reservation;
+pub use stats::Stats;

@@ -97,6 +97,65 @@ impl Accountant {
         }
     }
 
+    /// The accountant for a recovered file of `slots` segment slots: each `(lsn,
+    /// slot)` in `chain` is a recovered segment (Inactive: recovery never writes into
+    /// an old segment again); every other slot is Free. Replay the recovered messages
+    /// with `mark_link`/`mark_replace`, then call `stabilize`.
+    pub fn recovered(
+        mode: SegmentMode,
+        segment_size: u64,
+        cleanup_threshold_pct: u8,
+        slots: usize,
+        chain: &[(Lsn, usize)],
+    ) -> Accountant {
+        let mut a = Accountant::new(mode, segment_size, cleanup_threshold_pct);
+        a.segments = (0..slots)
+            .map(|_| Segment {
+                state: SegmentState::Free,
+                lsn: 0,
+                live: BTreeSet::new(),
+                written: BTreeSet::new(),
+                batches_until: 0,
+                pins: 0,
+            })
+            .collect();
+        for &(lsn, slot) in chain {
+            assert_eq!(lsn % segment_size, 0, "recovered segment lsn {lsn}");
+            let seg = &mut a.segments[slot];
+            assert_eq!(seg.state, SegmentState::Free, "slot {slot} recovered twice");
+            seg.state = SegmentState::Inactive;
+            seg.lsn = lsn;
+            let fresh = a.by_lsn.insert(lsn, slot).is_none();
+            assert!(fresh, "segment lsn {lsn} recovered twice");
+        }
+        a
+    }
+
+    /// Segments in use, ascending by lsn, with their file offsets.
+    pub fn segments(&self) -> Vec<(Lsn, u64)> {
+        let size = self.segment_size;
+        self.by_lsn
+            .iter()
+            .map(|(&lsn, &i)| (lsn, i as u64 * size))
+            .collect()
+    }
+
+    /// The file offset of `lsn`, or None if no segment in use holds it.
+    pub fn try_file_offset(&self, lsn: Lsn) -> Option<u64> {
+        let base = lsn - lsn % self.segment_size;
+        let i = *self.by_lsn.get(&base)?;
+        Some(i as u64 * self.segment_size + lsn % self.segment_size)
+    }
+
+    /// Pins the segment of `lsn` if one in use holds it.
+    pub fn try_pin(&mut self, lsn: Lsn) -> bool {
+        let held = self.try_file_offset(lsn).is_some();
+        if held {
+            self.pin(lsn);
+        }
+        held
+    }
+
     /// Picks the file offset for a new segment starting at `lsn` and makes it Active.
     pub fn next(&mut self, lsn: Lsn) -> u64 {
         assert_eq!(lsn % self.segment_size, 0, "segment lsn {lsn} not aligned");

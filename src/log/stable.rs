@@ -64,11 +64,21 @@ impl Stable {
         self.state.lock().tracker.hold(lsn);
     }
 
-    /// Releases a hold and wakes waiters if the end advanced.
-    pub fn release(&self, lsn: Lsn) {
+    /// The batch held at `lsn` ends at `end`; wakes waiters if the end advanced.
+    pub fn seal_hold(&self, lsn: Lsn, end: Lsn) {
         let mut s = self.state.lock();
         let before = s.tracker.stable_end();
-        if s.tracker.release(lsn) > before {
+        if s.tracker.seal_hold(lsn, end) > before {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Drops the hold at `lsn` (its manifest was aborted); wakes waiters if the end
+    /// advanced.
+    pub fn drop_hold(&self, lsn: Lsn) {
+        let mut s = self.state.lock();
+        let before = s.tracker.stable_end();
+        if s.tracker.drop_hold(lsn) > before {
             self.changed.notify_all();
         }
     }

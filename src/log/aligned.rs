@@ -1,0 +1,130 @@
+//! A fixed-size, zero-initialised, 4 KiB-aligned byte region: the memory of one IO
+//! buffer (4 KiB alignment is what O_DIRECT needs, and it keeps buffers on separate
+//! pages).
+//!
+//! The region is shared between threads without a lock. Its access discipline is the
+//! IO buffer protocol (`iobuf.rs`): a writer copies into the range its reservation
+//! claimed and no one else touches that range until the writer leaves; the buffer is
+//! read for the disk write only after it is sealed with no writers; it is rewritten
+//! only after that write finished and a new generation was installed. The methods that
+//! touch bytes are `unsafe` and name that obligation.
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::ptr::NonNull;
+
+/// Alignment of every IO buffer.
+pub const IO_ALIGN: usize = 4096;
+
+/// An owned, aligned, zeroed allocation of `len` bytes.
+#[derive(Debug)]
+pub struct AlignedBytes {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: AlignedBytes owns its allocation; concurrent access to the bytes goes through
+// the unsafe methods below, whose callers follow the IO buffer protocol (disjoint
+// claimed ranges while writers are in; a single reader once sealed and empty).
+unsafe impl Send for AlignedBytes {}
+// SAFETY: as for Send: shared references only reach the bytes through unsafe methods
+// whose contracts exclude data races.
+unsafe impl Sync for AlignedBytes {}
+
+impl AlignedBytes {
+    /// A zeroed region of `len` bytes (at least 1), aligned to [`IO_ALIGN`].
+    pub fn zeroed(len: usize) -> AlignedBytes {
+        let layout = Self::layout(len);
+        // SAFETY: the layout has a nonzero size (asserted in `layout`).
+        let raw = unsafe { alloc_zeroed(layout) };
+        let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        AlignedBytes { ptr, len }
+    }
+
+    fn layout(len: usize) -> Layout {
+        assert!(len > 0, "empty IO buffer");
+        Layout::from_size_align(len, IO_ALIGN).expect("IO buffer layout")
+    }
+
+    /// Bytes in the region.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: the region has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Copies `bytes` to `at`.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to `at..at + bytes.len()` (its claimed range, or
+    /// the whole buffer while installing or padding it) and no one reads it meanwhile.
+    pub unsafe fn write(&self, at: usize, bytes: &[u8]) {
+        assert!(
+            at <= self.len && bytes.len() <= self.len - at,
+            "write past buffer"
+        );
+        // SAFETY: in bounds (asserted); exclusivity is the caller's contract; source and
+        // destination cannot overlap because `bytes` is not inside this region while
+        // the caller holds exclusive access to the destination.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.as_ptr().add(at), bytes.len())
+        }
+    }
+
+    /// Zeroes `at..at + len`.
+    ///
+    /// # Safety
+    /// As for [`AlignedBytes::write`].
+    pub unsafe fn zero(&self, at: usize, len: usize) {
+        assert!(at <= self.len && len <= self.len - at, "zero past buffer");
+        // SAFETY: in bounds (asserted); exclusivity is the caller's contract.
+        unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(at), 0, len) }
+    }
+
+    /// The bytes `at..at + len`.
+    ///
+    /// # Safety
+    /// No one writes `at..at + len` while the returned slice lives.
+    pub unsafe fn slice(&self, at: usize, len: usize) -> &[u8] {
+        assert!(at <= self.len && len <= self.len - at, "read past buffer");
+        // SAFETY: in bounds (asserted), initialised (allocated zeroed), and the caller
+        // excludes concurrent writes for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(at), len) }
+    }
+}
+
+impl Drop for AlignedBytes {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `alloc_zeroed` with this same layout and is freed once.
+        unsafe { dealloc(self.ptr.as_ptr(), Self::layout(self.len)) }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_aligned_zeroed_and_bounds_checked() {
+        let b = AlignedBytes::zeroed(10_000);
+        assert_eq!(b.ptr.as_ptr() as usize % IO_ALIGN, 0);
+        // SAFETY: single-threaded test, no other access.
+        unsafe {
+            assert!(b.slice(0, 10_000).iter().all(|&x| x == 0));
+            b.write(9_998, &[7, 8]);
+            assert_eq!(b.slice(9_997, 3), &[0, 7, 8]);
+            b.zero(9_999, 1);
+            assert_eq!(b.slice(9_998, 2), &[7, 0]);
+        }
+        let overflow = std::panic::catch_unwind(|| {
+            // SAFETY: single-threaded; the call must panic on bounds before writing.
+            unsafe { b.write(9_999, &[1, 2]) }
+        });
+        assert!(
+            overflow.is_err(),
+            "write past the end must panic, not corrupt"
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! The `Log`: a group-committed, crash-safe append log, usable on its own as a
+//! write-ahead log.
+//!
+//! Write path (docs/architecture.md lists it with every sync):
+//! 1. `reserve` claims space in the current IO buffer (`iobuf.rs`); a value above the
+//!    blob threshold is first written to its own blob file, file and directory synced,
+//!    and the log message carries its lsn.
+//! 2. The caller completes or aborts the reservation (`reservation.rs`).
+//! 3. A buffer sealed with no writers is written at its file offset and the file is
+//!    synced; the written lsn interval goes to the stable tracker.
+//! 4. `make_stable`/`flush` seal the buffer holding the bytes they need and wait until
+//!    the stable lsn covers them. An IO error poisons the log: every waiter and every
+//!    later call gets the error, and nothing is claimed durable afterwards.
+
+use super::blob;
+use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Place, SegmentHeader};
+use super::iobuf::{First, Placement, Ring, WriteJob};
+use super::recovery::{self, Recovery};
+use super::segment::Accountant;
+use super::space::Space;
+use super::stable::Stable;
+use super::stats::{Counter, Counters, Stats};
+use crate::config::{Config, SegmentMode};
+use crate::error::{Error, Result};
+use crate::io::{File, OpenMode, Storage};
+use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
+
+/// The log file's name in its storage.
+pub const LOG_FILE: &str = "log";
+
+/// Where a message lives: its lsn and its file offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pointer {
+    /// The message's lsn.
+    pub lsn: Lsn,
+    /// Its file offset in the log file.
+    pub file_offset: u64,
+}
+
+/// A message read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Its lsn.
+    pub lsn: Lsn,
+    /// The kind the writer gave (blob storage is invisible here).
+    pub kind: Kind,
+    /// Page id.
+    pub pid: u64,
+    /// The value.
+    pub value: Vec<u8>,
+}
+
+/// What the last open recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryInfo {
+    /// Every recovered message has an lsn below this.
+    pub tip: Lsn,
+    /// Messages recovered (not counting Pad and Cancelled).
+    pub messages: usize,
+    /// The lsn where this run's writes start.
+    pub start: Lsn,
+}
+
+/// State shared by the log handle, reservations, batches and iterators.
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) file: Box<dyn File>,
+    pub(crate) ring: Ring,
+    pub(crate) stable: Stable,
+    pub(crate) space: Mutex<Space>,
+    pub(crate) counters: Counters,
+    poisoned: AtomicBool,
+    pub(crate) voids: Vec<(Lsn, Lsn)>,
+    pub(crate) info: RecoveryInfo,
+}
+
+impl Placement for Inner {
+    fn start_segment(&self, segment_lsn: Lsn) -> (u64, Lsn) {
+        let stable = self.stable.stable_end();
+        let offset = self.space.lock().accountant_mut().next(segment_lsn);
+        (offset, stable)
+    }
+}
+
+/// The log. Cheap to share by reference across threads (`Log: Sync`).
+pub struct Log {
+    pub(crate) inner: Arc<Inner>,
+    flusher: Option<super::flusher::Flusher>,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("stable_lsn", &self.stable_lsn())
+            .field("recovered", &self.inner.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Log {
+    /// Opens (creating if needed) the log in `storage` and recovers it. Validates
+    /// `config` first; see `recovery.rs` for what recovery guarantees.
+    pub fn open(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
+        config.validate()?;
+        let file = storage.open(LOG_FILE, OpenMode::Create)?;
+        storage.sync_dir()?;
+        let rec = recovery::recover(&config, file.as_ref())?;
+        remove_unreferenced_blobs(storage.as_ref(), &rec)?;
+        // What recovery read is now what the log stands on: make it durable before a
+        // header vouches for it.
+        file.sync()?;
+        let mut space = recovered_space(&config, &rec);
+        let file_offset = space.accountant_mut().next(rec.jump);
+        let header = SegmentHeader {
+            segment_lsn: rec.jump,
+            stable_lsn: rec.tip,
+            prev_end: rec.tip,
+        }
+        .encode();
+        file.write_at(&header, file_offset)?;
+        file.sync()?;
+        space.vouch(rec.tip);
+        let dead = space.stabilize(rec.jump);
+        for lsn in dead {
+            blob::remove_blob(storage.as_ref(), lsn)?;
+        }
+        let first = First {
+            base: rec.jump,
+            file_offset,
+            header,
+        };
+        let ring = Ring::new(
+            config.io_bufs,
+            config.io_buf_size_bytes,
+            config.segment_size_bytes,
+            first,
+        );
+        let info = RecoveryInfo {
+            tip: rec.tip,
+            messages: rec.messages.len(),
+            start: rec.jump,
+        };
+        let flush_every = config.flush_every_ms;
+        let inner = Arc::new(Inner {
+            config,
+            storage,
+            file,
+            ring,
+            stable: Stable::new(rec.jump),
+            space: Mutex::new(space),
+            counters: Counters::default(),
+            poisoned: AtomicBool::new(false),
+            voids: rec.voids,
+            info,
+        });
+        let flusher = flush_every.map(|ms| super::flusher::Flusher::start(Arc::clone(&inner), ms));
+        Ok(Log { inner, flusher })
+    }
+
+    /// What this open recovered.
+    pub fn recovery(&self) -> RecoveryInfo {
+        self.inner.info
+    }
+
+    /// Every message with an lsn below this is durable.
+    pub fn stable_lsn(&self) -> Lsn {
+        self.inner.stable.stable_end()
+    }
+
+    /// The counters of this instance.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// The configuration this log was opened with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Returns once every message with an lsn at or below `lsn` is durable. `lsn`
+    /// must have been reserved. Waits for reservations in flight in the same buffer:
+    /// complete or abort yours first.
+    pub fn make_stable(&self, lsn: Lsn) -> Result<()> {
+        self.inner.make_stable(lsn, true)
+    }
+
+    /// [`Log::make_stable`] that returns `WouldBlock` instead of waiting.
+    pub fn try_make_stable(&self, lsn: Lsn) -> Result<()> {
+        self.inner.make_stable(lsn, false)
+    }
+
+    /// Makes every message reserved before the call durable (once its reservation is
+    /// completed or aborted); returns the stable lsn it waited for.
+    pub fn flush(&self) -> Result<Lsn> {
+        self.inner.flush(true)
+    }
+
+    /// [`Log::flush`] that returns `WouldBlock` instead of waiting.
+    pub fn try_flush(&self) -> Result<Lsn> {
+        self.inner.flush(false)
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        if let Some(f) = self.flusher.take() {
+            f.stop();
+        }
+    }
+}
+
+fn recovered_space(config: &Config, rec: &Recovery) -> Space {
+    let acct = Accountant::recovered(
+        config.segment_mode,
+        config.segment_size_bytes,
+        config.cleanup_threshold_pct,
+        rec.slots,
+        &rec.chain,
+    );
+    let mut space = Space::new(acct, config.segment_mode == SegmentMode::Gc);
+    for m in &rec.messages {
+        let blob = m.kind.is_blob().then_some(m.word).flatten();
+        space.record(m.kind, m.pid, m.lsn, blob);
+        if let (Kind::BatchManifest, Some(end)) = (m.kind, m.word) {
+            space.record_batch(m.lsn, end.min(rec.tip));
+        }
+    }
+    space
+}
+
+/// Removes blob files no recovered message points at: blobs of messages past the tip,
+/// and blobs of aborted reservations whose removal a crash interrupted.
+fn remove_unreferenced_blobs(storage: &dyn Storage, rec: &Recovery) -> Result<()> {
+    let referenced: std::collections::BTreeSet<Lsn> = rec
+        .messages
+        .iter()
+        .filter(|m| m.kind.is_blob())
+        .filter_map(|m| m.word)
+        .collect();
+    for lsn in blob::blobs_from(storage, 0)? {
+        if !referenced.contains(&lsn) {
+            blob::remove_blob(storage, lsn)?;
+        }
+    }
+    Ok(())
+}
+
+impl Inner {
+    /// Err if the log is poisoned.
+    pub(crate) fn check(&self) -> Result<()> {
+        if !self.poisoned.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let first = self.stable.failure().unwrap_or(Error::WouldBlock);
+        Err(Error::Poisoned {
+            first: Box::new(first),
+        })
+    }
+
+    /// Records an IO error: every waiter and later call sees it.
+    pub(crate) fn fail(&self, error: Error) -> Error {
+        self.poisoned.store(true, Ordering::Release);
+        self.stable.poison(error.clone());
+        self.ring.poison();
+        error
+    }
+
+    pub(crate) fn count(&self, c: Counter, n: u64) {
+        self.counters.add(c, n);
+    }
+
+    /// Writes out every job; returns the first error after trying them all.
+    pub(crate) fn run_jobs(&self, jobs: Vec<WriteJob>) -> Result<()> {
+        let mut first = Ok(());
+        for job in jobs {
+            let r = self.write_out(&job);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    fn write_out(&self, job: &WriteJob) -> Result<()> {
+        let size = self.config.segment_size_bytes;
+        let mut vouch = None;
+        if job.len > 0 {
+            if self.poisoned.load(Ordering::Acquire) {
+                return self.check();
+            }
+            let bytes = self.ring.job_bytes(job);
+            if job.base % size == 0 && bytes.len() >= super::format::SEGMENT_HEADER_LEN {
+                let place = Place {
+                    file: LOG_FILE,
+                    offset: job.file_offset,
+                };
+                vouch = Some(
+                    SegmentHeader::decode(bytes, place)
+                        .expect("own header")
+                        .stable_lsn,
+                );
+            }
+            self.file
+                .write_at(bytes, job.file_offset)
+                .map_err(|e| self.fail(e))?;
+            self.file.sync().map_err(|e| self.fail(e))?;
+            self.count(Counter::BytesWritten, job.len as u64);
+            self.count(Counter::BuffersWritten, 1);
+            self.count(Counter::Syncs, 1);
+            self.count(Counter::Pads, u64::from(job.pad_len > 0));
+        }
+        if job.next_base > job.base {
+            self.stable.mark_written(job.base, job.next_base);
+        }
+        let dead = {
+            let mut space = self.space.lock();
+            if let Some(v) = vouch {
+                space.vouch(v);
+            }
+            if job.next_base % size == 0 && job.next_base > job.base {
+                space.accountant_mut().deactivate(job.next_base - size);
+            }
+            space.stabilize(self.stable.stable_end())
+        };
+        self.ring.finish(job);
+        self.remove_blobs(&dead)
+    }
+
+    pub(crate) fn remove_blobs(&self, lsns: &[Lsn]) -> Result<()> {
+        for &lsn in lsns {
+            blob::remove_blob(self.storage.as_ref(), lsn).map_err(|e| self.fail(e))?;
+            self.count(Counter::BlobsRemoved, 1);
+            self.count(Counter::Syncs, 1);
+        }
+        Ok(())
+    }
+
+    fn make_stable(&self, lsn: Lsn, block: bool) -> Result<()> {
+        self.check()?;
+        let end = lsn
+            .checked_add(1)
+            .ok_or_else(|| Error::InvalidArgument(format!("lsn {lsn} was never reserved")))?;
+        if self.stable.try_until(end).is_ok() {
+            return Ok(());
+        }
+        let mut jobs = Vec::new();
+        let claimed_end = self.ring.seal_for_flush(Some(end), self, &mut jobs);
+        self.run_jobs(jobs)?;
+        if lsn >= claimed_end {
+            return Err(Error::InvalidArgument(format!(
+                "lsn {lsn} was never reserved (next lsn {claimed_end})"
+            )));
+        }
+        self.wait(end, block)
+    }
+
+    fn flush(&self, block: bool) -> Result<Lsn> {
+        self.check()?;
+        let mut jobs = Vec::new();
+        let target = self.ring.seal_for_flush(None, self, &mut jobs);
+        self.run_jobs(jobs)?;
+        self.wait(target, block)?;
+        Ok(target)
+    }
+
+    /// One flusher tick: a non-blocking flush. True once the log is poisoned (the
+    /// flusher stops then; the error reaches callers through their own calls).
+    pub(crate) fn try_flush_quiet(&self) -> bool {
+        match self.flush(false) {
+            Ok(_) | Err(Error::WouldBlock) => false,
+            Err(_) => true,
+        }
+    }
+
+    fn wait(&self, end: Lsn, block: bool) -> Result<()> {
+        let outcome = if block {
+            self.stable.wait_until(end)
+        } else {
+            self.stable.try_until(end)
+        };
+        match outcome {
+            Err(Error::WouldBlock) => Err(Error::WouldBlock),
+            Err(_) => self.check(),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Reads and checks the message at `ptr`, resolving blobs.
+    pub(crate) fn read(&self, ptr: Pointer) -> Result<Message> {
+        self.check()?;
+        if self.stable.try_until(ptr.lsn + 1).is_err() {
+            self.make_stable(ptr.lsn, true)?;
+        }
+        let void = self.voids.iter().any(|&(s, e)| s <= ptr.lsn && ptr.lsn < e);
+        if void {
+            return Err(Error::InvalidArgument(format!(
+                "lsn {} was cut by recovery",
+                ptr.lsn
+            )));
+        }
+        let pinned = self.space.lock().accountant_mut().try_pin(ptr.lsn);
+        if !pinned {
+            return Err(Error::InvalidArgument(format!(
+                "no segment in use holds lsn {}",
+                ptr.lsn
+            )));
+        }
+        let result = self.read_pinned(ptr);
+        self.space.lock().accountant_mut().unpin(ptr.lsn);
+        result
+    }
+
+    fn read_pinned(&self, ptr: Pointer) -> Result<Message> {
+        let size = self.config.segment_size_bytes;
+        let place = Place {
+            file: LOG_FILE,
+            offset: ptr.file_offset,
+        };
+        let in_segment = ptr.lsn % size;
+        if in_segment + (MESSAGE_HEADER_LEN as u64) > size {
+            return Err(Error::InvalidArgument(format!(
+                "lsn {} is no message",
+                ptr.lsn
+            )));
+        }
+        let mut hb = [0; MESSAGE_HEADER_LEN];
+        self.file.read_at(&mut hb, ptr.file_offset)?;
+        let max_len = size - in_segment - MESSAGE_HEADER_LEN as u64;
+        let header = MessageHeader::decode(&hb, max_len, place)?;
+        header.check_lsn(ptr.lsn, place)?;
+        let mut payload = vec![0; header.len as usize];
+        self.file
+            .read_at(&mut payload, ptr.file_offset + MESSAGE_HEADER_LEN as u64)?;
+        header.check_payload(&payload, place)?;
+        self.message(header.kind, header.pid, ptr.lsn, payload, place)
+    }
+
+    /// The user-facing message for a stored one.
+    pub(crate) fn message(
+        &self,
+        kind: Kind,
+        pid: u64,
+        lsn: Lsn,
+        payload: Vec<u8>,
+        place: Place<'_>,
+    ) -> Result<Message> {
+        let (kind, value) = match kind {
+            Kind::AppendBlob | Kind::ReplaceBlob => {
+                let blob_lsn = super::format::decode_u64(&payload, place)?;
+                let value = blob::read_blob(self.storage.as_ref(), blob_lsn)?;
+                let logical = if kind == Kind::AppendBlob {
+                    Kind::Append
+                } else {
+                    Kind::Replace
+                };
+                (logical, value)
+            }
+            Kind::Cancelled | Kind::Pad | Kind::BatchManifest => {
+                return Err(Error::InvalidArgument(format!(
+                    "lsn {lsn} holds an internal {kind:?} message"
+                )));
+            }
+            other => (other, payload),
+        };
+        Ok(Message {
+            lsn,
+            kind,
+            pid,
+            value,
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! Reading the log as a write-ahead log: [`Log::iter_from`] yields every user message
+//! at or after an lsn that was durable when the iterator was made, in lsn order.
+//!
+//! The iterator reads one segment at a time from the file (memory: one segment plus
+//! its messages) through the same scanner as recovery, stops at cuts made by recovery,
+//! and skips Pad, Cancelled and batch manifests. In Gc mode a segment reclaimed while
+//! the iterator runs is skipped (its header no longer names its lsn), and so are
+//! messages whose blob was reclaimed: Gc mode keeps live state, not history.
+
+use std::collections::VecDeque;
+
+use super::format::{Kind, Lsn, Place, SEGMENT_HEADER_LEN, SegmentHeader};
+use super::handle::{Inner, LOG_FILE, Log, Message};
+use super::scan::{Found, ScanEnd, SegmentBytes, scan};
+use crate::config::SegmentMode;
+use crate::error::Result;
+use crate::sync::Arc;
+
+/// Iterator over durable messages; see the module doc.
+pub struct LogIter {
+    inner: Arc<Inner>,
+    segments: VecDeque<(Lsn, u64)>,
+    from: Lsn,
+    end: Lsn,
+    ready: VecDeque<(Found, Vec<u8>)>,
+    failed: bool,
+}
+
+impl std::fmt::Debug for LogIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogIter")
+            .field("from", &self.from)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Log {
+    /// Every durable message with lsn >= `from`, in lsn order.
+    pub fn iter_from(&self, from: Lsn) -> Result<LogIter> {
+        self.inner.check()?;
+        let end = self.stable_lsn();
+        let size = self.inner.config.segment_size_bytes;
+        let segments = self
+            .inner
+            .space
+            .lock()
+            .accountant()
+            .segments()
+            .into_iter()
+            .filter(|&(lsn, _)| lsn + size > from && lsn < end)
+            .collect();
+        Ok(LogIter {
+            inner: Arc::clone(&self.inner),
+            segments,
+            from,
+            end,
+            ready: VecDeque::new(),
+            failed: false,
+        })
+    }
+}
+
+impl LogIter {
+    fn load_next_segment(&mut self) -> Result<bool> {
+        let Some((lsn, offset)) = self.segments.pop_front() else {
+            return Ok(false);
+        };
+        let size = self.inner.config.segment_size_bytes;
+        let file_len = self.inner.file.len()?;
+        let len = size.min(file_len.saturating_sub(offset)) as usize;
+        let mut bytes = vec![0; len];
+        self.inner.file.read_at(&mut bytes, offset)?;
+        let place = Place {
+            file: LOG_FILE,
+            offset,
+        };
+        let head = bytes.get(..SEGMENT_HEADER_LEN).unwrap_or(&[]);
+        match SegmentHeader::decode(head, place) {
+            Ok(h) if h.segment_lsn == lsn => {}
+            _ if self.inner.config.segment_mode == SegmentMode::Gc => return Ok(true),
+            Err(e) => return Err(e),
+            Ok(_) => return Err(place_error(offset, "segment header names another lsn")),
+        }
+        let seg = SegmentBytes {
+            bytes: &bytes,
+            lsn,
+            size,
+            file: LOG_FILE,
+            file_offset: offset,
+        };
+        let (from, end) = (self.from, self.end);
+        let voids = self.inner.voids.clone();
+        let stop = move |l: Lsn| l >= end || voids.iter().any(|&(s, _)| s == l);
+        let mut found = Vec::new();
+        let (_, why) = scan(seg, &stop, &mut |f| found.push(f));
+        if let ScanEnd::Invalid(e) = why {
+            // Durable bytes below the stable lsn must scan; anything else is damage.
+            let stopped_early = found.last().map_or(lsn, |f| f.lsn) < end;
+            if stopped_early && lsn + size <= end {
+                return Err(e);
+            }
+        }
+        for f in found.into_iter().filter(|f| f.lsn >= from) {
+            let payload = bytes[f.payload_at..f.payload_at + f.payload_len].to_vec();
+            self.ready.push_back((f, payload));
+        }
+        Ok(true)
+    }
+
+    fn yield_one(&self, f: Found, payload: Vec<u8>) -> Option<Result<Message>> {
+        let place = Place {
+            file: LOG_FILE,
+            offset: 0,
+        };
+        let msg = self.inner.message(f.kind, f.pid, f.lsn, payload, place);
+        let reclaimed = self.inner.config.segment_mode == SegmentMode::Gc
+            && f.kind.is_blob()
+            && matches!(&msg, Err(e) if e.is_not_found());
+        (!reclaimed).then_some(msg)
+    }
+}
+
+fn place_error(offset: u64, reason: &str) -> crate::error::Error {
+    crate::error::Error::corruption(LOG_FILE, offset, reason)
+}
+
+impl Iterator for LogIter {
+    type Item = Result<Message>;
+
+    fn next(&mut self) -> Option<Result<Message>> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if let Some((f, payload)) = self.ready.pop_front() {
+                if f.kind == Kind::BatchManifest {
+                    continue;
+                }
+                match self.yield_one(f, payload) {
+                    Some(Err(e)) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                    Some(ok) => return Some(ok),
+                    None => continue,
+                }
+            }
+            match self.load_next_segment() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Recovery: from the bytes of the log file to the recovered tip, the chain of
+//! segments holding the recovered messages, and where this run starts writing.
+//!
+//! The file is an array of segment slots. Recovery reads every slot's header and
+//! walks the valid ones in lsn order, keeping a `cut` (the end of the log recovered so
+//! far, starting at 0):
+//!
+//! 1. A segment is skipped if its lsn lies in a *void*: a range `(prev_end, lsn)`
+//!    declared by a header whose `prev_end < lsn`. Each open writes such a header,
+//!    synced, before accepting writes (see 6), so the leftovers of a crashed run are
+//!    void and never read again.
+//! 2. A segment is accepted if its `prev_end` equals the cut (it continues the log),
+//!    or, in Gc mode's case of a freed segment, if the scan so far ended on a segment
+//!    boundary, the segment is an ordinary successor (`prev_end == lsn`) and some
+//!    valid header vouches that everything below its lsn was stable (a stable prefix
+//!    never has a missing piece unless it was freed). Otherwise the walk ends: the
+//!    unstable-tail rule (nothing after a missing or torn piece is recovered).
+//! 3. An accepted segment is scanned (`scan.rs`). A complete one moves the cut to its
+//!    end. A scan that stops early moves the cut to the stop; if a later open declared
+//!    a void from exactly there, the walk continues; otherwise it ends.
+//! 4. Torn tail or rot: when the walk ends at a cut below the highest stable lsn any
+//!    valid header vouches for, durable bytes were lost. Under
+//!    `RecoveryMode::AbsoluteConsistency` that is `Error::Corruption` naming the place;
+//!    under `TolerateCorruptTail` the cut stands.
+//! 5. Batches: while some recovered manifest below the tip points past it, the tip
+//!    moves back to that manifest (I5).
+//! 6. The next run starts at a fresh segment `jump`, beyond any lsn the crashed run
+//!    could have written: above the highest valid segment lsn by `MAX_IO_BUFS + 3`
+//!    segments (a run writes at most one segment per IO buffer past its lowest
+//!    unwritten buffer, whose segment header or its predecessor's is durable). The
+//!    caller writes the jump segment's header with `prev_end = tip` and syncs it
+//!    before any write: that declares `(tip, jump)` void (step 1).
+//!
+//! Idempotence (I7): recovery writes nothing but the jump header (and blob removals
+//! past the tip), and never writes an lsn below the jump. A crash before the jump
+//! header is durable leaves the same bytes, so the same walk gives the same tip. A
+//! crash after it leaves a header that continues from the same tip. Either way a second
+//! recovery gives the same state, and an old message can never reappear: no later run
+//! writes a segment header at an lsn the crashed run used.
+
+use super::format::{Kind, Lsn, Place, SEGMENT_HEADER_LEN, SegmentHeader};
+use super::scan::{Found, ScanEnd, SegmentBytes, scan};
+use crate::config::{Config, RecoveryMode};
+use crate::error::{Error, Result};
+use crate::io::File;
+
+/// Most IO buffers a configuration may have (Config validation enforces it).
+pub const MAX_IO_BUFS: u64 = 64;
+
+/// A recovered message, without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Its lsn.
+    pub lsn: Lsn,
+    /// Kind as stored.
+    pub kind: Kind,
+    /// Page id.
+    pub pid: u64,
+    /// Blob lsn or batch end, for kinds that carry one.
+    pub word: Option<u64>,
+}
+
+/// What recovery found.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    /// Every message below this lsn (and none at or above) is recovered.
+    pub tip: Lsn,
+    /// Where the next run's first segment starts.
+    pub jump: Lsn,
+    /// Segment slots in the file.
+    pub slots: usize,
+    /// Recovered segments holding lsns below the tip: (segment lsn, slot).
+    pub chain: Vec<(Lsn, usize)>,
+    /// Recovered messages in lsn order (not Pad or Cancelled).
+    pub messages: Vec<Recovered>,
+    /// Void ranges `(start, end)` declared by headers, plus `(tip, jump)`.
+    pub voids: Vec<(Lsn, Lsn)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    slot: usize,
+    header: SegmentHeader,
+}
+
+/// Recovers the log in `file` (named `name`).
+pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
+    let size = config.segment_size_bytes;
+    let file_len = file.len()?;
+    let slots = usize::try_from(file_len.div_ceil(size))
+        .map_err(|_| Error::corruption(file.name(), 0, "file too large for this platform"))?;
+    let headers = read_headers(config, file, file_len, slots)?;
+    let mut walk = Walk::new(config, &headers);
+    walk.run(file, file_len)?;
+    let tip = batch_tip(walk.cut, &walk.messages);
+    let highest = headers.iter().map(|s| s.header.segment_lsn).max();
+    let jump = match highest {
+        None => 0,
+        Some(h) => h.checked_add(size * (MAX_IO_BUFS + 3)).ok_or_else(|| {
+            Error::corruption(file.name(), 0, "segment lsns near the end of the lsn space")
+        })?,
+    };
+    let mut voids = walk.voids.clone();
+    if tip < jump {
+        voids.push((tip, jump));
+    }
+    Ok(Recovery {
+        tip,
+        jump,
+        slots,
+        chain: walk.chain.into_iter().filter(|(l, _)| *l < tip).collect(),
+        messages: walk.messages.into_iter().filter(|m| m.lsn < tip).collect(),
+        voids,
+    })
+}
+
+/// Valid headers sorted by lsn. A header whose lsn is misaligned, or so high the lsn
+/// space would run out, is treated as damaged. Two slots claiming one lsn are
+/// corruption under AbsoluteConsistency; otherwise the lower slot wins.
+fn read_headers(
+    config: &Config,
+    file: &dyn File,
+    file_len: u64,
+    slots: usize,
+) -> Result<Vec<Slot>> {
+    let size = config.segment_size_bytes;
+    let mut found: Vec<Slot> = Vec::new();
+    for slot in 0..slots {
+        let at = slot as u64 * size;
+        if file_len - at < SEGMENT_HEADER_LEN as u64 {
+            continue;
+        }
+        let mut b = [0; SEGMENT_HEADER_LEN];
+        file.read_at(&mut b, at)?;
+        let place = Place {
+            file: file.name(),
+            offset: at,
+        };
+        let header = match SegmentHeader::decode(&b, place) {
+            Ok(h) => h,
+            Err(Error::Unsupported(m)) => return Err(Error::Unsupported(m)),
+            Err(_) => continue,
+        };
+        let sane = header.segment_lsn % size == 0 && header.segment_lsn <= u64::MAX / 2;
+        if sane {
+            found.push(Slot { slot, header });
+        }
+    }
+    found.sort_by_key(|s| (s.header.segment_lsn, s.slot));
+    let mut unique: Vec<Slot> = Vec::with_capacity(found.len());
+    for s in found {
+        match unique.last() {
+            Some(prev) if prev.header.segment_lsn == s.header.segment_lsn => {
+                if config.recovery_mode == RecoveryMode::AbsoluteConsistency {
+                    return Err(Error::corruption(
+                        file.name(),
+                        s.slot as u64 * size,
+                        format!("two segments claim lsn {}", s.header.segment_lsn),
+                    ));
+                }
+            }
+            _ => unique.push(s),
+        }
+    }
+    Ok(unique)
+}
+
+struct Walk<'a> {
+    config: &'a Config,
+    headers: &'a [Slot],
+    voids: Vec<(Lsn, Lsn)>,
+    vouched: Lsn,
+    cut: Lsn,
+    on_boundary: bool,
+    chain: Vec<(Lsn, usize)>,
+    messages: Vec<Recovered>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(config: &'a Config, headers: &'a [Slot]) -> Walk<'a> {
+        let voids = headers
+            .iter()
+            .filter(|s| s.header.prev_end < s.header.segment_lsn)
+            .map(|s| (s.header.prev_end, s.header.segment_lsn))
+            .collect();
+        let vouched = headers
+            .iter()
+            .map(|s| s.header.stable_lsn)
+            .max()
+            .unwrap_or(0);
+        Walk {
+            config,
+            headers,
+            voids,
+            vouched,
+            cut: 0,
+            on_boundary: true,
+            chain: Vec::new(),
+            messages: Vec::new(),
+        }
+    }
+
+    fn in_void(&self, lsn: Lsn) -> bool {
+        self.voids
+            .iter()
+            .any(|&(start, end)| start < lsn && lsn < end)
+    }
+
+    fn is_cut_point(&self, lsn: Lsn) -> bool {
+        self.voids.iter().any(|&(start, _)| start == lsn)
+    }
+
+    fn accepts(&self, h: &SegmentHeader) -> bool {
+        let follows = h.prev_end == self.cut;
+        let freed_gap = self.on_boundary
+            && h.prev_end == h.segment_lsn
+            && h.segment_lsn > self.cut
+            && h.segment_lsn <= self.vouched;
+        follows || freed_gap
+    }
+
+    fn run(&mut self, file: &dyn File, file_len: u64) -> Result<()> {
+        let mut last_error = None;
+        for s in self.headers {
+            let h = s.header;
+            if self.in_void(h.segment_lsn) || h.segment_lsn < self.cut {
+                continue;
+            }
+            if !self.accepts(&h) {
+                break;
+            }
+            let (end, why) = self.scan_one(file, file_len, s)?;
+            self.chain.push((h.segment_lsn, s.slot));
+            self.cut = end;
+            match why {
+                ScanEnd::Complete => self.on_boundary = true,
+                ScanEnd::Cut => self.on_boundary = false,
+                ScanEnd::Invalid(e) => {
+                    self.on_boundary = false;
+                    if !self.is_cut_point(end) {
+                        last_error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        self.check_rot(last_error, file)
+    }
+
+    fn scan_one(&mut self, file: &dyn File, file_len: u64, s: &Slot) -> Result<(Lsn, ScanEnd)> {
+        let size = self.config.segment_size_bytes;
+        let at = s.slot as u64 * size;
+        let len = size.min(file_len - at) as usize;
+        let mut bytes = vec![0; len];
+        file.read_at(&mut bytes, at)?;
+        let seg = SegmentBytes {
+            bytes: &bytes,
+            lsn: s.header.segment_lsn,
+            size,
+            file: file.name(),
+            file_offset: at,
+        };
+        let voids = self.voids.clone();
+        let stop = move |lsn: Lsn| voids.iter().any(|&(start, _)| start == lsn);
+        let messages = &mut self.messages;
+        let mut visit = |f: Found| {
+            messages.push(Recovered {
+                lsn: f.lsn,
+                kind: f.kind,
+                pid: f.pid,
+                word: f.word,
+            })
+        };
+        Ok(scan(seg, &stop, &mut visit))
+    }
+
+    /// Lost bytes below a vouched stable lsn are rot, not a torn tail.
+    fn check_rot(&self, error: Option<Error>, file: &dyn File) -> Result<()> {
+        if self.cut >= self.vouched
+            || self.config.recovery_mode == RecoveryMode::TolerateCorruptTail
+        {
+            return Ok(());
+        }
+        Err(error.unwrap_or_else(|| {
+            Error::corruption(
+                file.name(),
+                0,
+                format!(
+                    "log ends at lsn {} but a segment header vouches lsns below {} were durable",
+                    self.cut, self.vouched
+                ),
+            )
+        }))
+    }
+}
+
+/// The tip after dropping every batch whose manifest points past it (I5).
+fn batch_tip(mut tip: Lsn, messages: &[Recovered]) -> Lsn {
+    loop {
+        let broken = messages
+            .iter()
+            .filter(|m| m.kind == Kind::BatchManifest && m.lsn < tip)
+            .filter(|m| m.word.is_some_and(|end| end > tip))
+            .map(|m| m.lsn)
+            .min();
+        match broken {
+            Some(manifest) => tip = manifest,
+            None => return tip,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn manifest(lsn: Lsn, end: Lsn) -> Recovered {
+        Recovered {
+            lsn,
+            kind: Kind::BatchManifest,
+            pid: 0,
+            word: Some(end),
+        }
+    }
+
+    #[test]
+    fn a_batch_past_the_tip_is_dropped_and_the_drop_cascades() {
+        assert_eq!(batch_tip(500, &[manifest(100, 400)]), 500, "whole batch");
+        assert_eq!(batch_tip(500, &[manifest(100, 600)]), 100);
+        let nested = [manifest(100, 300), manifest(200, 600)];
+        assert_eq!(
+            batch_tip(500, &nested),
+            100,
+            "dropping the batch at 200 breaks the one at 100"
+        );
+    }
+}

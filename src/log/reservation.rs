@@ -1,0 +1,230 @@
+//! Reservations: claimed log space that the caller completes or aborts.
+//!
+//! `Log::reserve` claims the space, copies the message in (header and payload, or a
+//! blob pointer after the blob file is durable) and returns a [`Reservation`]. While it
+//! is held, its IO buffer cannot be written. `complete()` keeps the message; `abort()`
+//! turns it into a Cancelled message (payload zeroed) that recovery and iteration skip,
+//! and removes its blob file if it had one. Dropping a reservation aborts it.
+
+use super::blob;
+use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, encode_u64};
+use super::handle::{Log, Pointer};
+use super::iobuf::Claim;
+use super::stats::Counter;
+use crate::error::{Error, Result};
+
+/// Claimed space in the log holding one message.
+#[must_use = "a dropped reservation is aborted"]
+#[derive(Debug)]
+pub struct Reservation<'a> {
+    log: &'a Log,
+    claim: Claim,
+    kind: Kind,
+    pid: u64,
+    blob: Option<Lsn>,
+    done: bool,
+}
+
+/// The kinds a caller may write.
+fn check_kind(kind: Kind) -> Result<()> {
+    match kind {
+        Kind::Append | Kind::Replace | Kind::Free | Kind::Meta | Kind::Counter | Kind::Config => {
+            Ok(())
+        }
+        other => Err(Error::InvalidArgument(format!(
+            "{other:?} messages are written by the log itself"
+        ))),
+    }
+}
+
+impl Log {
+    /// Reserves space for a message of `kind` about page `pid` with `value`, waiting
+    /// while every IO buffer is busy. A value above the blob threshold goes to its own
+    /// blob file (Append and Replace only). Holding reservations in every buffer from
+    /// one thread and reserving again waits forever: use [`Log::try_reserve`] there.
+    pub fn reserve(&self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'_>> {
+        check_kind(kind)?;
+        self.reserve_any(kind, pid, value, true)
+    }
+
+    /// [`Log::reserve`] that returns `WouldBlock` instead of waiting.
+    pub fn try_reserve(&self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'_>> {
+        check_kind(kind)?;
+        self.reserve_any(kind, pid, value, false)
+    }
+
+    /// Reserves and completes: the message's pointer.
+    pub fn write(&self, kind: Kind, pid: u64, value: &[u8]) -> Result<Pointer> {
+        self.reserve(kind, pid, value)?.complete()
+    }
+
+    /// Reads the message at `ptr` (written by this run or recovered), waiting for it
+    /// to be durable first if it is not yet.
+    pub fn read(&self, ptr: Pointer) -> Result<super::handle::Message> {
+        self.inner.read(ptr)
+    }
+
+    pub(crate) fn reserve_any(
+        &self,
+        kind: Kind,
+        pid: u64,
+        value: &[u8],
+        block: bool,
+    ) -> Result<Reservation<'_>> {
+        let inner = &self.inner;
+        inner.check()?;
+        let as_blob = value.len() > inner.config.blob_threshold_bytes;
+        let stored = match (as_blob, kind) {
+            (false, k) => k,
+            (true, Kind::Append) => Kind::AppendBlob,
+            (true, Kind::Replace) => Kind::ReplaceBlob,
+            (true, k) => {
+                return Err(Error::InvalidArgument(format!(
+                    "a {k:?} value of {} bytes exceeds the blob threshold {}",
+                    value.len(),
+                    inner.config.blob_threshold_bytes
+                )));
+            }
+        };
+        let payload_len = if as_blob { 8 } else { value.len() };
+        let claim = self.claim(MESSAGE_HEADER_LEN + payload_len, block)?;
+        let mut r = Reservation {
+            log: self,
+            claim,
+            kind: stored,
+            pid,
+            blob: None,
+            done: false,
+        };
+        inner.count(Counter::Reservations, 1);
+        if as_blob {
+            blob::write_blob(inner.storage.as_ref(), claim.lsn, value)
+                .map_err(|e| inner.fail(e))?;
+            inner.count(Counter::BlobsWritten, 1);
+            inner.count(Counter::Syncs, 2);
+            r.blob = Some(claim.lsn);
+            r.fill(&encode_u64(claim.lsn))?;
+        } else {
+            r.fill(value)?;
+        }
+        Ok(r)
+    }
+
+    fn claim(&self, len: usize, block: bool) -> Result<Claim> {
+        let inner = &self.inner;
+        loop {
+            let mut jobs = Vec::new();
+            let claim = inner.ring.try_claim(len, inner.as_ref(), &mut jobs);
+            let written = inner.run_jobs(jobs);
+            if let Some(c) = claim {
+                if let Err(e) = written {
+                    let mut jobs = Vec::new();
+                    inner.ring.release(&c, &mut jobs);
+                    let _ = inner.run_jobs(jobs);
+                    return Err(e);
+                }
+                return Ok(c);
+            }
+            written?;
+            inner.count(Counter::Stalls, 1);
+            if !block {
+                return Err(Error::WouldBlock);
+            }
+            inner.ring.wait_for_space();
+            inner.check()?;
+        }
+    }
+}
+
+impl<'a> Reservation<'a> {
+    /// The message's lsn.
+    pub fn lsn(&self) -> Lsn {
+        self.claim.lsn
+    }
+
+    /// Where the message will be.
+    pub fn pointer(&self) -> Pointer {
+        Pointer {
+            lsn: self.claim.lsn,
+            file_offset: self.claim.file_offset,
+        }
+    }
+
+    /// Bytes the message takes in the log (header included).
+    pub fn len(&self) -> usize {
+        self.claim.len
+    }
+
+    /// Never true: a message has at least its header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The end of the message's bytes: the lsn just past it.
+    pub fn end(&self) -> Lsn {
+        self.claim.lsn + self.claim.len as u64
+    }
+
+    pub(crate) fn log(&self) -> &'a Log {
+        self.log
+    }
+
+    /// Rewrites header and payload (the payload length is fixed by the claim).
+    pub(crate) fn fill(&mut self, payload: &[u8]) -> Result<()> {
+        assert_eq!(MESSAGE_HEADER_LEN + payload.len(), self.claim.len);
+        let header = MessageHeader::new(self.kind, self.pid, self.claim.lsn, payload)?;
+        let ring = &self.log.inner.ring;
+        ring.fill(&self.claim, 0, &header.encode());
+        ring.fill(&self.claim, MESSAGE_HEADER_LEN, payload);
+        Ok(())
+    }
+
+    /// Keeps the message; returns its pointer. An error here is an IO error writing
+    /// a buffer this call had to write: the log is poisoned.
+    pub fn complete(mut self) -> Result<Pointer> {
+        self.done = true;
+        let inner = &self.log.inner;
+        let (kind, pid, lsn, blob) = (self.kind, self.pid, self.claim.lsn, self.blob);
+        inner.space.lock().record(kind, pid, lsn, blob);
+        inner.count(Counter::Messages, 1);
+        self.leave()?;
+        Ok(self.pointer())
+    }
+
+    /// Cancels the message: its space becomes a Cancelled message.
+    pub fn abort(mut self) -> Result<()> {
+        self.abort_inner()
+    }
+
+    fn abort_inner(&mut self) -> Result<()> {
+        self.done = true;
+        self.kind = Kind::Cancelled;
+        self.pid = 0;
+        let zeros = vec![0; self.claim.len - MESSAGE_HEADER_LEN];
+        self.fill(&zeros)?;
+        let inner = &self.log.inner;
+        inner.count(Counter::Aborts, 1);
+        let removed = match self.blob.take() {
+            Some(lsn) => inner.remove_blobs(&[lsn]),
+            None => Ok(()),
+        };
+        let left = self.leave();
+        removed.and(left)
+    }
+
+    fn leave(&self) -> Result<()> {
+        let inner = &self.log.inner;
+        let mut jobs = Vec::new();
+        inner.ring.release(&self.claim, &mut jobs);
+        inner.run_jobs(jobs)
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // An error here has poisoned the log already; there is no one to tell.
+            let _ = self.abort_inner();
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Reading one segment's messages from untrusted bytes: shared by recovery and by
+//! iteration.
+//!
+//! A scan starts after the segment header and stops at the first of:
+//! - fewer than a message header's bytes left in the segment: the segment is complete;
+//! - a Pad message ending exactly at the segment's end: complete;
+//! - a position where the log was cut by an earlier recovery (`stop_at`): a clean stop;
+//! - anything that is not a valid message at its place: zeros, an unknown kind, a
+//!   length past the segment, a wrong lsn (the position rule), a bad checksum, a
+//!   malformed fixed payload, or the end of the bytes read: a stop with the reason.
+//!
+//! Nothing here panics on input or allocates beyond the slice it is given.
+
+use super::format::{
+    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Place, SEGMENT_HEADER_LEN, decode_u64,
+};
+use crate::error::Error;
+
+/// One message found by a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its lsn.
+    pub lsn: Lsn,
+    /// Its stored kind (blob kinds as stored).
+    pub kind: Kind,
+    /// Its page id.
+    pub pid: u64,
+    /// Offset of its payload in the scanned slice.
+    pub payload_at: usize,
+    /// Payload length.
+    pub payload_len: usize,
+    /// The u64 payload of blob pointers and batch manifests.
+    pub word: Option<u64>,
+}
+
+/// How a scan ended.
+#[derive(Debug)]
+pub enum ScanEnd {
+    /// The segment is complete: the next lsn is the next segment's start.
+    Complete,
+    /// Stopped at a cut made by an earlier recovery.
+    Cut,
+    /// Stopped at bytes that are not a valid message.
+    Invalid(Error),
+}
+
+/// A segment's bytes and where they came from.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentBytes<'a> {
+    /// The segment's bytes from its start (may be shorter than the segment).
+    pub bytes: &'a [u8],
+    /// The segment's lsn.
+    pub lsn: Lsn,
+    /// Segment size.
+    pub size: u64,
+    /// File name, for errors.
+    pub file: &'a str,
+    /// File offset of the segment's start.
+    pub file_offset: u64,
+}
+
+/// Scans `seg`, calling `visit` for each valid message that is not a Pad or
+/// Cancelled. Returns the lsn where the scan ended and why.
+pub fn scan(
+    seg: SegmentBytes<'_>,
+    stop_at: &dyn Fn(Lsn) -> bool,
+    visit: &mut dyn FnMut(Found),
+) -> (Lsn, ScanEnd) {
+    let mut pos = SEGMENT_HEADER_LEN as u64;
+    loop {
+        let lsn = seg.lsn + pos;
+        if stop_at(lsn) {
+            return (lsn, ScanEnd::Cut);
+        }
+        if seg.size - pos < MESSAGE_HEADER_LEN as u64 {
+            return (seg.lsn + seg.size, ScanEnd::Complete);
+        }
+        match one(seg, pos) {
+            Ok((found, total)) => {
+                pos += total;
+                match found.kind {
+                    Kind::Pad if pos == seg.size => {
+                        return (seg.lsn + seg.size, ScanEnd::Complete);
+                    }
+                    Kind::Pad => {
+                        let at = seg.file_offset + pos - total;
+                        let e = Error::corruption(seg.file, at, "pad does not end its segment");
+                        return (lsn, ScanEnd::Invalid(e));
+                    }
+                    Kind::Cancelled => {}
+                    _ => visit(found),
+                }
+            }
+            Err(e) => return (lsn, ScanEnd::Invalid(e)),
+        }
+    }
+}
+
+/// Decodes and checks the message at segment offset `pos`; returns it and its length.
+fn one(seg: SegmentBytes<'_>, pos: u64) -> Result<(Found, u64), Error> {
+    let place = Place {
+        file: seg.file,
+        offset: seg.file_offset + pos,
+    };
+    let at = pos as usize;
+    let available = seg.bytes.len().saturating_sub(at);
+    let header_bytes = &seg.bytes[at.min(seg.bytes.len())..];
+    let max_len = seg.size - pos - MESSAGE_HEADER_LEN as u64;
+    let header = MessageHeader::decode(header_bytes, max_len, place)?;
+    header.check_lsn(seg.lsn + pos, place)?;
+    let total = header.total_len();
+    if (available as u64) < total {
+        return Err(Error::corruption(
+            seg.file,
+            place.offset,
+            "message runs past the end of the file",
+        ));
+    }
+    let payload_at = at + MESSAGE_HEADER_LEN;
+    let payload = &seg.bytes[payload_at..payload_at + header.len as usize];
+    header.check_payload(payload, place)?;
+    let word = match header.kind {
+        Kind::AppendBlob | Kind::ReplaceBlob | Kind::BatchManifest | Kind::Counter => {
+            Some(decode_u64(payload, place)?)
+        }
+        _ => None,
+    };
+    let found = Found {
+        lsn: header.lsn,
+        kind: header.kind,
+        pid: header.pid,
+        payload_at,
+        payload_len: payload.len(),
+        word,
+    };
+    Ok((found, total))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::log::format::SegmentHeader;
+
+    const SEG: u64 = 512;
+
+    fn segment(messages: &[(Kind, &[u8])]) -> Vec<u8> {
+        let mut b = SegmentHeader {
+            segment_lsn: SEG,
+            stable_lsn: 0,
+            prev_end: SEG,
+        }
+        .encode()
+        .to_vec();
+        for (kind, payload) in messages {
+            let lsn = SEG + b.len() as u64;
+            let h = MessageHeader::new(*kind, 3, lsn, payload).expect("small");
+            b.extend_from_slice(&h.encode());
+            b.extend_from_slice(payload);
+        }
+        b
+    }
+
+    fn run(bytes: &[u8], stop: Option<Lsn>) -> (Lsn, ScanEnd, Vec<Found>) {
+        let mut found = Vec::new();
+        let seg = SegmentBytes {
+            bytes,
+            lsn: SEG,
+            size: SEG,
+            file: "log",
+            file_offset: 0,
+        };
+        let (end, why) = scan(seg, &|l| Some(l) == stop, &mut |f| found.push(f));
+        (end, why, found)
+    }
+
+    #[test]
+    fn scan_skips_cancelled_and_stops_at_zeros() {
+        let b = segment(&[
+            (Kind::Append, b"one"),
+            (Kind::Cancelled, b"xx"),
+            (Kind::Append, b""),
+        ]);
+        let mut padded = b.clone();
+        padded.resize(SEG as usize, 0);
+        let (end, why, found) = run(&padded, None);
+        assert_eq!(found.len(), 2);
+        assert_eq!(end, SEG + b.len() as u64);
+        assert!(matches!(why, ScanEnd::Invalid(e) if e.to_string().contains("kind 0")));
+    }
+
+    #[test]
+    fn a_pad_to_the_end_completes_the_segment_and_a_cut_stops_cleanly() {
+        let b = segment(&[(Kind::Append, b"one")]);
+        let pad_len = SEG as usize - b.len() - MESSAGE_HEADER_LEN;
+        let full = segment(&[(Kind::Append, b"one"), (Kind::Pad, &vec![0; pad_len])]);
+        assert_eq!(full.len(), SEG as usize);
+        let (end, why, found) = run(&full, None);
+        assert!(matches!(why, ScanEnd::Complete));
+        assert_eq!((end, found.len()), (2 * SEG, 1));
+        let (end, why, found) = run(&full, Some(SEG + b.len() as u64));
+        assert!(matches!(why, ScanEnd::Cut));
+        assert_eq!((end, found.len()), (SEG + b.len() as u64, 1));
+    }
+
+    #[test]
+    fn a_message_cut_short_by_the_file_end_is_invalid_not_a_panic() {
+        let b = segment(&[(Kind::Append, b"hello")]);
+        for cut in SEGMENT_HEADER_LEN..b.len() {
+            let (end, why, found) = run(&b[..cut], None);
+            assert!(found.is_empty() && end == SEG + SEGMENT_HEADER_LEN as u64);
+            assert!(matches!(why, ScanEnd::Invalid(_)), "cut at {cut}");
+        }
+    }
+}

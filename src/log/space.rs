@@ -1,0 +1,170 @@
+//! Which log space is live: the segment accountant fed with what each completed
+//! message means for its page, and the blob files that die with their messages.
+//!
+//! In Linear mode the log is a complete history: nothing is reclaimed, so nothing is
+//! tracked per page, no segment ever becomes Free and blobs live as long as the log. In Gc mode each page's live
+//! fragments are tracked: an Append adds one; a Replace, Free, Meta, Counter or Config
+//! message supersedes every older fragment of its page. Superseded fragments (and their
+//! blob files) die once the superseding message is *vouched* stable: covered by the
+//! stable lsn recorded in a segment header that is itself durable. That is stricter
+//! than "stable": recovery may skip a freed segment only when a durable header vouches
+//! that its lsns were stable (`recovery.rs`), so a segment is reused only after such a
+//! header exists.
+//!
+//! Messages may complete out of lsn order, so a fragment older than its page's newest
+//! superseding message is dead on arrival.
+
+use std::collections::BTreeMap;
+
+use super::format::{Kind, Lsn};
+use super::segment::{Accountant, PageId};
+
+#[derive(Debug, Default, Clone)]
+struct Page {
+    /// Live fragments: (lsn, blob lsn if the payload is a blob).
+    frags: Vec<(Lsn, Option<Lsn>)>,
+    /// Lsn of the newest superseding message, 0 if none.
+    base: Lsn,
+}
+
+/// The accountant plus per-page liveness and blob deaths.
+#[derive(Debug)]
+pub struct Space {
+    acct: Accountant,
+    gc: bool,
+    pages: BTreeMap<PageId, Page>,
+    /// superseding lsn -> blobs that die once it is vouched stable.
+    blob_deaths: BTreeMap<Lsn, Vec<Lsn>>,
+    /// Highest stable lsn recorded in a durable segment header.
+    vouched: Lsn,
+    /// Highest value passed to the accountant's `stabilize`.
+    stabilized: Lsn,
+}
+
+impl Space {
+    /// Wraps an accountant; `gc` turns on per-page tracking.
+    pub fn new(acct: Accountant, gc: bool) -> Space {
+        Space {
+            acct,
+            gc,
+            pages: BTreeMap::new(),
+            blob_deaths: BTreeMap::new(),
+            vouched: 0,
+            stabilized: 0,
+        }
+    }
+
+    /// The accountant.
+    pub fn accountant(&self) -> &Accountant {
+        &self.acct
+    }
+
+    /// The accountant, mutably (segment placement, pins).
+    pub fn accountant_mut(&mut self) -> &mut Accountant {
+        &mut self.acct
+    }
+
+    /// A completed message: `kind` for page `pid` at `lsn`, its payload in blob `blob`.
+    pub fn record(&mut self, kind: Kind, pid: PageId, lsn: Lsn, blob: Option<Lsn>) {
+        if !self.gc || matches!(kind, Kind::Cancelled | Kind::Pad) {
+            return;
+        }
+        if kind == Kind::BatchManifest {
+            return;
+        }
+        let page = self.pages.entry(pid).or_default();
+        if lsn < page.base {
+            // superseded before it completed
+            let base = page.base;
+            self.acct.mark_link(pid, lsn);
+            self.acct.mark_replace(pid, &[lsn], base);
+            self.blob_deaths.entry(base).or_default().extend(blob);
+            return;
+        }
+        let supersedes = !matches!(kind, Kind::Append | Kind::AppendBlob);
+        if !supersedes {
+            page.frags.push((lsn, blob));
+            self.acct.mark_link(pid, lsn);
+            return;
+        }
+        let (older, newer): (Vec<_>, Vec<_>) = page.frags.iter().partition(|(l, _)| *l < lsn);
+        page.frags = newer;
+        page.frags.push((lsn, blob));
+        page.base = lsn;
+        let old_lsns: Vec<Lsn> = older.iter().map(|(l, _)| *l).collect();
+        self.acct.mark_replace(pid, &old_lsns, lsn);
+        let dead_blobs = older.iter().filter_map(|(_, b)| *b);
+        self.blob_deaths.entry(lsn).or_default().extend(dead_blobs);
+    }
+
+    /// A batch's manifest at `manifest` covers lsns up to `end`.
+    pub fn record_batch(&mut self, manifest: Lsn, end: Lsn) {
+        self.acct.mark_batch(manifest, end);
+    }
+
+    /// A durable segment header vouches that every lsn below `stable` was stable.
+    pub fn vouch(&mut self, stable: Lsn) {
+        self.vouched = self.vouched.max(stable);
+    }
+
+    /// Applies the vouched stable lsn (capped by `stable`, the tracker's): segments
+    /// meeting the reuse rules become Free. Returns blobs whose superseding message is
+    /// now vouched, for the caller to remove.
+    pub fn stabilize(&mut self, stable: Lsn) -> Vec<Lsn> {
+        let point = self.vouched.min(stable);
+        if !self.gc || point <= self.stabilized {
+            return Vec::new();
+        }
+        self.stabilized = point;
+        self.acct.stabilize(point);
+        let due: Vec<Lsn> = self.blob_deaths.range(..point).map(|(l, _)| *l).collect();
+        due.into_iter()
+            .flat_map(|l| self.blob_deaths.remove(&l).unwrap_or_default())
+            .collect()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::config::SegmentMode;
+
+    const SEG: u64 = 1024;
+
+    fn gc() -> Space {
+        Space::new(Accountant::new(SegmentMode::Gc, SEG, 40), true)
+    }
+
+    #[test]
+    fn a_replaced_blob_dies_only_once_the_replacement_is_vouched_stable() {
+        let mut s = gc();
+        s.accountant_mut().next(0);
+        s.record(Kind::AppendBlob, 1, 100, Some(100));
+        s.record(Kind::Replace, 1, 300, None);
+        s.vouch(250);
+        assert!(s.stabilize(1000).is_empty(), "vouched only up to 250");
+        s.vouch(400);
+        assert!(s.stabilize(290).is_empty(), "tracker stable only up to 290");
+        assert_eq!(s.stabilize(1000), vec![100]);
+    }
+
+    #[test]
+    fn an_append_completing_after_a_newer_replace_is_dead_on_arrival() {
+        let mut s = gc();
+        s.accountant_mut().next(0);
+        s.record(Kind::Replace, 1, 500, None);
+        s.record(Kind::AppendBlob, 1, 200, Some(200));
+        s.vouch(600);
+        assert_eq!(s.stabilize(600), vec![200]);
+    }
+
+    #[test]
+    fn linear_mode_tracks_nothing_and_frees_no_blob() {
+        let mut s = Space::new(Accountant::new(SegmentMode::Linear, SEG, 40), false);
+        s.accountant_mut().next(0);
+        s.record(Kind::AppendBlob, 1, 100, Some(100));
+        s.record(Kind::Replace, 1, 300, None);
+        s.vouch(900);
+        assert!(s.stabilize(900).is_empty());
+    }
+}

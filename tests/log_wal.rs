@@ -1,0 +1,145 @@
+//! The log used as a write-ahead log: round trips, reopen, reads, blobs, batches.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::payload;
+use pagelog::io::{SimStorage, Storage};
+use pagelog::{Config, Error, Kind, Log, SegmentMode};
+
+fn small(mode: SegmentMode) -> Config {
+    Config {
+        segment_size_bytes: 1024,
+        io_buf_size_bytes: 1024,
+        io_bufs: 2,
+        blob_threshold_bytes: 200,
+        segment_mode: mode,
+        ..Config::default()
+    }
+}
+
+fn storage(disk: &SimStorage) -> Arc<dyn Storage> {
+    Arc::new(disk.clone())
+}
+
+fn values(log: &Log) -> Vec<(Kind, u64, Vec<u8>)> {
+    log.iter_from(0)
+        .expect("iter")
+        .map(|m| m.expect("message"))
+        .map(|m| (m.kind, m.pid, m.value))
+        .collect()
+}
+
+#[test]
+fn flushed_messages_come_back_in_order_after_reopen() {
+    let disk = SimStorage::new(1);
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk)).expect("open");
+    let mut want = Vec::new();
+    for i in 0..300u32 {
+        let len = (i as usize * 7) % 190;
+        let v = payload(i, len);
+        log.write(Kind::Append, u64::from(i), &v).expect("write");
+        want.push((Kind::Append, u64::from(i), v));
+    }
+    log.flush().expect("flush");
+    assert!(values(&log) == want, "iteration before reopen");
+    drop(log);
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk.crash())).expect("reopen");
+    assert_eq!(log.recovery().messages, 300);
+    assert!(values(&log) == want, "iteration after crash and reopen");
+}
+
+#[test]
+fn blobs_round_trip_and_aborted_blobs_leave_no_file() {
+    let disk = SimStorage::new(2);
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk)).expect("open");
+    let big = payload(9, 5000);
+    let ptr = log.write(Kind::Replace, 4, &big).expect("write blob");
+    let aborted = log
+        .reserve(Kind::Append, 5, &payload(10, 900))
+        .expect("reserve");
+    aborted.abort().expect("abort");
+    log.flush().expect("flush");
+    assert_eq!(log.read(ptr).expect("read").value, big);
+    let blobs = disk
+        .names()
+        .iter()
+        .filter(|n| n.starts_with("blob-"))
+        .count();
+    assert_eq!(blobs, 1, "the aborted blob is removed: {:?}", disk.names());
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk.crash())).expect("reopen");
+    assert!(values(&log) == vec![(Kind::Replace, 4, big)]);
+}
+
+#[test]
+fn reads_of_unflushed_messages_wait_for_them_and_bad_pointers_are_errors() {
+    let disk = SimStorage::new(3);
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk)).expect("open");
+    let ptr = log
+        .write(Kind::Append, 1, b"not yet flushed")
+        .expect("write");
+    assert_eq!(log.read(ptr).expect("read").value, b"not yet flushed");
+    let bogus = pagelog::Pointer {
+        lsn: ptr.lsn + 1,
+        file_offset: ptr.file_offset + 1,
+    };
+    assert!(log.read(bogus).is_err(), "a pointer to no message");
+    let err = log.make_stable(u64::MAX - 5).expect_err("never reserved");
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+}
+
+#[test]
+fn internal_kinds_and_oversized_small_kinds_are_refused() {
+    let disk = SimStorage::new(4);
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk)).expect("open");
+    for kind in [
+        Kind::Pad,
+        Kind::Cancelled,
+        Kind::BatchManifest,
+        Kind::AppendBlob,
+    ] {
+        let err = log.write(kind, 1, b"x").expect_err("internal kind");
+        assert!(matches!(err, Error::InvalidArgument(_)), "{kind:?}: {err}");
+    }
+    let err = log
+        .write(Kind::Meta, 1, &[1; 300])
+        .expect_err("meta over threshold");
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+}
+
+#[test]
+fn a_sealed_batch_comes_back_whole() {
+    let disk = SimStorage::new(5);
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk)).expect("open");
+    let mut batch = log.pin_batch().expect("pin");
+    for i in 0..5 {
+        batch
+            .write(Kind::Append, i, &payload(i as u32, 50))
+            .expect("write");
+    }
+    batch.seal().expect("seal");
+    log.flush().expect("flush");
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk.crash())).expect("reopen");
+    assert_eq!(values(&log).len(), 5);
+}
+
+#[test]
+fn stats_count_this_instance_only() {
+    let disk_a = SimStorage::new(6);
+    let disk_b = SimStorage::new(7);
+    let a = Log::open(small(SegmentMode::Linear), storage(&disk_a)).expect("open a");
+    let b = Log::open(small(SegmentMode::Linear), storage(&disk_b)).expect("open b");
+    for i in 0..10 {
+        a.write(Kind::Append, i, b"abc").expect("write");
+    }
+    a.reserve(Kind::Append, 1, b"gone")
+        .expect("reserve")
+        .abort()
+        .expect("abort");
+    a.flush().expect("flush");
+    let s = a.stats();
+    assert_eq!((s.messages, s.reservations, s.aborts), (10, 11, 1));
+    assert!(s.buffers_written >= 1 && s.syncs >= s.buffers_written);
+    assert_eq!(b.stats().messages, 0);
+}
