@@ -111,7 +111,9 @@ impl Log {
         // header vouches for it.
         file.sync()?;
         let mut space = recovered_space(&config, &rec);
+        zero_stale_headers(file.as_ref(), &config, &rec)?;
         let file_offset = space.accountant_mut().next(rec.jump);
+        space.accountant_mut().require(rec.jump, rec.tip);
         let header = SegmentHeader {
             segment_lsn: rec.jump,
             stable_lsn: rec.tip,
@@ -219,6 +221,9 @@ fn recovered_space(config: &Config, rec: &Recovery) -> Space {
         &rec.chain,
     );
     let mut space = Space::new(acct, config.segment_mode == SegmentMode::Gc);
+    for &(lsn, cut) in &rec.jumps {
+        space.accountant_mut().require(lsn, cut);
+    }
     for m in &rec.messages {
         let blob = m.kind.is_blob().then_some(m.word).flatten();
         space.record(m.kind, m.pid, m.lsn, blob);
@@ -227,6 +232,19 @@ fn recovered_space(config: &Config, rec: &Recovery) -> Space {
         }
     }
     space
+}
+
+/// Zeroes (and syncs) every valid segment header recovery did not take into the log,
+/// before the jump header is written (see `recovery.rs`, step 6).
+fn zero_stale_headers(file: &dyn File, config: &Config, rec: &Recovery) -> Result<()> {
+    let zeros = [0; super::format::SEGMENT_HEADER_LEN];
+    for &slot in &rec.stale_slots {
+        file.write_at(&zeros, slot as u64 * config.segment_size_bytes)?;
+    }
+    if !rec.stale_slots.is_empty() {
+        file.sync()?;
+    }
+    Ok(())
 }
 
 /// Removes blob files no recovered message points at: blobs of messages past the tip,

@@ -10,11 +10,11 @@
 //!    synced, before accepting writes (see 6), so the leftovers of a crashed run are
 //!    void and never read again.
 //! 2. A segment is accepted if its `prev_end` equals the cut (it continues the log),
-//!    or, in Gc mode's case of a freed segment, if the scan so far ended on a segment
-//!    boundary, the segment is an ordinary successor (`prev_end == lsn`) and some
-//!    valid header vouches that everything below its lsn was stable (a stable prefix
-//!    never has a missing piece unless it was freed). Otherwise the walk ends: the
-//!    unstable-tail rule (nothing after a missing or torn piece is recovered).
+//!    or, in Gc mode's case of freed segments, if the walk so far ended on a segment
+//!    boundary and some valid header vouches that every lsn below the segment's
+//!    `prev_end` was stable (a stable prefix never loses a piece unless it was freed).
+//!    Otherwise the walk ends: the unstable-tail rule (nothing after a missing or torn
+//!    piece is recovered).
 //! 3. An accepted segment is scanned (`scan.rs`). A complete one moves the cut to its
 //!    end. A scan that stops early moves the cut to the stop; if a later open declared
 //!    a void from exactly there, the walk continues; otherwise it ends.
@@ -28,13 +28,20 @@
 //!    could have written: above the highest valid segment lsn by `MAX_IO_BUFS + 3`
 //!    segments (a run writes at most one segment per IO buffer past its lowest
 //!    unwritten buffer, whose segment header or its predecessor's is durable). The
-//!    caller writes the jump segment's header with `prev_end = tip` and syncs it
-//!    before any write: that declares `(tip, jump)` void (step 1).
+//!    caller first zeroes every valid header that is not part of the recovered log
+//!    (`stale_slots`) and syncs, then writes the jump segment's header with
+//!    `prev_end = tip` and syncs it before any write: that declares `(tip, jump)`
+//!    void (step 1), and no stale header is left to be mistaken for a freed gap's
+//!    successor once the jump segment itself is reclaimed. The accountant keeps a
+//!    jump segment while the segment holding its `prev_end` is in use (a cut point
+//!    must stay explained).
 //!
-//! Idempotence (I7): recovery writes nothing but the jump header (and blob removals
-//! past the tip), and never writes an lsn below the jump. A crash before the jump
-//! header is durable leaves the same bytes, so the same walk gives the same tip. A
-//! crash after it leaves a header that continues from the same tip. Either way a second
+//! Idempotence (I7): recovery writes nothing but zeroed stale headers, the jump
+//! header and blob removals past the tip, and never writes an lsn below the jump. A
+//! crash before the jump header is durable leaves the recovered segments' bytes as
+//! they were, and stale headers (zeroed or not) lie past the same cut, so the same
+//! walk gives the same tip. A crash after it leaves a header that continues from the
+//! same tip. Either way a second
 //! recovery gives the same state, and an old message can never reappear: no later run
 //! writes a segment header at an lsn the crashed run used.
 
@@ -75,6 +82,11 @@ pub struct Recovery {
     pub messages: Vec<Recovered>,
     /// Void ranges `(start, end)` declared by headers, plus `(tip, jump)`.
     pub voids: Vec<(Lsn, Lsn)>,
+    /// Slots holding a valid segment header that is not part of the recovered log:
+    /// the caller zeroes those headers (synced) before writing the jump header.
+    pub stale_slots: Vec<usize>,
+    /// Recovered jump segments: (segment lsn, the lsn its log continued from).
+    pub jumps: Vec<(Lsn, Lsn)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,11 +116,25 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     if tip < jump {
         voids.push((tip, jump));
     }
+    let chain: Vec<(Lsn, usize)> = walk.chain.into_iter().filter(|(l, _)| *l < tip).collect();
+    let stale_slots = headers
+        .iter()
+        .filter(|s| !chain.contains(&(s.header.segment_lsn, s.slot)))
+        .map(|s| s.slot)
+        .collect();
+    let jumps = headers
+        .iter()
+        .filter(|s| chain.contains(&(s.header.segment_lsn, s.slot)))
+        .filter(|s| s.header.prev_end < s.header.segment_lsn)
+        .map(|s| (s.header.segment_lsn, s.header.prev_end))
+        .collect();
     Ok(Recovery {
         tip,
         jump,
         slots,
-        chain: walk.chain.into_iter().filter(|(l, _)| *l < tip).collect(),
+        stale_slots,
+        jumps,
+        chain,
         messages: walk.messages.into_iter().filter(|m| m.lsn < tip).collect(),
         voids,
     })
@@ -212,10 +238,7 @@ impl<'a> Walk<'a> {
 
     fn accepts(&self, h: &SegmentHeader) -> bool {
         let follows = h.prev_end == self.cut;
-        let freed_gap = self.on_boundary
-            && h.prev_end == h.segment_lsn
-            && h.segment_lsn > self.cut
-            && h.segment_lsn <= self.vouched;
+        let freed_gap = self.on_boundary && h.prev_end > self.cut && h.prev_end <= self.vouched;
         follows || freed_gap
     }
 

@@ -56,11 +56,15 @@ pub enum SegmentState {
 struct Segment {
     state: SegmentState,
     lsn: Lsn,
-    live: BTreeSet<PageId>,
+    /// Live fragments here, counted per page.
+    live: BTreeMap<PageId, u32>,
     /// Distinct pages ever given a fragment here (the denominator of the live share).
     written: BTreeSet<PageId>,
     /// The highest end lsn of a batch whose manifest sits here.
     batches_until: Lsn,
+    /// A jump segment stays while the segment holding this lsn (where the log it
+    /// continues was cut) is in use.
+    requires: Option<Lsn>,
     pins: u32,
 }
 
@@ -113,9 +117,10 @@ impl Accountant {
             .map(|_| Segment {
                 state: SegmentState::Free,
                 lsn: 0,
-                live: BTreeSet::new(),
+                live: BTreeMap::new(),
                 written: BTreeSet::new(),
                 batches_until: 0,
+                requires: None,
                 pins: 0,
             })
             .collect();
@@ -129,6 +134,13 @@ impl Accountant {
             assert!(fresh, "segment lsn {lsn} recovered twice");
         }
         a
+    }
+
+    /// The segment starting at `lsn` continues a log cut at `cut`: it is not reused
+    /// while the segment holding `cut` is in use.
+    pub fn require(&mut self, lsn: Lsn, cut: Lsn) {
+        let i = self.index_of(lsn);
+        self.segments[i].requires = Some(cut);
     }
 
     /// Segments in use, ascending by lsn, with their file offsets.
@@ -174,9 +186,10 @@ impl Accountant {
             self.segments.push(Segment {
                 state: SegmentState::Free,
                 lsn: 0,
-                live: BTreeSet::new(),
+                live: BTreeMap::new(),
                 written: BTreeSet::new(),
                 batches_until: 0,
+                requires: None,
                 pins: 0,
             });
             self.segments.len() - 1
@@ -186,6 +199,7 @@ impl Accountant {
         *s = Segment {
             state: SegmentState::Active,
             lsn,
+            requires: None,
             ..s.clone()
         };
         s.written.clear();
@@ -211,7 +225,7 @@ impl Accountant {
         let i = self.index_of(lsn);
         let s = &mut self.segments[i];
         assert_ne!(s.state, SegmentState::Free, "fragment in a free segment");
-        s.live.insert(pid);
+        *s.live.entry(pid).or_insert(0) += 1;
         s.written.insert(pid);
     }
 
@@ -219,8 +233,16 @@ impl Accountant {
     /// is stable.
     pub fn mark_replace(&mut self, pid: PageId, old: &[Lsn], lsn: Lsn) {
         self.mark_link(pid, lsn);
+        self.kill(pid, old, lsn);
+    }
+
+    /// Fragments of `pid` at `old` (already linked) die once `replacement` is stable.
+    pub fn kill(&mut self, pid: PageId, old: &[Lsn], replacement: Lsn) {
         let deaths: Vec<(usize, PageId)> = old.iter().map(|&o| (self.index_of(o), pid)).collect();
-        self.pending_deaths.entry(lsn).or_default().extend(deaths);
+        self.pending_deaths
+            .entry(replacement)
+            .or_default()
+            .extend(deaths);
     }
 
     /// The segment holding `manifest_lsn` holds a batch ending at `batch_end`.
@@ -269,7 +291,14 @@ impl Accountant {
         let mut touched = BTreeSet::new();
         for lsn in durable {
             for (i, pid) in self.pending_deaths.remove(&lsn).unwrap_or_default() {
-                self.segments[i].live.remove(&pid);
+                let live = &mut self.segments[i].live;
+                let count = live
+                    .get_mut(&pid)
+                    .expect("death of a fragment never linked");
+                *count -= 1;
+                if *count == 0 {
+                    live.remove(&pid);
+                }
                 touched.insert(i);
             }
         }
@@ -290,12 +319,18 @@ impl Accountant {
             self.stable,
             u64::from(self.cleanup_threshold_pct),
         );
+        let blocked = self.segments[i]
+            .requires
+            .is_some_and(|cut| self.by_lsn.contains_key(&(cut - cut % size)));
         let s = &mut self.segments[i];
         if matches!(s.state, SegmentState::Free | SegmentState::Active) {
             return;
         }
-        let reusable =
-            s.live.is_empty() && s.lsn + size <= stable && s.batches_until <= stable && s.pins == 0;
+        let reusable = s.live.is_empty()
+            && s.lsn + size <= stable
+            && s.batches_until <= stable
+            && s.pins == 0
+            && !blocked;
         if reusable {
             self.by_lsn.remove(&s.lsn);
             s.state = SegmentState::Free;
@@ -310,7 +345,7 @@ impl Accountant {
             .segments
             .iter()
             .filter(|s| s.state == SegmentState::Draining)
-            .flat_map(|s| s.live.iter().copied());
+            .flat_map(|s| s.live.keys().copied());
         pids.collect::<BTreeSet<_>>().into_iter().collect()
     }
 
@@ -414,6 +449,21 @@ mod tests {
         assert_ne!(a.state_at(0), Some(SegmentState::Free));
         a.unpin(5);
         assert_eq!(a.state_at(0), Some(SegmentState::Free));
+    }
+
+    #[test]
+    fn a_replacement_in_the_same_segment_keeps_the_segment_live() {
+        let mut a = gc();
+        a.next(0);
+        a.mark_link(3, 40);
+        a.mark_replace(3, &[40], 200);
+        a.deactivate(0);
+        a.stabilize(10 * SEG);
+        assert_eq!(
+            a.state_at(0),
+            Some(SegmentState::Inactive),
+            "the replacement at 200 is the newest copy of page 3"
+        );
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Space {
             // superseded before it completed
             let base = page.base;
             self.acct.mark_link(pid, lsn);
-            self.acct.mark_replace(pid, &[lsn], base);
+            self.acct.kill(pid, &[lsn], base);
             self.blob_deaths.entry(base).or_default().extend(blob);
             return;
         }
