@@ -1,0 +1,391 @@
+//! Edge cases of the log, each named for the bug it guards against.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::payload;
+use pagelog::io::{FaultRates, OpenMode, SimStorage, Storage};
+use pagelog::log::LOG_FILE;
+use pagelog::log::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN};
+use pagelog::{Config, Error, Kind, Log, Lsn, RecoveryMode, SegmentMode};
+
+const SEG: u64 = 1024;
+
+fn config() -> Config {
+    Config {
+        segment_size_bytes: SEG,
+        io_buf_size_bytes: SEG as usize,
+        io_bufs: 2,
+        blob_threshold_bytes: 300,
+        segment_mode: SegmentMode::Linear,
+        ..Config::default()
+    }
+}
+
+fn open(disk: &SimStorage, config: &Config) -> pagelog::Result<Log> {
+    Log::open(config.clone(), Arc::new(disk.clone()))
+}
+
+fn recovered(log: &Log) -> Vec<(Lsn, Vec<u8>)> {
+    log.iter_from(0)
+        .expect("iter")
+        .map(|m| m.expect("message"))
+        .map(|m| (m.lsn, m.value))
+        .collect()
+}
+
+#[test]
+fn more_reservations_than_buffers_aborted_in_reverse_order_do_not_hang() {
+    let disk = SimStorage::new(1);
+    let log = open(&disk, &config()).expect("open");
+    let mut held = Vec::new();
+    loop {
+        match log.try_reserve(Kind::Append, 1, &[7; 100]) {
+            Ok(r) => held.push(r),
+            Err(Error::WouldBlock) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        held.len() > 2,
+        "only {} reservations before the ring was full",
+        held.len()
+    );
+    while let Some(r) = held.pop() {
+        r.abort().expect("abort");
+    }
+    let after = log.write(Kind::Append, 2, b"after").expect("write after");
+    log.flush().expect("flush after everyone left");
+    let log = open(&disk.crash(), &config()).expect("reopen");
+    assert_eq!(recovered(&log), vec![(after.lsn, b"after".to_vec())]);
+}
+
+#[test]
+fn a_flush_after_all_writers_leave_covers_every_completed_reservation() {
+    let disk = SimStorage::new(2);
+    let log = open(&disk, &config()).expect("open");
+    let mut held = Vec::new();
+    for i in 0..12u32 {
+        match log.try_reserve(Kind::Append, 1, &payload(i, 150)) {
+            Ok(r) => held.push((i, r)),
+            Err(Error::WouldBlock) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let mut want = Vec::new();
+    for (i, r) in held.into_iter().rev() {
+        if i % 3 == 0 {
+            r.abort().expect("abort");
+        } else {
+            want.push((r.lsn(), payload(i, 150)));
+            r.complete().expect("complete");
+        }
+    }
+    want.sort();
+    log.flush().expect("flush");
+    let log = open(&disk.crash(), &config()).expect("reopen");
+    assert!(recovered(&log) == want);
+}
+
+/// Fills the first segment so the next free byte is `left` bytes before its end.
+fn fill_to(log: &Log, left: u64) -> Vec<(Lsn, Vec<u8>)> {
+    let mut written = Vec::new();
+    let mut next = SEGMENT_HEADER_LEN as u64;
+    let target = SEG - left;
+    while target - next > 0 {
+        let room = target - next;
+        let total = room.min(250).max(MESSAGE_HEADER_LEN as u64);
+        let total = if room - total != 0 && room - total < MESSAGE_HEADER_LEN as u64 {
+            room - MESSAGE_HEADER_LEN as u64
+        } else {
+            total
+        };
+        let v = payload(next as u32, (total - MESSAGE_HEADER_LEN as u64) as usize);
+        let p = log.write(Kind::Append, 1, &v).expect("fill");
+        written.push((p.lsn, v));
+        next += total;
+    }
+    written
+}
+
+#[test]
+fn no_message_starts_in_the_last_header_length_bytes_of_a_segment() {
+    for left in 0..=MESSAGE_HEADER_LEN as u64 {
+        let disk = SimStorage::new(3 + left);
+        let log = open(&disk, &config()).expect("open");
+        let start = log.recovery().start;
+        let mut want = fill_to(&log, left);
+        let p = log.write(Kind::Append, 2, b"next").expect("next");
+        want.push((p.lsn, b"next".to_vec()));
+        if left < MESSAGE_HEADER_LEN as u64 + 4 {
+            assert_eq!(
+                p.lsn,
+                start + SEG + SEGMENT_HEADER_LEN as u64,
+                "{left} bytes left: the message goes to the next segment"
+            );
+        }
+        log.flush().expect("flush");
+        let log = open(&disk.crash(), &config()).expect("reopen");
+        assert!(recovered(&log) == want, "{left} bytes left");
+    }
+}
+
+#[test]
+fn a_message_ending_exactly_at_a_segment_boundary_is_recovered() {
+    let disk = SimStorage::new(40);
+    let log = open(&disk, &config()).expect("open");
+    let mut want = fill_to(&log, 0);
+    let (last, value) = want.last().expect("filled");
+    let end = last + (MESSAGE_HEADER_LEN + value.len()) as u64;
+    assert_eq!(
+        end,
+        log.recovery().start + SEG,
+        "the filler ends at the boundary"
+    );
+    let p = log
+        .write(Kind::Append, 2, b"second segment")
+        .expect("write");
+    want.push((p.lsn, b"second segment".to_vec()));
+    log.flush().expect("flush");
+    let log = open(&disk.crash(), &config()).expect("reopen");
+    assert!(recovered(&log) == want);
+}
+
+/// A small flushed log over two segments, with a blob and a batch.
+fn small_log(seed: u64) -> (SimStorage, Vec<(Lsn, Vec<u8>)>) {
+    let disk = SimStorage::new(seed);
+    let log = open(&disk, &config()).expect("open");
+    let mut want = Vec::new();
+    for i in 0..6u32 {
+        let v = payload(i, 120 + i as usize * 40);
+        want.push((log.write(Kind::Append, 1, &v).expect("write").lsn, v));
+    }
+    let big = payload(77, 700);
+    want.push((log.write(Kind::Replace, 2, &big).expect("blob").lsn, big));
+    let mut b = log.pin_batch().expect("batch");
+    for i in 0..2u32 {
+        let v = payload(100 + i, 60);
+        want.push((b.write(Kind::Append, 3, &v).expect("batch write").lsn, v));
+    }
+    b.seal().expect("seal");
+    log.flush().expect("flush");
+    drop(log);
+    (disk.crash(), want)
+}
+
+/// Opens `disk` and checks that it either fails cleanly or recovers a prefix of `want`.
+fn opens_to_a_prefix(disk: &SimStorage, mode: RecoveryMode, want: &[(Lsn, Vec<u8>)], what: &str) {
+    let config = Config {
+        recovery_mode: mode,
+        ..config()
+    };
+    match open(disk, &config) {
+        Err(e) => assert!(
+            e.is_corruption() || matches!(e, Error::Unsupported(_)),
+            "{what}: {e}"
+        ),
+        Ok(log) => {
+            let got: Vec<_> = match log.iter_from(0) {
+                Ok(it) => it.map_while(|m| m.ok()).map(|m| (m.lsn, m.value)).collect(),
+                Err(e) => panic!("{what}: iter {e}"),
+            };
+            assert!(want.starts_with(&got), "{what}: not a prefix");
+        }
+    }
+}
+
+#[test]
+fn recovery_never_panics_on_a_log_truncated_or_corrupted_at_any_offset() {
+    let (disk, want) = small_log(50);
+    let image = disk.read_file(LOG_FILE).expect("log file");
+    for offset in 0..image.len() as u64 {
+        for mode in [
+            RecoveryMode::AbsoluteConsistency,
+            RecoveryMode::TolerateCorruptTail,
+        ] {
+            let (cut, _) = small_log(50);
+            let f = cut.open(LOG_FILE, OpenMode::Existing).expect("file");
+            f.set_len(offset).expect("truncate");
+            opens_to_a_prefix(&cut, mode, &want, &format!("truncated at {offset}"));
+            let (rot, _) = small_log(50);
+            let f = rot.open(LOG_FILE, OpenMode::Existing).expect("file");
+            let mut b = [0];
+            f.read_at(&mut b, offset).expect("read");
+            f.write_at(&[b[0] ^ 0xA5], offset).expect("corrupt");
+            f.sync().expect("sync");
+            opens_to_a_prefix(&rot, mode, &want, &format!("corrupted at {offset}"));
+        }
+    }
+}
+
+#[test]
+fn rot_inside_acknowledged_data_is_reported_not_cut() {
+    let image = || {
+        let disk = SimStorage::new(51);
+        let log = open(&disk, &config()).expect("open");
+        let mut lsns = Vec::new();
+        for i in 0..30u32 {
+            lsns.push(
+                log.write(Kind::Append, 1, &payload(i, 100))
+                    .expect("write")
+                    .lsn,
+            );
+            log.flush().expect("flush");
+        }
+        drop(log);
+        (disk.crash(), lsns)
+    };
+    for mode in [
+        RecoveryMode::AbsoluteConsistency,
+        RecoveryMode::TolerateCorruptTail,
+    ] {
+        let (disk, lsns) = image();
+        // Segment 0 sits at file offset 0 in Linear mode from a fresh file.
+        let victim = lsns[1] + 5;
+        let f = disk.open(LOG_FILE, OpenMode::Existing).expect("file");
+        let mut b = [0];
+        f.read_at(&mut b, victim).expect("read");
+        f.write_at(&[b[0] ^ 1], victim).expect("flip");
+        f.sync().expect("sync");
+        let config = Config {
+            recovery_mode: mode,
+            ..config()
+        };
+        match (mode, open(&disk, &config)) {
+            (RecoveryMode::AbsoluteConsistency, Err(e)) => assert!(e.is_corruption(), "{e}"),
+            (RecoveryMode::TolerateCorruptTail, Ok(log)) => {
+                assert_eq!(log.recovery().tip, lsns[1], "cut at the rotten message")
+            }
+            (mode, other) => panic!("{mode:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn after_an_injected_write_or_sync_error_the_log_is_poisoned_and_nothing_acknowledged_is_lost() {
+    for faults in [
+        FaultRates {
+            write_eio: 1.0,
+            ..FaultRates::default()
+        },
+        FaultRates {
+            sync_eio: 1.0,
+            ..FaultRates::default()
+        },
+    ] {
+        let disk = SimStorage::new(60);
+        let log = open(&disk, &config()).expect("open");
+        let mut acked = Vec::new();
+        for i in 0..20u32 {
+            let v = payload(i, 90);
+            acked.push((log.write(Kind::Append, 1, &v).expect("write").lsn, v));
+        }
+        log.flush().expect("flush");
+        disk.set_faults(faults.clone()).expect("faults");
+        log.write(Kind::Append, 1, b"doomed")
+            .expect("reserve and complete");
+        let err = log.flush().expect_err("flush after a fault");
+        assert!(
+            matches!(err, Error::Io { .. } | Error::Poisoned { .. }),
+            "{err}"
+        );
+        let later = log.write(Kind::Append, 1, b"later").expect_err("poisoned");
+        assert!(matches!(later, Error::Poisoned { .. }), "{later}");
+        assert!(matches!(log.flush(), Err(Error::Poisoned { .. })));
+        drop(log);
+        let after = disk.crash();
+        after.set_faults(FaultRates::default()).expect("faults off");
+        let log = open(&after, &config()).expect("reopen after the fault");
+        let got = recovered(&log);
+        assert!(
+            got.starts_with(&acked),
+            "{faults:?}: acknowledged messages lost"
+        );
+        assert!(got.len() <= acked.len() + 1, "only 'doomed' may follow");
+    }
+}
+
+/// A crashed log with a torn tail: some flushed messages and more unflushed ones.
+fn torn_image(seed: u64) -> SimStorage {
+    let disk = SimStorage::new(seed);
+    let log = open(&disk, &config()).expect("open");
+    for i in 0..10u32 {
+        log.write(Kind::Append, 1, &payload(i, 100)).expect("write");
+    }
+    log.flush().expect("flush");
+    for i in 10..30u32 {
+        log.write(Kind::Append, 1, &payload(i, 100)).expect("write");
+    }
+    drop(log);
+    disk.crash()
+}
+
+#[test]
+fn recovery_twice_with_a_crash_in_between_gives_the_same_state() {
+    for seed in 0..20 {
+        let reference = open(&torn_image(seed), &config()).expect("clean recovery");
+        let want = recovered(&reference);
+        for calls in 0..12 {
+            let disk = torn_image(seed);
+            disk.crash_after(calls);
+            let interrupted = open(&disk, &config());
+            drop(interrupted);
+            let again = disk.crash();
+            let log = open(&again, &config()).expect("second recovery");
+            assert!(
+                recovered(&log) == want,
+                "seed {seed}: crash after {calls} calls into recovery changed the state"
+            );
+            let third = open(&again.crash(), &config()).expect("third recovery");
+            assert!(recovered(&third) == want, "seed {seed}: third recovery");
+        }
+    }
+}
+
+#[test]
+fn in_gc_mode_a_steady_working_set_keeps_the_file_bounded() {
+    let config = Config {
+        segment_size_bytes: 4096,
+        io_buf_size_bytes: 4096,
+        io_bufs: 2,
+        blob_threshold_bytes: 2000,
+        segment_mode: SegmentMode::Gc,
+        ..Config::default()
+    };
+    let disk = SimStorage::new(70);
+    let log = open(&disk, &config).expect("open");
+    let pages = 20u64;
+    let value_len = 100usize;
+    let live = pages * (value_len + MESSAGE_HEADER_LEN) as u64;
+    let mut max_len = 0;
+    for round in 0..2000u64 {
+        for pid in 0..pages {
+            log.write(
+                Kind::Replace,
+                pid,
+                &payload((round * pages + pid) as u32, value_len),
+            )
+            .expect("write");
+        }
+        log.flush().expect("flush");
+        let len = disk.read_file(LOG_FILE).map_or(0, |f| f.len() as u64);
+        max_len = max_len.max(len);
+    }
+    let written = 2000 * live;
+    eprintln!(
+        "live {live} B, written {written} B, largest file {max_len} B ({:.1}x live)",
+        max_len as f64 / live as f64
+    );
+    assert!(
+        max_len <= 16 * 4096,
+        "file grew to {max_len} B for {live} B of live data"
+    );
+    let log = open(&disk.crash(), &config).expect("reopen");
+    let latest: Vec<_> = recovered(&log)
+        .into_iter()
+        .rev()
+        .take(pages as usize)
+        .collect();
+    assert_eq!(latest.len(), pages as usize);
+}
