@@ -143,3 +143,39 @@ fn stats_count_this_instance_only() {
     assert!(s.buffers_written >= 1 && s.syncs >= s.buffers_written);
     assert_eq!(b.stats().messages, 0);
 }
+
+#[test]
+fn the_periodic_flusher_makes_completed_messages_durable_without_a_flush() {
+    let disk = SimStorage::new(8);
+    let config = Config {
+        flush_every_ms: Some(2),
+        ..small(SegmentMode::Linear)
+    };
+    let log = Log::open(config, storage(&disk)).expect("open");
+    let ptr = log
+        .write(Kind::Append, 1, b"flushed by the thread")
+        .expect("write");
+    let mut polls = 0;
+    while log.stable_lsn() <= ptr.lsn {
+        polls += 1;
+        assert!(polls < 5_000, "the flusher never flushed");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    drop(log);
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk.crash())).expect("reopen");
+    assert!(values(&log) == vec![(Kind::Append, 1, b"flushed by the thread".to_vec())]);
+}
+
+#[test]
+fn an_invalid_config_is_refused_at_open_with_the_field_named() {
+    let disk = SimStorage::new(9);
+    let config = Config {
+        io_bufs: 1,
+        ..small(SegmentMode::Linear)
+    };
+    let err = Log::open(config, storage(&disk)).expect_err("one buffer");
+    assert!(
+        matches!(&err, Error::InvalidConfig(m) if m.contains("io_bufs")),
+        "{err}"
+    );
+}
