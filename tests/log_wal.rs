@@ -179,3 +179,25 @@ fn an_invalid_config_is_refused_at_open_with_the_field_named() {
         "{err}"
     );
 }
+
+#[test]
+fn reopening_with_another_segment_size_is_refused_not_read_as_empty() {
+    let disk = SimStorage::new(10);
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk)).expect("open");
+    log.write(Kind::Append, 1, b"kept").expect("write");
+    log.flush().expect("flush");
+    drop(log);
+    let disk = disk.crash();
+    let other = Config {
+        segment_size_bytes: 2048,
+        io_buf_size_bytes: 2048,
+        ..small(SegmentMode::Linear)
+    };
+    let err = Log::open(other, storage(&disk)).expect_err("segment size changed");
+    assert!(
+        matches!(&err, Error::InvalidConfig(m) if m.contains("1024")),
+        "{err}"
+    );
+    let log = Log::open(small(SegmentMode::Linear), storage(&disk)).expect("same size");
+    assert_eq!(values(&log).len(), 1);
+}

@@ -136,7 +136,7 @@ fn exact<'b, const N: usize>(
 /// |---|---|
 /// | 0..4 | magic `PGLS` |
 /// | 4..6 | format version (u16) |
-/// | 6..8 | zero |
+/// | 6..8 | log2 of the segment size (u16) |
 /// | 8..16 | segment lsn: lsn of the segment's first byte (u64) |
 /// | 16..24 | stable lsn known when the segment was started (u64) |
 /// | 24..32 | previous end: where the log before this segment ended (u64) |
@@ -156,6 +156,8 @@ pub struct SegmentHeader {
     pub stable_lsn: Lsn,
     /// The end of the log this segment continues.
     pub prev_end: Lsn,
+    /// log2 of the segment size the log was written with.
+    pub size_log2: u16,
 }
 
 const SEGMENT_CRC_AT: usize = 36;
@@ -170,6 +172,7 @@ impl SegmentHeader {
         let mut b = [0; SEGMENT_HEADER_LEN];
         b[0..4].copy_from_slice(&SEGMENT_MAGIC);
         b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[6..8].copy_from_slice(&self.size_log2.to_le_bytes());
         b[8..16].copy_from_slice(&self.segment_lsn.to_le_bytes());
         b[16..24].copy_from_slice(&self.stable_lsn.to_le_bytes());
         b[24..32].copy_from_slice(&self.prev_end.to_le_bytes());
@@ -195,14 +198,18 @@ impl SegmentHeader {
                 place.file, place.offset
             )));
         }
-        if u16_at(b, 6) != 0 || u32_at(b, 32) != 0 {
+        if u32_at(b, 32) != 0 {
             return Err(place.corrupt("segment header: reserved bytes not zero"));
         }
         let header = SegmentHeader {
             segment_lsn: u64_at(b, 8),
             stable_lsn: u64_at(b, 16),
             prev_end: u64_at(b, 24),
+            size_log2: u16_at(b, 6),
         };
+        if !(8..=30).contains(&header.size_log2) {
+            return Err(place.corrupt("segment header: segment size out of range"));
+        }
         if header.stable_lsn > header.prev_end || header.prev_end > header.segment_lsn {
             return Err(place
                 .corrupt("segment header: stable lsn, previous end and segment lsn out of order"));
@@ -442,6 +449,7 @@ mod tests {
             segment_lsn: 1 << 20,
             stable_lsn: 12345,
             prev_end: 23456,
+            size_log2: 20,
         };
         let bytes = h.encode();
         assert_eq!(SegmentHeader::decode(&bytes, AT).expect("decode"), h);
@@ -502,6 +510,7 @@ mod tests {
             segment_lsn: 0,
             stable_lsn: 0,
             prev_end: 0,
+            size_log2: 10,
         }
         .encode();
         b[4] = 9;

@@ -118,6 +118,7 @@ impl Log {
             segment_lsn: rec.jump,
             stable_lsn: rec.tip,
             prev_end: rec.tip,
+            size_log2: config.segment_size_bytes.trailing_zeros() as u16,
         }
         .encode();
         file.write_at(&header, file_offset)?;

@@ -376,6 +376,7 @@ impl Ring {
                 segment_lsn: base,
                 stable_lsn: stable,
                 prev_end: base,
+                size_log2: self.segment_size.trailing_zeros() as u16,
             };
             // SAFETY: `next` is free (its last write finished) and not current, so no
             // claim, writer or reader can reach its bytes; we hold the rotation lock.

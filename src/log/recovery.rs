@@ -167,6 +167,13 @@ fn read_headers(
             Err(Error::Unsupported(m)) => return Err(Error::Unsupported(m)),
             Err(_) => continue,
         };
+        if u64::from(header.size_log2) != u64::from(size.trailing_zeros()) {
+            return Err(Error::InvalidConfig(format!(
+                "segment_size_bytes = {size}, but the log at {}@{at} was written with segments of {} bytes",
+                file.name(),
+                1u64 << header.size_log2
+            )));
+        }
         let sane = header.segment_lsn % size == 0 && header.segment_lsn <= u64::MAX / 2;
         if sane {
             found.push(Slot { slot, header });

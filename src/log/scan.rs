@@ -148,6 +148,7 @@ mod tests {
             segment_lsn: SEG,
             stable_lsn: 0,
             prev_end: SEG,
+            size_log2: 9,
         }
         .encode()
         .to_vec();
