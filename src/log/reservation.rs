@@ -11,6 +11,7 @@ use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, encode_u64};
 use super::handle::{Log, Pointer};
 use super::iobuf::Claim;
 use super::stats::Counter;
+use crate::config::SegmentMode;
 use crate::error::{Error, Result};
 
 /// Claimed space in the log holding one message.
@@ -185,7 +186,10 @@ impl<'a> Reservation<'a> {
         self.done = true;
         let inner = &self.log.inner;
         let (kind, pid, lsn, blob) = (self.kind, self.pid, self.claim.lsn, self.blob);
-        inner.space.lock().record(kind, pid, lsn, blob);
+        // Linear mode tracks no liveness: skip the lock on the hot path.
+        if inner.config.segment_mode == SegmentMode::Gc {
+            inner.space.lock().record(kind, pid, lsn, blob);
+        }
         inner.count(Counter::Messages, 1);
         self.leave()?;
         Ok(self.pointer())

@@ -68,6 +68,20 @@ struct Segment {
     pins: u32,
 }
 
+impl Segment {
+    fn free() -> Segment {
+        Segment {
+            state: SegmentState::Free,
+            lsn: 0,
+            live: BTreeMap::new(),
+            written: BTreeSet::new(),
+            batches_until: 0,
+            requires: None,
+            pins: 0,
+        }
+    }
+}
+
 /// Tracks segments and the pages living in them.
 #[derive(Debug, Clone)]
 pub struct Accountant {
@@ -113,17 +127,7 @@ impl Accountant {
         chain: &[(Lsn, usize)],
     ) -> Accountant {
         let mut a = Accountant::new(mode, segment_size, cleanup_threshold_pct);
-        a.segments = (0..slots)
-            .map(|_| Segment {
-                state: SegmentState::Free,
-                lsn: 0,
-                live: BTreeMap::new(),
-                written: BTreeSet::new(),
-                batches_until: 0,
-                requires: None,
-                pins: 0,
-            })
-            .collect();
+        a.segments = (0..slots).map(|_| Segment::free()).collect();
         for &(lsn, slot) in chain {
             assert_eq!(lsn % segment_size, 0, "recovered segment lsn {lsn}");
             let seg = &mut a.segments[slot];
@@ -183,15 +187,7 @@ impl Accountant {
             SegmentMode::Linear => None,
         };
         let index = reusable.unwrap_or_else(|| {
-            self.segments.push(Segment {
-                state: SegmentState::Free,
-                lsn: 0,
-                live: BTreeMap::new(),
-                written: BTreeSet::new(),
-                batches_until: 0,
-                requires: None,
-                pins: 0,
-            });
+            self.segments.push(Segment::free());
             self.segments.len() - 1
         });
         let s = &mut self.segments[index];
