@@ -303,3 +303,27 @@ fn unsynced_length_changes_may_or_may_not_persist() {
         "truncated {truncated}, kept {kept}"
     );
 }
+
+#[test]
+fn shrinking_then_growing_a_file_reads_zeros_not_old_bytes() {
+    use pagelog::io::{OpenMode, Storage};
+    let disk = pagelog::io::SimStorage::new(5);
+    let f = disk.open("f", OpenMode::Create).expect("create");
+    f.write_at(&[9; 100], 0).expect("write");
+    f.sync().expect("sync");
+    f.set_len(50).expect("shrink");
+    f.sync().expect("sync");
+    f.write_at(&[1], 200).expect("grow");
+    let mut back = [7; 50];
+    f.read_at(&mut back, 50).expect("read");
+    assert_eq!(back, [0; 50], "volatile view");
+    f.sync().expect("sync");
+    disk.sync_dir().expect("sync_dir");
+    let after = disk.crash();
+    let image = after.read_file("f").expect("file");
+    assert!(
+        image[50..100].iter().all(|&b| b == 0),
+        "durable view: {:?}",
+        &image[50..60]
+    );
+}
