@@ -381,6 +381,14 @@ fn in_gc_mode_a_steady_working_set_keeps_the_file_bounded() {
         max_len <= 16 * 4096,
         "file grew to {max_len} B for {live} B of live data"
     );
+    let stats = log.stats();
+    let segments_written = stats.bytes_written / 4096;
+    assert!(
+        stats.segments_released + 16 >= segments_written,
+        "{segments_written} segments written, {} released (header zeroed, synced)",
+        stats.segments_released
+    );
+    drop(log);
     let log = open(&disk.crash(), &config).expect("reopen");
     let latest: Vec<_> = recovered(&log)
         .into_iter()

@@ -13,7 +13,10 @@
 //!    later call gets the error, and nothing is claimed durable afterwards.
 
 use super::blob;
-use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Place, SegmentHeader};
+use super::erase;
+use super::format::{
+    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Place, SEGMENT_HEADER_LEN, SegmentHeader,
+};
 use super::iobuf::{First, Placement, Ring, WriteJob};
 use super::recovery::{self, Recovery};
 use super::segment::Accountant;
@@ -111,7 +114,7 @@ impl Log {
         // header vouches for it.
         file.sync()?;
         let mut space = recovered_space(&config, &rec);
-        zero_stale_headers(file.as_ref(), &config, &rec)?;
+        erase::zero_ranges(file.as_ref(), &rec.zero_ranges)?;
         let file_offset = space.accountant_mut().next(rec.jump);
         space.accountant_mut().require(rec.jump, rec.tip);
         let header = SegmentHeader {
@@ -128,6 +131,9 @@ impl Log {
         for lsn in dead {
             blob::remove_blob(storage.as_ref(), lsn)?;
         }
+        let (released, _) = erase::release_segments(file.as_ref(), SEGMENT_HEADER_LEN, |done| {
+            release_step(&mut space, done)
+        })?;
         let first = First {
             base: rec.jump,
             file_offset,
@@ -145,6 +151,8 @@ impl Log {
             start: rec.jump,
         };
         let flush_every = config.flush_every_ms;
+        let counters = Counters::default();
+        counters.add(Counter::SegmentsReleased, released);
         let inner = Arc::new(Inner {
             config,
             storage,
@@ -152,7 +160,7 @@ impl Log {
             ring,
             stable: Stable::new(rec.jump),
             space: Mutex::new(space),
-            counters: Counters::default(),
+            counters,
             poisoned: AtomicBool::new(false),
             voids: rec.voids,
             info,
@@ -235,17 +243,13 @@ fn recovered_space(config: &Config, rec: &Recovery) -> Space {
     space
 }
 
-/// Zeroes (and syncs) every valid segment header recovery did not take into the log,
-/// before the jump header is written (see `recovery.rs`, step 6).
-fn zero_stale_headers(file: &dyn File, config: &Config, rec: &Recovery) -> Result<()> {
-    let zeros = [0; super::format::SEGMENT_HEADER_LEN];
-    for &slot in &rec.stale_slots {
-        file.write_at(&zeros, slot as u64 * config.segment_size_bytes)?;
+/// One round of [`erase::release_segments`]: the headers at `done` are zero on disk.
+fn release_step(space: &mut Space, done: &[u64]) -> Vec<u64> {
+    let acct = space.accountant_mut();
+    if !done.is_empty() {
+        acct.released(done);
     }
-    if !rec.stale_slots.is_empty() {
-        file.sync()?;
-    }
-    Ok(())
+    acct.take_releases()
 }
 
 /// Removes blob files no recovered message points at: blobs of messages past the tip,
@@ -343,7 +347,20 @@ impl Inner {
             space.stabilize(self.stable.stable_end())
         };
         self.ring.finish(job);
-        self.remove_blobs(&dead)
+        self.remove_blobs(&dead)?;
+        self.release_segments()
+    }
+
+    /// Zeroes the headers of segments that left the log so they can be reused.
+    fn release_segments(&self) -> Result<()> {
+        let (released, syncs) =
+            erase::release_segments(self.file.as_ref(), SEGMENT_HEADER_LEN, |done| {
+                release_step(&mut self.space.lock(), done)
+            })
+            .map_err(|e| self.fail(e))?;
+        self.count(Counter::SegmentsReleased, released);
+        self.count(Counter::Syncs, syncs);
+        Ok(())
     }
 
     pub(crate) fn remove_blobs(&self, lsns: &[Lsn]) -> Result<()> {

@@ -10,12 +10,14 @@
 //! - [`interval`], [`stable`]: the stable lsn over out-of-order writes (I3);
 //! - [`segment`], [`space`]: segment placement, liveness and reuse (I4);
 //! - [`blob`]: values above the blob threshold, one file each;
+//! - [`erase`]: zeroing what must never be read as log again;
 //! - [`format`]: the on-disk bytes;
 //! - [`stats`]: per-instance counters; [`flusher`]: the optional periodic flush.
 
 pub mod aligned;
 pub mod batch;
 pub mod blob;
+pub mod erase;
 pub mod flusher;
 pub mod format;
 pub mod handle;

@@ -28,26 +28,32 @@
 //!    could have written: above the highest valid segment lsn by `MAX_IO_BUFS + 3`
 //!    segments (a run writes at most one segment per IO buffer past its lowest
 //!    unwritten buffer, whose segment header or its predecessor's is durable). The
-//!    caller first zeroes every valid header that is not part of the recovered log
-//!    (`stale_slots`) and syncs, then writes the jump segment's header with
-//!    `prev_end = tip` and syncs it before any write: that declares `(tip, jump)`
-//!    void (step 1), and no stale header is left to be mistaken for a freed gap's
-//!    successor once the jump segment itself is reclaimed. The accountant keeps a
-//!    jump segment while the segment holding its `prev_end` is in use (a cut point
-//!    must stay explained).
+//!    caller first zeroes (`zero_ranges`) every slot header that is not part of the
+//!    recovered log and not already zero, and the message header at the tip, and
+//!    syncs; then writes the jump segment's header with `prev_end = tip` and syncs it
+//!    before any write: that declares `(tip, jump)` void (step 1), and no stale header
+//!    is left to be mistaken for a freed gap's successor once the jump segment itself
+//!    is reclaimed. Zeroing the tip's header keeps what was cut there cut even if the
+//!    jump header is later lost to a truncated file: a cut-off tail reads back as
+//!    zeros, and a message torn before its trailing zero bytes would read as whole.
+//!    The accountant keeps a jump segment while the segment holding its `prev_end` is
+//!    in the log (a cut point must stay explained).
+//! 7. Freed prefix (Gc mode): when no header continues the log from a segment
+//!    boundary, the cut moves up to the last boundary at or below the vouched stable
+//!    lsn (`Walk::skip_freed`): those segments were freed, not lost.
 //!
-//! Idempotence (I7): recovery writes nothing but zeroed stale headers, the jump
-//! header and blob removals past the tip, and never writes an lsn below the jump. A
-//! crash before the jump header is durable leaves the recovered segments' bytes as
-//! they were, and stale headers (zeroed or not) lie past the same cut, so the same
-//! walk gives the same tip. A crash after it leaves a header that continues from the
-//! same tip. Either way a second
-//! recovery gives the same state, and an old message can never reappear: no later run
-//! writes a segment header at an lsn the crashed run used.
+//! Idempotence (I7): recovery writes nothing but zeros past the tip and in headers
+//! outside the recovered log, the jump header and blob removals past the tip, and
+//! never writes an lsn below the jump. A crash before the jump header is durable
+//! leaves the recovered segments' bytes below the tip as they were, and what was
+//! zeroed (or half zeroed) lies past the same cut, so the same walk gives the same
+//! tip. A crash after it leaves a header that continues from the same tip. Either way
+//! a second recovery gives the same state, and an old message can never reappear: no
+//! later run writes a segment header at an lsn the crashed run used.
 
-use super::format::{Kind, Lsn, Place, SEGMENT_HEADER_LEN, SegmentHeader};
+use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, Place, SEGMENT_HEADER_LEN, SegmentHeader};
 use super::scan::{Found, ScanEnd, SegmentBytes, scan};
-use crate::config::{Config, RecoveryMode};
+use crate::config::{Config, RecoveryMode, SegmentMode};
 use crate::error::{Error, Result};
 use crate::io::File;
 
@@ -82,9 +88,10 @@ pub struct Recovery {
     pub messages: Vec<Recovered>,
     /// Void ranges `(start, end)` declared by headers, plus `(tip, jump)`.
     pub voids: Vec<(Lsn, Lsn)>,
-    /// Slots holding a valid segment header that is not part of the recovered log:
-    /// the caller zeroes those headers (synced) before writing the jump header.
-    pub stale_slots: Vec<usize>,
+    /// Byte ranges `(file offset, len)` the caller zeroes (and syncs) before writing
+    /// the jump header: the header of every slot not in the recovered log whose
+    /// header bytes are not already zero, and the message header at the tip.
+    pub zero_ranges: Vec<(u64, usize)>,
     /// Recovered jump segments: (segment lsn, the lsn its log continued from).
     pub jumps: Vec<(Lsn, Lsn)>,
 }
@@ -101,7 +108,7 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     let file_len = file.len()?;
     let slots = usize::try_from(file_len.div_ceil(size))
         .map_err(|_| Error::corruption(file.name(), 0, "file too large for this platform"))?;
-    let headers = read_headers(config, file, file_len, slots)?;
+    let (headers, dirty) = read_headers(config, file, file_len, slots)?;
     let mut walk = Walk::new(config, &headers);
     walk.run(file, file_len)?;
     let tip = batch_tip(walk.cut, &walk.messages);
@@ -117,11 +124,12 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         voids.push((tip, jump));
     }
     let chain: Vec<(Lsn, usize)> = walk.chain.into_iter().filter(|(l, _)| *l < tip).collect();
-    let stale_slots = headers
-        .iter()
-        .filter(|s| !chain.contains(&(s.header.segment_lsn, s.slot)))
-        .map(|s| s.slot)
+    let mut zero_ranges: Vec<(u64, usize)> = dirty
+        .into_iter()
+        .filter(|&slot| !chain.iter().any(|&(_, c)| c == slot))
+        .map(|slot| header_range(slot as u64 * size, file_len))
         .collect();
+    zero_ranges.extend(tip_range(config, file, file_len, tip, &chain)?);
     let jumps = headers
         .iter()
         .filter(|s| chain.contains(&(s.header.segment_lsn, s.slot)))
@@ -132,7 +140,7 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         tip,
         jump,
         slots,
-        stale_slots,
+        zero_ranges,
         jumps,
         chain,
         messages: walk.messages.into_iter().filter(|m| m.lsn < tip).collect(),
@@ -140,24 +148,61 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     })
 }
 
-/// Valid headers sorted by lsn. A header whose lsn is misaligned, or so high the lsn
-/// space would run out, is treated as damaged. Two slots claiming one lsn are
-/// corruption under AbsoluteConsistency; otherwise the lower slot wins.
+/// The header bytes of the slot at `at` that exist in a file of `file_len` bytes.
+fn header_range(at: u64, file_len: u64) -> (u64, usize) {
+    let len = (file_len - at).min(SEGMENT_HEADER_LEN as u64);
+    (at, len as usize)
+}
+
+/// The message header's bytes at `tip`, if the tip is inside a recovered segment and
+/// any of them is not zero. Zeroing them (with the jump header's void) keeps whatever
+/// recovery cut there from ever reading as a message again, even if the file is later
+/// cut short and grown again: a cut-off tail reads back as zeros, and zeros could
+/// complete a message torn before its trailing zero bytes were written.
+fn tip_range(
+    config: &Config,
+    file: &dyn File,
+    file_len: u64,
+    tip: Lsn,
+    chain: &[(Lsn, usize)],
+) -> Result<Option<(u64, usize)>> {
+    let size = config.segment_size_bytes;
+    let base = tip - tip % size;
+    let Some(&(_, slot)) = chain.iter().find(|(l, _)| *l == base) else {
+        return Ok(None);
+    };
+    let at = slot as u64 * size + tip % size;
+    let room = (size - tip % size).min(MESSAGE_HEADER_LEN as u64);
+    let len = room.min(file_len.saturating_sub(at)) as usize;
+    let mut b = [0; MESSAGE_HEADER_LEN];
+    file.read_at(&mut b[..len], at)?;
+    Ok(b[..len].iter().any(|&x| x != 0).then_some((at, len)))
+}
+
+/// Valid headers sorted by lsn, and every slot whose header bytes are not all zero. A
+/// header whose lsn is misaligned, or so high the lsn space would run out, is treated
+/// as damaged. Two slots claiming one lsn are corruption under AbsoluteConsistency;
+/// otherwise the lower slot wins.
 fn read_headers(
     config: &Config,
     file: &dyn File,
     file_len: u64,
     slots: usize,
-) -> Result<Vec<Slot>> {
+) -> Result<(Vec<Slot>, Vec<usize>)> {
     let size = config.segment_size_bytes;
     let mut found: Vec<Slot> = Vec::new();
+    let mut dirty = Vec::new();
     for slot in 0..slots {
         let at = slot as u64 * size;
-        if file_len - at < SEGMENT_HEADER_LEN as u64 {
+        let (_, len) = header_range(at, file_len);
+        let mut b = [0; SEGMENT_HEADER_LEN];
+        file.read_at(&mut b[..len], at)?;
+        if b.iter().any(|&x| x != 0) {
+            dirty.push(slot);
+        }
+        if len < SEGMENT_HEADER_LEN {
             continue;
         }
-        let mut b = [0; SEGMENT_HEADER_LEN];
-        file.read_at(&mut b, at)?;
         let place = Place {
             file: file.name(),
             offset: at,
@@ -195,7 +240,7 @@ fn read_headers(
             _ => unique.push(s),
         }
     }
-    Ok(unique)
+    Ok((unique, dirty))
 }
 
 struct Walk<'a> {
@@ -249,6 +294,21 @@ impl<'a> Walk<'a> {
         follows || freed_gap
     }
 
+    /// Gc mode, when no header continues the log from a segment boundary: every lsn
+    /// below the vouched stable lsn was durable, and a segment leaves the log only once
+    /// its whole range is vouched stable (`segment.rs`), and the highest vouched lsn
+    /// never goes down on disk. So the segments missing up to the last boundary at or
+    /// below it were freed, not lost: the log's end is that boundary. (In Linear mode
+    /// nothing is freed and a missing segment there is rot.)
+    fn skip_freed(&mut self) {
+        let size = self.config.segment_size_bytes;
+        let freed_to = self.vouched - self.vouched % size;
+        let gc = self.config.segment_mode == SegmentMode::Gc;
+        if gc && self.on_boundary && freed_to > self.cut {
+            self.cut = freed_to;
+        }
+    }
+
     fn run(&mut self, file: &dyn File, file_len: u64) -> Result<()> {
         let mut last_error = None;
         for s in self.headers {
@@ -257,6 +317,7 @@ impl<'a> Walk<'a> {
                 continue;
             }
             if !self.accepts(&h) {
+                self.skip_freed();
                 break;
             }
             let (end, why) = self.scan_one(file, file_len, s)?;

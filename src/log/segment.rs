@@ -8,16 +8,26 @@
 //! ```text
 //!   Free --next()--> Active --deactivate()--> Inactive --(live share < threshold)--> Draining
 //!    ^                                           |                                     |
-//!    +------------- stabilize(): empty, stable, unpinned, batches durable -------------+
+//!    |                                           v                                     |
+//!    +--released()-- Releasing <--- stabilize(): empty, stable, unpinned, batches durable
 //! ```
 //!
-//! A segment becomes Free (reusable in Gc mode) only when all of these hold:
+//! A segment leaves the log (Releasing) only when all of these hold:
 //! 1. no page has a live fragment in it, where a fragment stops being live only once
 //!    the message that replaced it is stable (so the newest stable copy of a page is
 //!    never in a segment being reused);
 //! 2. the whole segment is below the stable lsn (it is not in the unstable tail);
 //! 3. every batch whose manifest it holds is durable;
-//! 4. no reader holds a pin on it.
+//! 4. no reader holds a pin on it;
+//! 5. if it is a jump segment (it continues a log cut at some lsn), the segment holding
+//!    that cut has been released: the cut stays explained while its segment can be read.
+//!
+//! A Releasing segment becomes Free (reusable) only once the caller has zeroed its
+//! header on disk and synced ([`Accountant::take_releases`], then
+//! [`Accountant::released`]). Until then it still blocks the jump segments that
+//! depend on it (rule 5). So recovery never finds the valid header of a segment that
+//! left the log while the header explaining where that segment's log was cut has
+//! already been overwritten.
 //!
 //! Linear mode never reuses a segment: `next` always appends. In both modes trailing
 //! Free segments can be cut from the file ([`Accountant::truncated_len`]).
@@ -50,6 +60,8 @@ pub enum SegmentState {
     Inactive,
     /// Fully written and sparse: its live pages should be rewritten elsewhere.
     Draining,
+    /// Out of the log, waiting for its header to be zeroed on disk before reuse.
+    Releasing,
 }
 
 #[derive(Debug, Clone)]
@@ -89,8 +101,12 @@ pub struct Accountant {
     segment_size: u64,
     cleanup_threshold_pct: u8,
     segments: Vec<Segment>,
-    /// segment lsn -> index, for segments not Free.
+    /// segment lsn -> index, for segments in the log (not Free or Releasing).
     by_lsn: BTreeMap<Lsn, usize>,
+    /// segment lsn -> index, for Releasing segments.
+    releasing: BTreeMap<Lsn, usize>,
+    /// Releasing segments not yet handed to the caller for zeroing.
+    to_zero: Vec<usize>,
     /// replacement lsn -> (segment, page) fragments that die once that lsn is stable.
     pending_deaths: BTreeMap<Lsn, Vec<(usize, PageId)>>,
     stable: Lsn,
@@ -110,6 +126,8 @@ impl Accountant {
             cleanup_threshold_pct,
             segments: Vec::new(),
             by_lsn: BTreeMap::new(),
+            releasing: BTreeMap::new(),
+            to_zero: Vec::new(),
             pending_deaths: BTreeMap::new(),
             stable: 0,
         }
@@ -284,7 +302,6 @@ impl Accountant {
             .range(..stable)
             .map(|(l, _)| *l)
             .collect();
-        let mut touched = BTreeSet::new();
         for lsn in durable {
             for (i, pid) in self.pending_deaths.remove(&lsn).unwrap_or_default() {
                 let live = &mut self.segments[i].live;
@@ -295,18 +312,38 @@ impl Accountant {
                 if *count == 0 {
                     live.remove(&pid);
                 }
-                touched.insert(i);
             }
         }
-        let closed = self
-            .segments
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.state != SegmentState::Free && s.state != SegmentState::Active);
-        touched.extend(closed.map(|(i, _)| i).collect::<Vec<_>>());
-        for i in touched {
+        self.reclassify_closed();
+    }
+
+    fn reclassify_closed(&mut self) {
+        for i in 0..self.segments.len() {
             self.reclassify(i);
         }
+    }
+
+    /// File offsets of segments that left the log since the last call: the caller
+    /// zeroes each one's header, syncs, then reports them with
+    /// [`Accountant::released`].
+    pub fn take_releases(&mut self) -> Vec<u64> {
+        let size = self.segment_size;
+        self.to_zero.drain(..).map(|i| i as u64 * size).collect()
+    }
+
+    /// The headers at `offsets` (from [`Accountant::take_releases`]) are zero on
+    /// disk: those segments become Free, and jump segments waiting on them may leave
+    /// the log in turn (call `take_releases` again).
+    pub fn released(&mut self, offsets: &[u64]) {
+        for &offset in offsets {
+            let i = (offset / self.segment_size) as usize;
+            let s = &mut self.segments[i];
+            assert_eq!(s.state, SegmentState::Releasing, "release of slot {i}");
+            let was = self.releasing.remove(&s.lsn);
+            assert_eq!(was, Some(i), "slot {i} not releasing");
+            *s = Segment::free();
+        }
+        self.reclassify_closed();
     }
 
     fn reclassify(&mut self, i: usize) {
@@ -315,11 +352,15 @@ impl Accountant {
             self.stable,
             u64::from(self.cleanup_threshold_pct),
         );
-        let blocked = self.segments[i]
-            .requires
-            .is_some_and(|cut| self.by_lsn.contains_key(&(cut - cut % size)));
+        let blocked = self.segments[i].requires.is_some_and(|cut| {
+            let base = cut - cut % size;
+            self.by_lsn.contains_key(&base) || self.releasing.contains_key(&base)
+        });
         let s = &mut self.segments[i];
-        if matches!(s.state, SegmentState::Free | SegmentState::Active) {
+        if matches!(
+            s.state,
+            SegmentState::Free | SegmentState::Active | SegmentState::Releasing
+        ) {
             return;
         }
         let reusable = s.live.is_empty()
@@ -329,7 +370,9 @@ impl Accountant {
             && !blocked;
         if reusable {
             self.by_lsn.remove(&s.lsn);
-            s.state = SegmentState::Free;
+            self.releasing.insert(s.lsn, i);
+            self.to_zero.push(i);
+            s.state = SegmentState::Releasing;
         } else if (s.live.len() as u64) * 100 < (s.written.len() as u64) * pct {
             s.state = SegmentState::Draining;
         }
@@ -386,6 +429,20 @@ mod tests {
         Accountant::new(SegmentMode::Gc, SEG, 40)
     }
 
+    /// Plays the caller: zeroes (here: nothing to do) and reports every release until
+    /// none is left. Returns how many rounds it took.
+    fn settle(a: &mut Accountant) -> usize {
+        let mut rounds = 0;
+        loop {
+            let offsets = a.take_releases();
+            if offsets.is_empty() {
+                return rounds;
+            }
+            rounds += 1;
+            a.released(&offsets);
+        }
+    }
+
     #[test]
     fn a_segment_is_reused_only_after_the_replacement_is_stable() {
         let mut a = gc();
@@ -402,6 +459,8 @@ mod tests {
             SEG + 50
         );
         a.stabilize(SEG + 51);
+        assert_eq!(a.state_at(0), Some(SegmentState::Releasing));
+        settle(&mut a);
         assert_eq!(a.state_at(0), Some(SegmentState::Free));
         a.deactivate(SEG);
         assert_eq!(a.next(2 * SEG), 0, "Gc mode reuses the freed segment");
@@ -420,6 +479,7 @@ mod tests {
             "its last byte is not stable"
         );
         a.stabilize(SEG);
+        settle(&mut a);
         assert_eq!(a.state_at(0), Some(SegmentState::Free));
     }
 
@@ -432,6 +492,7 @@ mod tests {
         a.stabilize(2 * SEG);
         assert_ne!(a.state_at(0), Some(SegmentState::Free), "batch not durable");
         a.stabilize(3 * SEG);
+        settle(&mut a);
         assert_eq!(a.state_at(0), Some(SegmentState::Free));
     }
 
@@ -444,6 +505,7 @@ mod tests {
         a.stabilize(SEG);
         assert_ne!(a.state_at(0), Some(SegmentState::Free));
         a.unpin(5);
+        settle(&mut a);
         assert_eq!(a.state_at(0), Some(SegmentState::Free));
     }
 
@@ -463,11 +525,38 @@ mod tests {
     }
 
     #[test]
+    fn a_jump_segment_leaves_only_after_the_segment_of_its_cut_is_zeroed() {
+        let mut a = gc();
+        a.next(0);
+        a.deactivate(0);
+        // Two opens in a row: each jump segment continues the log cut in the one before.
+        a.next(4 * SEG);
+        a.require(4 * SEG, 100);
+        a.deactivate(4 * SEG);
+        a.next(8 * SEG);
+        a.require(8 * SEG, 4 * SEG + 40);
+        a.deactivate(8 * SEG);
+        a.next(12 * SEG);
+        a.stabilize(12 * SEG);
+        assert_eq!(a.take_releases(), [0], "only segment 0: the jumps wait");
+        assert_eq!(a.state_at(SEG), Some(SegmentState::Inactive));
+        assert_eq!(a.take_releases(), [] as [u64; 0], "handed out once");
+        a.released(&[0]);
+        assert_eq!(a.take_releases(), [SEG], "the first jump, once 0 is zeroed");
+        assert_eq!(a.state_at(2 * SEG), Some(SegmentState::Inactive));
+        a.released(&[SEG]);
+        assert_eq!(a.take_releases(), [2 * SEG]);
+        a.released(&[2 * SEG]);
+        assert_eq!(a.next(13 * SEG), 0, "slot 0 reused");
+    }
+
+    #[test]
     fn linear_mode_never_reuses() {
         let mut a = Accountant::new(SegmentMode::Linear, SEG, 40);
         a.next(0);
         a.deactivate(0);
         a.stabilize(SEG);
+        settle(&mut a);
         assert_eq!(a.state_at(0), Some(SegmentState::Free));
         assert_eq!(a.next(SEG), SEG, "appends even though segment 0 is free");
     }
@@ -504,6 +593,7 @@ mod tests {
             a.deactivate(k * SEG);
         }
         a.stabilize(3 * SEG);
+        settle(&mut a);
         assert_eq!(
             a.truncated_len(),
             SEG,
@@ -538,6 +628,7 @@ mod tests {
             }
             a.deactivate(seg_lsn);
             a.stabilize(seg_lsn + SEG);
+            settle(&mut a);
         }
         a.segments_in_use()
     }

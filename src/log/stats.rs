@@ -15,6 +15,7 @@ pub struct Counters {
     pads: AtomicU64,
     blobs_written: AtomicU64,
     blobs_removed: AtomicU64,
+    segments_released: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -40,6 +41,8 @@ pub struct Stats {
     pub blobs_written: u64,
     /// Blob files removed.
     pub blobs_removed: u64,
+    /// Segments that left the log (header zeroed on disk) and became reusable.
+    pub segments_released: u64,
 }
 
 /// Which counter to bump.
@@ -65,6 +68,8 @@ pub enum Counter {
     BlobsWritten,
     /// See [`Stats::blobs_removed`].
     BlobsRemoved,
+    /// See [`Stats::segments_released`].
+    SegmentsReleased,
 }
 
 impl Counters {
@@ -80,6 +85,7 @@ impl Counters {
             Counter::Pads => &self.pads,
             Counter::BlobsWritten => &self.blobs_written,
             Counter::BlobsRemoved => &self.blobs_removed,
+            Counter::SegmentsReleased => &self.segments_released,
         }
     }
 
@@ -102,6 +108,7 @@ impl Counters {
             pads: get(Counter::Pads),
             blobs_written: get(Counter::BlobsWritten),
             blobs_removed: get(Counter::BlobsRemoved),
+            segments_released: get(Counter::SegmentsReleased),
         }
     }
 }
