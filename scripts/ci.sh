@@ -4,6 +4,7 @@
 #
 # Runs: rustfmt check, clippy with warnings denied, the whole test suite (unit,
 # integration, quickcheck properties, fuzz-corpus replay, the simulator's CLI tests),
+# the log crash property under 20 more seeds,
 # the loom models (scripts/loom.sh), and the crash demo over a few seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,12 @@ trap 'rm -f "$results"' EXIT
 
 step "cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$results"
+
+step "log crash property, 20 more quickcheck seeds (20,000 cases, release)"
+for seed in $(seq 1 20); do
+    PAGELOG_QC_SEED="$seed" cargo test --quiet --release --locked --test log_crash_property \
+        recovery_is 2>&1 | grep -E '^test result|Arguments|seed [0-9]+:' | tee -a "$results"
+done
 
 step "loom models"
 bash scripts/loom.sh 2>&1 | tee -a "$results"

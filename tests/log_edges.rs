@@ -397,3 +397,99 @@ fn in_gc_mode_a_steady_working_set_keeps_the_file_bounded() {
         .collect();
     assert_eq!(latest.len(), pages as usize);
 }
+
+/// The first lsn of `disk`'s log that holds durable bytes in the slot at `slot`, past
+/// the slot's header: where a later buffer of that segment reached disk.
+fn first_durable_byte(disk: &SimStorage, slot: u64, segment: u64) -> Option<u64> {
+    let image = disk.read_file(LOG_FILE)?;
+    let start = (slot * segment) as usize;
+    let end = image.len().min(start + segment as usize);
+    let at = image[start..end].iter().position(|&b| b != 0)?;
+    Some(at as u64)
+}
+
+/// The jump past a crashed run must clear every lsn that run could have used, not just
+/// the highest durable segment header: a segment's later buffer can reach disk while
+/// its first (with the header) never does. Here the next run reuses that segment's
+/// slot (Gc mode: lowest free); had it reused the same lsns too, the same message
+/// sizes would line its end up exactly with the crashed run's durable messages, and
+/// recovery would read them as its continuation.
+#[test]
+fn a_run_after_a_crash_never_reuses_an_lsn_the_crashed_run_wrote() {
+    const SEGMENT: u64 = 8192;
+    const BUF: usize = 4096;
+    let config = Config {
+        segment_size_bytes: SEGMENT,
+        io_buf_size_bytes: BUF,
+        io_bufs: 3,
+        blob_threshold_bytes: 1000,
+        segment_mode: SegmentMode::Gc,
+        ..Config::default()
+    };
+    let disk = SimStorage::new(71);
+    let log = open(&disk, &config).expect("open");
+    let value = |tag: u32| payload(tag, 100);
+    let mut tag = 0;
+    // Fill segment 0, then hold open the first reservation of the next segment.
+    let held = loop {
+        tag += 1;
+        let r = log.reserve(Kind::Append, 1, &value(tag)).expect("reserve");
+        if r.lsn() >= SEGMENT {
+            break r;
+        }
+        r.complete().expect("complete");
+    };
+    // Complete messages until three land in the segment's second buffer, and write
+    // that buffer out (the first cannot be written: `held` is open).
+    let mut lsns = vec![held.lsn()];
+    while lsns
+        .iter()
+        .filter(|&&l| l + 128 > SEGMENT + BUF as u64)
+        .count()
+        < 3
+    {
+        tag += 1;
+        let r = log.reserve(Kind::Append, 2, &value(tag)).expect("reserve");
+        lsns.push(r.lsn());
+        r.complete().expect("complete");
+    }
+    assert!(
+        matches!(log.try_flush(), Err(Error::WouldBlock)),
+        "held blocks the flush"
+    );
+    let crashed = disk.crash();
+    drop(held);
+    drop(log);
+    let old_start = first_durable_byte(&crashed, 1, SEGMENT).expect("second buffer on disk");
+    assert!(old_start > 40, "only a later buffer of slot 1 is durable");
+    let sizes = lsns.iter().filter(|&&l| l < SEGMENT + old_start).count() as u32;
+
+    // The next run: the same message sizes from its first segment's start.
+    let log = open(&crashed, &config).expect("reopen");
+    let start = log.recovery().start;
+    let mut ours = Vec::new();
+    for k in 0..sizes {
+        let v = payload(1000 + k, 100);
+        ours.push((log.write(Kind::Append, 3, &v).expect("write"), v));
+    }
+    assert_eq!(
+        ours.last().map(|p| p.0.lsn + 128 - start),
+        Some(old_start),
+        "the new run ends where the crashed run's durable bytes begin"
+    );
+    log.flush().expect("flush");
+    drop(log);
+    let log = open(&crashed.crash(), &config).expect("reopen again");
+    let got: Vec<_> = recovered(&log)
+        .into_iter()
+        .filter(|(lsn, _)| *lsn >= start)
+        .collect();
+    let want: Vec<_> = ours.iter().map(|(p, v)| (p.lsn, v.clone())).collect();
+    let lsns = |v: &[(Lsn, Vec<u8>)]| v.iter().map(|m| m.0).collect::<Vec<_>>();
+    assert_eq!(
+        lsns(&got),
+        lsns(&want),
+        "exactly this run's messages past its start"
+    );
+    assert!(got == want, "this run's values");
+}
