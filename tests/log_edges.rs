@@ -493,3 +493,53 @@ fn a_run_after_a_crash_never_reuses_an_lsn_the_crashed_run_wrote() {
     );
     assert!(got == want, "this run's values");
 }
+
+/// Gc mode: once the live data shrinks, the segments it left behind at the end of the
+/// file are cut off the file, not just marked reusable.
+#[test]
+fn in_gc_mode_the_file_shrinks_when_the_live_data_does() {
+    let config = Config {
+        segment_size_bytes: 4096,
+        io_buf_size_bytes: 4096,
+        io_bufs: 2,
+        blob_threshold_bytes: 2000,
+        segment_mode: SegmentMode::Gc,
+        ..Config::default()
+    };
+    let disk = SimStorage::new(72);
+    let log = open(&disk, &config).expect("open");
+    let file_len = || disk.read_file(LOG_FILE).map_or(0, |f| f.len() as u64);
+    let pages = 64u64;
+    for pid in 0..pages {
+        log.write(Kind::Replace, pid, &payload(pid as u32, 1000))
+            .expect("write");
+    }
+    log.flush().expect("flush");
+    let peak = file_len();
+    assert!(peak >= 16 * 4096, "64 KB of live data: file {peak} B");
+    let mut last = Vec::new();
+    for round in 1..=8u32 {
+        last.clear();
+        for pid in 0..pages {
+            let v = payload(round * 1000 + pid as u32, 10);
+            log.write(Kind::Replace, pid, &v).expect("write");
+            last.push((pid, v));
+        }
+        log.flush().expect("flush");
+    }
+    let small = file_len();
+    eprintln!("peak {peak} B, after shrinking {small} B");
+    assert!(
+        small <= peak / 4,
+        "64 pages of 10 B, yet the file is {small} B (peak {peak} B)"
+    );
+    drop(log);
+    let log = open(&disk.crash(), &config).expect("reopen");
+    let mut latest = std::collections::BTreeMap::new();
+    for m in log.iter_from(0).expect("iter") {
+        let m = m.expect("message");
+        latest.insert(m.pid, m.value);
+    }
+    let want: std::collections::BTreeMap<_, _> = last.into_iter().collect();
+    assert_eq!(latest, want, "every page's latest value survives the cut");
+}

@@ -134,6 +134,7 @@ impl Log {
         let (released, _) = erase::release_segments(file.as_ref(), SEGMENT_HEADER_LEN, |done| {
             release_step(&mut space, done)
         })?;
+        cut_free_tail(file.as_ref(), &mut space)?;
         let first = First {
             base: rec.jump,
             file_offset,
@@ -241,6 +242,21 @@ fn recovered_space(config: &Config, rec: &Recovery) -> Space {
         }
     }
     space
+}
+
+/// Cuts the file's trailing Free segments (their headers are zero on disk: nothing
+/// is lost). Runs under the space lock, so no new segment is placed in the cut range
+/// until the file is cut; returns whether it cut (and synced).
+fn cut_free_tail(file: &dyn File, space: &mut Space) -> Result<bool> {
+    let Some(len) = space.accountant_mut().cut_free_tail() else {
+        return Ok(false);
+    };
+    if file.len()? <= len {
+        return Ok(false);
+    }
+    file.set_len(len)?;
+    file.sync()?;
+    Ok(true)
 }
 
 /// One round of [`erase::release_segments`]: the headers at `done` are zero on disk.
@@ -360,6 +376,12 @@ impl Inner {
             .map_err(|e| self.fail(e))?;
         self.count(Counter::SegmentsReleased, released);
         self.count(Counter::Syncs, syncs);
+        if released > 0 {
+            let cut = cut_free_tail(self.file.as_ref(), &mut self.space.lock());
+            if cut.map_err(|e| self.fail(e))? {
+                self.count(Counter::Syncs, 1);
+            }
+        }
         Ok(())
     }
 

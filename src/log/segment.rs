@@ -30,7 +30,8 @@
 //! already been overwritten.
 //!
 //! Linear mode never reuses a segment: `next` always appends. In both modes trailing
-//! Free segments can be cut from the file ([`Accountant::truncated_len`]).
+//! Free segments are cut from the file ([`Accountant::cut_free_tail`]): a Free slot's
+//! header is zero on disk, so losing its bytes loses nothing.
 //!
 //! Known limit: Gc mode reuses the lowest Free segment, and truncation only cuts the
 //! tail, so densely live segments that end up near the end of the file keep the file
@@ -162,7 +163,9 @@ impl Accountant {
     /// while the segment holding `cut` is in use.
     pub fn require(&mut self, lsn: Lsn, cut: Lsn) {
         let i = self.index_of(lsn);
-        self.segments[i].requires = Some(cut);
+        let own = cut - cut % self.segment_size == lsn;
+        // A log starting empty at 0 continues nothing but itself.
+        self.segments[i].requires = (!own).then_some(cut);
     }
 
     /// Segments in use, ascending by lsn, with their file offsets.
@@ -397,12 +400,26 @@ impl Accountant {
 
     /// The file length once trailing Free segments are cut.
     pub fn truncated_len(&self) -> u64 {
-        let used = self
-            .segments
+        self.used_slots() as u64 * self.segment_size
+    }
+
+    fn used_slots(&self) -> usize {
+        self.segments
             .iter()
             .rposition(|s| s.state != SegmentState::Free)
-            .map_or(0, |i| i + 1);
-        used as u64 * self.segment_size
+            .map_or(0, |i| i + 1)
+    }
+
+    /// Forgets the trailing Free slots and returns the file length to cut the file to,
+    /// if there were any. The caller cuts the file before any later `next` can hand
+    /// out one of those slots again (it holds the lock this accountant lives under).
+    pub fn cut_free_tail(&mut self) -> Option<u64> {
+        let used = self.used_slots();
+        if used == self.segments.len() {
+            return None;
+        }
+        self.segments.truncate(used);
+        Some(used as u64 * self.segment_size)
     }
 
     /// Segments allocated in the file (including Free ones not yet truncated).
@@ -598,6 +615,13 @@ mod tests {
             a.truncated_len(),
             SEG,
             "segment 0 holds page 1; 1 and 2 are free"
+        );
+        assert_eq!(a.cut_free_tail(), Some(SEG));
+        assert_eq!(a.cut_free_tail(), None, "nothing left to cut");
+        assert_eq!(
+            a.next(3 * SEG),
+            SEG,
+            "the cut slot is the next one appended"
         );
     }
 
