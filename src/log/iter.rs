@@ -3,9 +3,10 @@
 //!
 //! The iterator reads one segment at a time from the file (memory: one segment plus
 //! its messages) through the same scanner as recovery, stops at cuts made by recovery,
-//! and skips Pad, Cancelled and batch manifests. In Gc mode a segment reclaimed while
-//! the iterator runs is skipped (its header no longer names its lsn), and so are
-//! messages whose blob was reclaimed: Gc mode keeps live state, not history.
+//! and skips Pad, Cancelled and batch manifests. Each segment is read under a pin, so
+//! it cannot be reclaimed and reused mid-read. In Gc mode a segment reclaimed before
+//! the iterator reaches it is skipped, and so are messages whose blob was reclaimed:
+//! Gc mode keeps live state, not history.
 
 use std::collections::VecDeque;
 
@@ -67,10 +68,9 @@ impl LogIter {
             return Ok(false);
         };
         let size = self.inner.config.segment_size_bytes;
-        let file_len = self.inner.file.len()?;
-        let len = size.min(file_len.saturating_sub(offset)) as usize;
-        let mut bytes = vec![0; len];
-        self.inner.file.read_at(&mut bytes, offset)?;
+        let Some(bytes) = self.read_segment(lsn, offset)? else {
+            return Ok(true);
+        };
         let place = Place {
             file: LOG_FILE,
             offset,
@@ -106,6 +106,22 @@ impl LogIter {
             self.ready.push_back((f, payload));
         }
         Ok(true)
+    }
+
+    /// The bytes of the segment at `lsn`, read under a pin so it cannot be reclaimed
+    /// and reused meanwhile; None if it left the log since the iterator was made.
+    fn read_segment(&self, lsn: Lsn, offset: u64) -> Result<Option<Vec<u8>>> {
+        if !self.inner.space.lock().accountant_mut().try_pin(lsn) {
+            return Ok(None);
+        }
+        let size = self.inner.config.segment_size_bytes;
+        let read = self.inner.file.len().and_then(|file_len| {
+            let len = size.min(file_len.saturating_sub(offset)) as usize;
+            let mut bytes = vec![0; len];
+            self.inner.file.read_at(&mut bytes, offset).map(|()| bytes)
+        });
+        self.inner.space.lock().accountant_mut().unpin(lsn);
+        read.map(Some)
     }
 
     fn yield_one(&self, f: Found, payload: Vec<u8>) -> Option<Result<Message>> {
