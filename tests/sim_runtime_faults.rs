@@ -264,3 +264,69 @@ fn huge_offsets_are_refused_not_allocated() {
     assert_eq!(err.io_kind(), Some(ErrorKind::FileTooLarge));
     assert!(f.set_len(1 << 40).is_err());
 }
+
+/// Runs a fixed workload of writes, reads and syncs under `faults`, ignoring errors;
+/// returns the storage.
+fn busy(seed: u64, faults: FaultRates, mask: Option<Vec<u64>>) -> pagelog::io::SimStorage {
+    let disk = with_faults(seed, FaultRates::default());
+    let f = create_durable(&disk, "f");
+    disk.set_faults(faults).expect("set");
+    disk.set_fault_mask(mask.map(|m| m.into_iter().collect()));
+    for i in 0..200u64 {
+        let _ = f.write_at(&payload(i as u32, 700), i * 512);
+        let mut back = [0; 300];
+        let _ = f.read_at(&mut back, i * 256);
+        if i % 7 == 0 {
+            let _ = f.sync();
+        }
+    }
+    disk
+}
+
+/// Risk: a shrinker cannot remove one injected fault without moving the others, so a
+/// minimal fault schedule is out of reach.
+#[test]
+fn masking_one_fault_leaves_every_other_fault_in_place() {
+    let faults = FaultRates {
+        read_eio: 0.02,
+        write_eio: 0.02,
+        short_read: 0.05,
+        short_write: 0.05,
+        misdirected_write: 0.02,
+        ..FaultRates::default()
+    };
+    let all = busy(5, faults.clone(), None).injected_calls();
+    assert!(all.len() >= 10, "only {} faults fired", all.len());
+    for drop in [0, all.len() / 2, all.len() - 1] {
+        let mut kept = all.clone();
+        kept.remove(drop);
+        let again = busy(5, faults.clone(), Some(kept.clone())).injected_calls();
+        assert_eq!(again, kept, "dropping fault {drop} moved others");
+    }
+    let none = busy(5, faults, Some(Vec::new()));
+    assert!(none.injected_calls().is_empty());
+    assert_eq!(none.stats().write_eio + none.stats().short_writes, 0);
+}
+
+/// Risk: the lying disk (outside the legal model) is not actually lying, so a test
+/// meant to prove the checker catches lost acknowledged data proves nothing.
+#[test]
+fn a_lying_disk_loses_synced_data_at_a_crash() {
+    let disk = sim(
+        9,
+        SimConfig {
+            lying_sync: true,
+            ..SimConfig::default()
+        },
+    );
+    let f = disk.open("f", OpenMode::Create).expect("create");
+    disk.sync_dir().expect("the liar says ok");
+    f.write_at(b"acknowledged", 0).expect("write");
+    f.sync().expect("the liar says ok");
+    let after = disk.crash();
+    assert_eq!(
+        after.read_file("f"),
+        None,
+        "nothing a sync 'made durable' survives"
+    );
+}

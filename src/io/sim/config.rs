@@ -120,6 +120,10 @@ pub struct SimConfig {
     pub crash: CrashModel,
     /// Runtime faults.
     pub faults: FaultRates,
+    /// A disk that lies, outside the legal fault model: `sync` and `sync_dir` return
+    /// Ok and persist nothing; at a crash every unsynced change is lost. For proving
+    /// that a checker catches lost acknowledged data, never for testing an engine.
+    pub lying_sync: bool,
 }
 
 impl Default for SimConfig {
@@ -129,6 +133,7 @@ impl Default for SimConfig {
             max_file_bytes: 1 << 30,
             crash: CrashModel::default(),
             faults: FaultRates::default(),
+            lying_sync: false,
         }
     }
 }

@@ -98,17 +98,23 @@ impl Resolver<'_> {
     }
 
     /// Maybe flips one bit of `image`.
-    pub(super) fn rot(&mut self, name: &str, image: &mut [u8], rate: f64) {
+    /// Flips one bit of `image` with probability `rate`, if `allowed` (the draws
+    /// happen either way). Returns whether it flipped.
+    pub(super) fn rot(&mut self, name: &str, image: &mut [u8], rate: f64, allowed: bool) -> bool {
         if image.is_empty() || rate == 0.0 || !self.rng.random_bool(rate) {
-            return;
+            return false;
         }
         let byte = self.rng.random_range(0..image.len());
         let bit: u8 = self.rng.random_range(0..8);
+        if !allowed {
+            return false;
+        }
         image[byte] ^= 1 << bit;
         self.stats.bit_flips += 1;
         self.report
             .bit_flips
             .push((name.to_string(), byte as u64, bit));
+        true
     }
 
     fn fate(&mut self) -> Fate {

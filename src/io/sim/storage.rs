@@ -148,6 +148,38 @@ impl SimStorage {
         Ok(())
     }
 
+    /// Overwrites bytes of `name` at `offset` in the durable image and the current view
+    /// alike, extending the file if needed: a disk returning data nobody wrote (outside
+    /// the legal fault model), for proving that a checker catches it.
+    pub fn forge(&self, name: &str, offset: u64, bytes: &[u8]) -> Result<()> {
+        let mut w = self.world.lock();
+        let missing = || Error::InvalidArgument(format!("no file {name:?}"));
+        let ino = *w.dir.current.get(name).ok_or_else(missing)?;
+        let inode = w.inodes.get_mut(&ino).ok_or_else(missing)?;
+        let at = usize::try_from(offset).map_err(|_| missing())?;
+        for image in [&mut inode.durable, &mut inode.current] {
+            if image.len() < at + bytes.len() {
+                image.resize(at + bytes.len(), 0);
+            }
+            image[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    /// Lets runtime faults fire only at the given call numbers (as counted by
+    /// [`SimStats::calls`]), or anywhere again with None. A fault drawn at another
+    /// call is dropped, but every random draw still happens, so the rest of the run is
+    /// unchanged: a shrinker can remove faults one at a time. Carried across crashes.
+    pub fn set_fault_mask(&self, calls: Option<std::collections::BTreeSet<u64>>) {
+        self.world.lock().fault_mask = calls;
+    }
+
+    /// Call numbers at which a runtime fault fired (bit flips: the call count at the
+    /// crash), in order, across crashes.
+    pub fn injected_calls(&self) -> Vec<u64> {
+        self.world.lock().injected.clone()
+    }
+
     /// Runs one storage call: counts it, checks for a crash, runs `f`, hashes the
     /// outcome.
     fn call<T>(&self, op: IoOp, path: &str, f: impl FnOnce(&mut World) -> Result<T>) -> Result<T> {

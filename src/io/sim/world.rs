@@ -34,7 +34,12 @@ pub(super) enum Life {
 #[derive(Debug)]
 pub(super) struct World {
     pub(super) config: SimConfig,
+    /// Draws of crash resolution.
     pub(super) rng: ChaCha8Rng,
+    pub(super) seed: u64,
+    /// Draws of runtime faults, reseeded from (seed, call number) at every call, so
+    /// whether a fault fires at one call never depends on what happened at another.
+    pub(super) fault_rng: ChaCha8Rng,
     pub(super) life: Life,
     pub(super) countdown: Option<u64>,
     pub(super) inodes: BTreeMap<u64, Inode>,
@@ -45,6 +50,11 @@ pub(super) struct World {
     pub(super) stats: SimStats,
     pub(super) trace: Trace,
     pub(super) last_crash: CrashReport,
+    /// If set, runtime faults fire only at these call numbers (see
+    /// [`super::SimStorage::set_fault_mask`]).
+    pub(super) fault_mask: Option<BTreeSet<u64>>,
+    /// Call numbers at which a runtime fault fired, in order.
+    pub(super) injected: Vec<u64>,
 }
 
 fn eio(what: String) -> io::Error {
@@ -58,6 +68,8 @@ impl World {
         World {
             config,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
+            fault_rng: ChaCha8Rng::seed_from_u64(seed),
             life: Life::Running,
             countdown: None,
             inodes: BTreeMap::new(),
@@ -67,12 +79,16 @@ impl World {
             stats: SimStats::default(),
             trace,
             last_crash: CrashReport::default(),
+            fault_mask: None,
+            injected: Vec::new(),
         }
     }
 
     /// Counts a call and fails it if the storage has crashed.
     pub(super) fn begin(&mut self, op: IoOp, path: &str) -> Result<()> {
         self.stats.calls += 1;
+        let mixed = self.seed ^ self.stats.calls.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.fault_rng = ChaCha8Rng::seed_from_u64(mixed);
         self.trace.u64(op as u64);
         self.trace.str(path);
         if self.life == Life::Running && self.countdown == Some(0) {
@@ -108,7 +124,26 @@ impl World {
     }
 
     fn hit(&mut self, rate: f64) -> bool {
-        rate > 0.0 && self.rng.random_bool(rate)
+        let drawn = rate > 0.0 && self.fault_rng.random_bool(rate);
+        drawn && self.fire()
+    }
+
+    /// A fault was drawn for this call: whether the mask lets it fire (recorded if so).
+    /// The draws around a masked fault still happen, so masking one fault leaves every
+    /// other draw of the run where it was.
+    fn fire(&mut self) -> bool {
+        let call = self.stats.calls;
+        let allowed = self.fault_mask.as_ref().is_none_or(|m| m.contains(&call));
+        if allowed {
+            self.injected.push(call);
+        }
+        allowed
+    }
+
+    /// Whether this call's drawn faults may fire, without recording anything.
+    fn allowed_now(&self) -> bool {
+        let call = self.stats.calls;
+        self.fault_mask.as_ref().is_none_or(|m| m.contains(&call))
     }
 
     fn inode(&self, ino: u64) -> &Inode {
@@ -198,6 +233,9 @@ impl World {
     }
 
     pub(super) fn sync_dir(&mut self) -> Result<()> {
+        if self.config.lying_sync {
+            return Ok(());
+        }
         if self.hit(self.config.faults.sync_eio) {
             self.stats.sync_eio += 1;
             self.dir.drop_pending();
@@ -217,16 +255,25 @@ impl World {
             ));
         }
         let short_rate = self.config.faults.short_read;
+        let allowed = self.allowed_now();
+        let call = self.stats.calls;
         let World {
-            inodes, rng, stats, ..
+            inodes,
+            fault_rng: rng,
+            stats,
+            injected,
+            ..
         } = self;
         let inode = inodes.get(&ino).expect("handles point at live inodes");
         read_exact_with(buf, offset, |b, at| {
             let n = inode.read(b, at);
             if n > 1 && short_rate > 0.0 && rng.random_bool(short_rate) {
-                stats.short_reads += 1;
                 let short = rng.random_range(1..n);
-                return Ok(short);
+                if allowed {
+                    stats.short_reads += 1;
+                    injected.push(call);
+                    return Ok(short);
+                }
             }
             Ok(n)
         })
@@ -244,10 +291,14 @@ impl World {
         if let Some(&(_, s)) = self.bad_sectors.range((ino, first)..=(ino, last)).next() {
             return Some(s);
         }
-        if !self.hit(self.config.faults.read_eio) {
+        let rate = self.config.faults.read_eio;
+        if !(rate > 0.0 && self.fault_rng.random_bool(rate)) {
             return None;
         }
-        let sector = self.rng.random_range(first..=last);
+        let sector = self.fault_rng.random_range(first..=last);
+        if !self.fire() {
+            return None;
+        }
         self.bad_sectors.insert((ino, sector));
         Some(sector)
     }
@@ -262,30 +313,47 @@ impl World {
         if data.is_empty() {
             return Ok(());
         }
-        if self.hit(self.config.faults.write_eio) {
-            self.stats.write_eio += 1;
-            let landed = self.rng.random_range(0..data.len());
-            self.store(ino, offset, &data[..landed]);
-            return Err(Error::io(
-                IoOp::Write,
-                name,
-                eio(format!("write at {offset}")),
-            ));
+        let rate = self.config.faults.write_eio;
+        if rate > 0.0 && self.fault_rng.random_bool(rate) {
+            let landed = self.fault_rng.random_range(0..data.len());
+            if self.fire() {
+                self.stats.write_eio += 1;
+                self.store(ino, offset, &data[..landed]);
+                return Err(Error::io(
+                    IoOp::Write,
+                    name,
+                    eio(format!("write at {offset}")),
+                ));
+            }
         }
-        if self.hit(self.config.faults.misdirected_write) {
-            self.stats.misdirected_writes += 1;
+        let rate = self.config.faults.misdirected_write;
+        if rate > 0.0 && self.fault_rng.random_bool(rate) {
             let (target, at) = self.misdirect(ino, offset, data.len() as u64);
-            self.store(target, at, data);
-            return Ok(());
+            if self.fire() {
+                self.stats.misdirected_writes += 1;
+                self.store(target, at, data);
+                return Ok(());
+            }
         }
         let short_rate = self.config.faults.short_write;
+        let allowed = self.allowed_now();
+        let call = self.stats.calls;
         let mut pieces = Vec::new();
-        let World { rng, stats, .. } = self;
+        let World {
+            fault_rng: rng,
+            stats,
+            injected,
+            ..
+        } = self;
         write_all_with(data, offset, |b, at| {
             let mut n = b.len();
             if n > 1 && short_rate > 0.0 && rng.random_bool(short_rate) {
-                stats.short_writes += 1;
-                n = rng.random_range(1..n);
+                let short = rng.random_range(1..n);
+                if allowed {
+                    stats.short_writes += 1;
+                    injected.push(call);
+                    n = short;
+                }
             }
             pieces.push((at, b[..n].to_vec()));
             Ok(n)
@@ -307,12 +375,12 @@ impl World {
             .copied()
             .filter(|&i| i != ino)
             .collect();
-        if !others.is_empty() && self.rng.random_bool(0.5) {
-            return (others[self.rng.random_range(0..others.len())], offset);
+        if !others.is_empty() && self.fault_rng.random_bool(0.5) {
+            return (others[self.fault_rng.random_range(0..others.len())], offset);
         }
-        let shift = self.rng.random_range(1..=8_u64) * self.config.sector_size;
+        let shift = self.fault_rng.random_range(1..=8_u64) * self.config.sector_size;
         let room = self.config.max_file_bytes.saturating_sub(len);
-        let down = offset >= shift && (self.rng.random_bool(0.5) || offset + shift > room);
+        let down = offset >= shift && (self.fault_rng.random_bool(0.5) || offset + shift > room);
         let at = if down {
             offset - shift
         } else {
@@ -344,6 +412,9 @@ impl World {
     }
 
     pub(super) fn sync(&mut self, ino: u64, name: &str) -> Result<()> {
+        if self.config.lying_sync {
+            return Ok(());
+        }
         if self.hit(self.config.faults.sync_eio) {
             self.stats.sync_eio += 1;
             self.inode_mut(ino).drop_pending();
@@ -377,12 +448,24 @@ impl World {
             stats: &mut stats,
             report: &mut report,
         };
-        let names = resolver.directory(&self.dir);
+        let liar = self.config.lying_sync;
+        let names = if liar {
+            self.dir.durable.clone()
+        } else {
+            resolver.directory(&self.dir)
+        };
+        let rot_allowed = self.allowed_now();
         let mut inodes = BTreeMap::new();
         for (name, &ino) in &names {
             let old = self.inode(ino);
-            let mut image = resolver.file(name, &old.durable, &old.pending);
-            resolver.rot(name, &mut image, self.config.faults.bit_flip);
+            let mut image = if liar {
+                old.durable.clone()
+            } else {
+                resolver.file(name, &old.durable, &old.pending)
+            };
+            if resolver.rot(name, &mut image, self.config.faults.bit_flip, rot_allowed) {
+                self.injected.push(self.stats.calls);
+            }
             inodes.insert(ino, Inode::from_image(image));
         }
         let mut trace = self.trace;
@@ -400,6 +483,8 @@ impl World {
         let next = World {
             config: self.config.clone(),
             rng,
+            seed: self.seed,
+            fault_rng: self.fault_rng.clone(),
             life: Life::Running,
             countdown: None,
             inodes,
@@ -409,6 +494,8 @@ impl World {
             stats,
             trace,
             last_crash: report,
+            fault_mask: self.fault_mask.clone(),
+            injected: std::mem::take(&mut self.injected),
         };
         self.life = Life::Superseded;
         self.inodes.clear();
