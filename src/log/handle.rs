@@ -62,6 +62,8 @@ pub struct RecoveryInfo {
     pub messages: usize,
     /// The lsn where this run's writes start.
     pub start: Lsn,
+    /// Which branches of the recovery walk were taken.
+    pub branches: super::recovery::Branches,
 }
 
 /// State shared by the log handle, reservations, batches and iterators.
@@ -150,6 +152,7 @@ impl Log {
             tip: rec.tip,
             messages: rec.messages.len(),
             start: rec.jump,
+            branches: rec.branches,
         };
         let flush_every = config.flush_every_ms;
         let counters = Counters::default();
@@ -466,7 +469,16 @@ impl Inner {
         }
         let result = self.read_pinned(ptr);
         self.space.lock().accountant_mut().unpin(ptr.lsn);
-        result
+        result.map_err(|e| self.fail_on_io(e))
+    }
+
+    /// An IO error (not a missing blob of a reclaimed message, not corruption) poisons
+    /// the log like any other; other errors pass through.
+    pub(crate) fn fail_on_io(&self, e: Error) -> Error {
+        match e {
+            Error::Io { .. } if !e.is_not_found() => self.fail(e),
+            other => other,
+        }
     }
 
     fn read_pinned(&self, ptr: Pointer) -> Result<Message> {

@@ -121,7 +121,7 @@ impl LogIter {
             self.inner.file.read_at(&mut bytes, offset).map(|()| bytes)
         });
         self.inner.space.lock().accountant_mut().unpin(lsn);
-        read.map(Some)
+        read.map(Some).map_err(|e| self.inner.fail_on_io(e))
     }
 
     fn yield_one(&self, f: Found, payload: Vec<u8>) -> Option<Result<Message>> {
@@ -129,7 +129,10 @@ impl LogIter {
             file: LOG_FILE,
             offset: 0,
         };
-        let msg = self.inner.message(f.kind, f.pid, f.lsn, payload, place);
+        let msg = self
+            .inner
+            .message(f.kind, f.pid, f.lsn, payload, place)
+            .map_err(|e| self.inner.fail_on_io(e));
         let reclaimed = self.inner.config.segment_mode == SegmentMode::Gc
             && f.kind.is_blob()
             && matches!(&msg, Err(e) if e.is_not_found());

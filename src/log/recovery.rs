@@ -60,6 +60,30 @@ use crate::io::File;
 /// Most IO buffers a configuration may have (Config validation enforces it).
 pub const MAX_IO_BUFS: u64 = 64;
 
+/// How often each branch of the walk was taken in one recovery: what a simulation
+/// campaign counts to show which recovery paths its crashes reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Branches {
+    /// Segments skipped because a later open declared their lsns void.
+    pub voids_skipped: u32,
+    /// Segments accepted across a freed gap (Gc).
+    pub freed_gaps: u32,
+    /// Walks whose end moved up over a freed prefix (Gc).
+    pub freed_prefix: u32,
+    /// Scans that stopped at an earlier recovery's cut and continued past it.
+    pub cuts_continued: u32,
+    /// Walks that ended at bytes that are not a valid message (a torn or lost tail).
+    pub torn_tails: u32,
+    /// Walks that ended because the next header did not continue the log.
+    pub broken_chains: u32,
+    /// Walks that ended only because the headers ran out.
+    pub clean_ends: u32,
+    /// Batches dropped because their manifest pointed past the tip (I5).
+    pub batches_dropped: u32,
+    /// Byte ranges zeroed before the jump header (stale headers and the tip).
+    pub zeroed: u32,
+}
+
 /// A recovered message, without its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recovered {
@@ -94,6 +118,8 @@ pub struct Recovery {
     pub zero_ranges: Vec<(u64, usize)>,
     /// Recovered jump segments: (segment lsn, the lsn its log continued from).
     pub jumps: Vec<(Lsn, Lsn)>,
+    /// Which branches the walk took.
+    pub branches: Branches,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +137,8 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     let (headers, dirty) = read_headers(config, file, file_len, slots)?;
     let mut walk = Walk::new(config, &headers);
     walk.run(file, file_len)?;
-    let tip = batch_tip(walk.cut, &walk.messages);
+    let (tip, dropped) = batch_tip(walk.cut, &walk.messages);
+    walk.branches.batches_dropped = dropped;
     let highest = headers.iter().map(|s| s.header.segment_lsn).max();
     let jump = match highest {
         None => 0,
@@ -130,6 +157,7 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         .map(|slot| header_range(slot as u64 * size, file_len))
         .collect();
     zero_ranges.extend(tip_range(config, file, file_len, tip, &chain)?);
+    walk.branches.zeroed = zero_ranges.len() as u32;
     let jumps = headers
         .iter()
         .filter(|s| chain.contains(&(s.header.segment_lsn, s.slot)))
@@ -145,6 +173,7 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         chain,
         messages: walk.messages.into_iter().filter(|m| m.lsn < tip).collect(),
         voids,
+        branches: walk.branches,
     })
 }
 
@@ -252,6 +281,7 @@ struct Walk<'a> {
     on_boundary: bool,
     chain: Vec<(Lsn, usize)>,
     messages: Vec<Recovered>,
+    branches: Branches,
 }
 
 impl<'a> Walk<'a> {
@@ -275,6 +305,7 @@ impl<'a> Walk<'a> {
             on_boundary: true,
             chain: Vec::new(),
             messages: Vec::new(),
+            branches: Branches::default(),
         }
     }
 
@@ -288,9 +319,10 @@ impl<'a> Walk<'a> {
         self.voids.iter().any(|&(start, _)| start == lsn)
     }
 
-    fn accepts(&self, h: &SegmentHeader) -> bool {
+    fn accepts(&mut self, h: &SegmentHeader) -> bool {
         let follows = h.prev_end == self.cut;
         let freed_gap = self.on_boundary && h.prev_end > self.cut && h.prev_end <= self.vouched;
+        self.branches.freed_gaps += u32::from(freed_gap && !follows);
         follows || freed_gap
     }
 
@@ -306,18 +338,23 @@ impl<'a> Walk<'a> {
         let gc = self.config.segment_mode == SegmentMode::Gc;
         if gc && self.on_boundary && freed_to > self.cut {
             self.cut = freed_to;
+            self.branches.freed_prefix += 1;
         }
     }
 
     fn run(&mut self, file: &dyn File, file_len: u64) -> Result<()> {
         let mut last_error = None;
+        let mut ended = false;
         for s in self.headers {
             let h = s.header;
             if self.in_void(h.segment_lsn) || h.segment_lsn < self.cut {
+                self.branches.voids_skipped += u32::from(self.in_void(h.segment_lsn));
                 continue;
             }
             if !self.accepts(&h) {
                 self.skip_freed();
+                self.branches.broken_chains += 1;
+                ended = true;
                 break;
             }
             let (end, why) = self.scan_one(file, file_len, s)?;
@@ -330,11 +367,15 @@ impl<'a> Walk<'a> {
                     self.on_boundary = false;
                     if !self.is_cut_point(end) {
                         last_error = Some(e);
+                        self.branches.torn_tails += 1;
+                        ended = true;
                         break;
                     }
+                    self.branches.cuts_continued += 1;
                 }
             }
         }
+        self.branches.clean_ends += u32::from(!ended);
         self.check_rot(last_error, file)
     }
 
@@ -385,8 +426,10 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// The tip after dropping every batch whose manifest points past it (I5).
-fn batch_tip(mut tip: Lsn, messages: &[Recovered]) -> Lsn {
+/// The tip after dropping every batch whose manifest points past it (I5), and how many
+/// were dropped.
+fn batch_tip(mut tip: Lsn, messages: &[Recovered]) -> (Lsn, u32) {
+    let mut dropped = 0;
     loop {
         let broken = messages
             .iter()
@@ -395,8 +438,11 @@ fn batch_tip(mut tip: Lsn, messages: &[Recovered]) -> Lsn {
             .map(|m| m.lsn)
             .min();
         match broken {
-            Some(manifest) => tip = manifest,
-            None => return tip,
+            Some(manifest) => {
+                tip = manifest;
+                dropped += 1;
+            }
+            None => return (tip, dropped),
         }
     }
 }
@@ -416,12 +462,16 @@ mod tests {
 
     #[test]
     fn a_batch_past_the_tip_is_dropped_and_the_drop_cascades() {
-        assert_eq!(batch_tip(500, &[manifest(100, 400)]), 500, "whole batch");
-        assert_eq!(batch_tip(500, &[manifest(100, 600)]), 100);
+        assert_eq!(
+            batch_tip(500, &[manifest(100, 400)]),
+            (500, 0),
+            "whole batch"
+        );
+        assert_eq!(batch_tip(500, &[manifest(100, 600)]), (100, 1));
         let nested = [manifest(100, 300), manifest(200, 600)];
         assert_eq!(
             batch_tip(500, &nested),
-            100,
+            (100, 2),
             "dropping the batch at 200 breaks the one at 100"
         );
     }
