@@ -15,6 +15,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod io;
 pub mod log;
+pub mod simulation;
 pub mod sync;
 
 pub use config::{Config, RecoveryMode, SegmentMode};

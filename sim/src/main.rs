@@ -4,13 +4,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod args;
+mod campaign;
 mod demo;
+mod replay;
+mod shrink_cmd;
+mod summary;
 
 #[derive(Parser)]
 #[command(
     name = "pagelog-sim",
     version,
-    about = "Seeded crash and fault simulation for pagelog"
+    about = "Seeded crash and fault simulation campaigns for pagelog"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -19,6 +24,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a campaign: many seeds in parallel, checked against the reference model.
+    /// Exits 1 on any violation.
+    Run(campaign::RunArgs),
+    /// Rerun one seed; print its trace hash and, with --verbose, its trace.
+    Replay(replay::ReplayArgs),
+    /// Shrink a failing seed to a minimal run and write it as a regression test.
+    Shrink(shrink_cmd::ShrinkArgs),
     /// Write records to a simulated disk, cut the power at a seeded moment, and show
     /// what survived. Fails if any synced record was damaged.
     Demo(demo::DemoArgs),
@@ -27,6 +39,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => campaign::main(&args),
+        Command::Replay(args) => replay::main(&args),
+        Command::Shrink(args) => shrink_cmd::main(&args),
         Command::Demo(args) => demo::run(&args),
     }
 }

@@ -178,6 +178,12 @@ impl Log {
         self.inner.info
     }
 
+    /// The lsn ranges `[start, end)` that recoveries cut off: what a crashed run
+    /// wrote past a recovered tip. Nothing in them is ever read again.
+    pub fn cut_ranges(&self) -> Vec<(Lsn, Lsn)> {
+        self.inner.voids.clone()
+    }
+
     /// Every message with an lsn below this is durable.
     pub fn stable_lsn(&self) -> Lsn {
         self.inner.stable.stable_end()
@@ -343,14 +349,23 @@ impl Inner {
                         .stable_lsn,
                 );
             }
-            self.file
-                .write_at(bytes, job.file_offset)
-                .map_err(|e| self.fail(e))?;
-            self.file.sync().map_err(|e| self.fail(e))?;
-            self.count(Counter::BytesWritten, job.len as u64);
-            self.count(Counter::BuffersWritten, 1);
-            self.count(Counter::Syncs, 1);
-            self.count(Counter::Pads, u64::from(job.pad_len > 0));
+            // The jump segment's header is durable since open: never write those bytes
+            // again (a torn rewrite of durable bytes could destroy them).
+            let skip = if job.base == self.info.start {
+                super::format::SEGMENT_HEADER_LEN.min(bytes.len())
+            } else {
+                0
+            };
+            if bytes.len() > skip {
+                self.file
+                    .write_at(&bytes[skip..], job.file_offset + skip as u64)
+                    .map_err(|e| self.fail(e))?;
+                self.file.sync().map_err(|e| self.fail(e))?;
+                self.count(Counter::BytesWritten, (bytes.len() - skip) as u64);
+                self.count(Counter::BuffersWritten, 1);
+                self.count(Counter::Syncs, 1);
+                self.count(Counter::Pads, u64::from(job.pad_len > 0));
+            }
         }
         if job.next_base > job.base {
             self.stable.mark_written(job.base, job.next_base);

@@ -1,0 +1,54 @@
+//! Flags shared by the subcommands: which scenario a seed draws.
+
+use clap::Args;
+use pagelog::simulation::{FaultClass, Liar, Pins};
+
+/// How a seed's scenario is drawn: pins over the seed's own choices.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScenarioArgs {
+    /// Steps per seed (default: drawn, 50 to 400).
+    #[arg(long)]
+    pub ops: Option<u32>,
+    /// Fault classes a seed may turn on: all, none, or a list (read_eio, write_eio,
+    /// sync_eio, short_read, short_write, misdirected, bit_flip, enospc).
+    #[arg(long, default_value = "all")]
+    pub faults: String,
+    /// A disk outside the legal model, to prove the oracle bites: sync or resurrect.
+    #[arg(long)]
+    pub liar: Option<String>,
+    /// More pins as key=value pairs joined by commas (segment, bufs, blob, mode,
+    /// cleanup, rate, clients, crash); a replay command carries them all.
+    #[arg(long, default_value = "")]
+    pub pins: String,
+}
+
+impl ScenarioArgs {
+    /// The pins these flags ask for.
+    pub fn pins(&self) -> Result<Pins, String> {
+        let mut pins: Pins = self.pins.parse()?;
+        if pins.faults.is_none() {
+            pins.faults = Some(FaultClass::parse_set(&self.faults)?);
+        }
+        if let Some(ops) = self.ops {
+            pins.ops = Some(ops);
+        }
+        if let Some(liar) = &self.liar {
+            pins.set("liar", liar)?;
+        }
+        if pins.liar != Liar::None && pins.faults.as_ref().is_some_and(|f| !f.is_empty()) {
+            // A lying disk is the only misbehaviour: faults would blur what it shows.
+            pins.faults = Some(Vec::new());
+        }
+        Ok(pins)
+    }
+}
+
+/// The command that replays `seed` under `pins`.
+pub fn replay_command(seed: u64, pins: &Pins) -> String {
+    let pins = pins.to_string();
+    if pins.is_empty() {
+        format!("cargo run --release -p pagelog-sim -- replay --seed {seed}")
+    } else {
+        format!("cargo run --release -p pagelog-sim -- replay --seed {seed} --pins '{pins}'")
+    }
+}

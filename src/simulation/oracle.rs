@@ -1,0 +1,348 @@
+//! The reference model: what was completed, aborted, acknowledged stable and batched,
+//! and the invariants a recovered (or running) log must satisfy against it
+//! (DESIGN.md, Oracle):
+//!
+//! - I1: every message acknowledged stable is recovered;
+//! - I2: what is recovered is exactly the completed messages below the recovered tip:
+//!   nothing aborted, torn or invented (in Gc mode: the same live state);
+//! - I5: a batch is recovered whole or not at all;
+//! - I6: lsns after a recovery exceed every lsn handed out before.
+//!
+//! When a fault that damages durable bytes silently (a misdirected write, a bit flip)
+//! has fired, acknowledged data may be lost: I1 and I5 are not required and I2 weakens
+//! to "every recovered message is a completed one, none aborted". Wrong data is a
+//! violation under every fault.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::config::SegmentMode;
+use crate::log::{Kind, Log, Lsn};
+
+/// One completed message: logical kind, page id, value.
+pub type Entry = (Kind, u64, Vec<u8>);
+
+/// Which invariant a run broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    /// An acknowledged message was lost.
+    I1,
+    /// Recovered content differs from the completed prefix (aborted, torn, invented).
+    I2,
+    /// A batch came back in part.
+    I5,
+    /// An lsn was handed out again after a recovery.
+    I6,
+    /// An operation failed with an IO error but the log was not poisoned.
+    Poison,
+    /// A read or an iteration returned data different from what was written.
+    Read,
+    /// Open failed where it must succeed, or returned an unexpected error.
+    Open,
+    /// An operation returned an error it never should (not IO, not WouldBlock).
+    Error,
+    /// The engine panicked.
+    Panic,
+}
+
+impl Invariant {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::I1 => "I1 acknowledged-lost",
+            Invariant::I2 => "I2 not-a-prefix",
+            Invariant::I5 => "I5 batch-split",
+            Invariant::I6 => "I6 lsn-reused",
+            Invariant::Poison => "not-poisoned",
+            Invariant::Read => "wrong-read",
+            Invariant::Open => "open-failed",
+            Invariant::Error => "unexpected-error",
+            Invariant::Panic => "panic",
+        }
+    }
+}
+
+/// A broken invariant and what was seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Which.
+    pub invariant: Invariant,
+    /// What was seen.
+    pub detail: String,
+}
+
+impl Violation {
+    /// A violation of `invariant`.
+    pub fn new(invariant: Invariant, detail: impl Into<String>) -> Violation {
+        Violation {
+            invariant,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.invariant.name(), self.detail)
+    }
+}
+
+/// What the log was told and what it acknowledged, since the last recovery.
+#[derive(Debug, Default, Clone)]
+pub struct Model {
+    /// Completed messages by lsn (including ones whose completion hit an IO error:
+    /// their bytes were in the log's hands).
+    pub completed: BTreeMap<Lsn, Entry>,
+    /// Aborted reservations.
+    pub aborted: BTreeSet<Lsn>,
+    /// Every completed message below this lsn was acknowledged durable.
+    pub acked: Lsn,
+    /// Batches: manifest lsn and member lsns.
+    pub batches: Vec<(Lsn, Vec<Lsn>)>,
+    /// Set when acknowledged data may have been lost legitimately (the file was cut
+    /// short by a test, or a durable-corruption fault fired): the next check only
+    /// requires that what comes back is true.
+    pub lost_acked: bool,
+    /// The highest lsn handed out so far (I6).
+    pub highest: Option<Lsn>,
+    /// `highest` as of the last recovery: every new lsn must exceed it.
+    pub floor: Option<Lsn>,
+}
+
+/// The live messages of each page: from its newest non-Append message on.
+fn live(entries: &[(Lsn, Entry)]) -> BTreeMap<u64, Vec<(Lsn, Entry)>> {
+    let mut pages: BTreeMap<u64, Vec<(Lsn, Entry)>> = BTreeMap::new();
+    for (lsn, e) in entries {
+        let page = pages.entry(e.1).or_default();
+        if e.0 != Kind::Append {
+            page.clear();
+        }
+        page.push((*lsn, e.clone()));
+    }
+    pages
+}
+
+impl Model {
+    /// Records the outcome of a flush or make_stable: everything below `target` is
+    /// acknowledged durable.
+    pub fn ack(&mut self, target: Lsn) {
+        self.acked = self.acked.max(target);
+    }
+
+    /// A reservation was granted at `lsn`: checks I6 and tracks the highest lsn.
+    pub fn reserved(&mut self, lsn: Lsn) -> Result<(), Violation> {
+        if let Some(floor) = self.floor.filter(|&f| lsn <= f) {
+            return Err(Violation::new(
+                Invariant::I6,
+                format!("lsn {lsn} handed out after a recovery, but {floor} was before"),
+            ));
+        }
+        self.highest = Some(self.highest.map_or(lsn, |h| h.max(lsn)));
+        Ok(())
+    }
+
+    /// The live state of the completed messages (Gc mode keeps only this).
+    pub fn live_view(&self) -> BTreeMap<u64, Vec<(Lsn, Entry)>> {
+        let all: Vec<(Lsn, Entry)> = self
+            .completed
+            .iter()
+            .map(|(l, e)| (*l, e.clone()))
+            .collect();
+        live(&all)
+    }
+
+    /// Reads every message of `log` from lsn 0.
+    pub fn read_all(log: &Log) -> Result<Vec<(Lsn, Entry)>, crate::Error> {
+        let mut got = Vec::new();
+        for m in log.iter_from(0)? {
+            let m = m?;
+            got.push((m.lsn, (m.kind, m.pid, m.value)));
+        }
+        Ok(got)
+    }
+
+    /// Checks what a freshly recovered `log` holds (I1, I2, I5) and makes the
+    /// recovered state the model's new baseline.
+    pub fn check_recovered(&mut self, log: &Log, mode: SegmentMode) -> Result<(), Violation> {
+        let tip = log.recovery().tip;
+        let got = Model::read_all(log).map_err(|e| {
+            Violation::new(Invariant::Read, format!("iterating a fresh recovery: {e}"))
+        })?;
+        self.forget_cut(&log.cut_ranges());
+        self.check_view(&got, tip, mode)?;
+        if !self.lost_acked {
+            self.check_acked(tip)?;
+            self.check_batches(tip)?;
+        }
+        let kept: BTreeMap<Lsn, Entry> = got.into_iter().collect();
+        let highest = self.highest;
+        *self = Model {
+            completed: kept,
+            floor: highest,
+            highest,
+            ..Model::default()
+        };
+        Ok(())
+    }
+
+    /// Drops completed messages inside ranges a recovery cut off (a recovery the
+    /// model never saw, interrupted after its cut became durable, may have made
+    /// them), unless they were acknowledged: losing those is I1 whatever the cause.
+    pub fn forget_cut(&mut self, cuts: &[(Lsn, Lsn)]) {
+        let acked = self.acked;
+        self.completed
+            .retain(|&l, _| l < acked || !cuts.iter().any(|&(s, e)| s <= l && l < e));
+    }
+
+    /// A recovery ended at `tip` but its content could not be read back (the power
+    /// was cut during the check): checks I1 and I5 against the tip alone and makes
+    /// the completed messages below it the new baseline, unverified (the next
+    /// recovery's check covers them).
+    pub fn recovered_unread(&mut self, tip: Lsn) -> Result<(), Violation> {
+        if !self.lost_acked {
+            self.check_acked(tip)?;
+            self.check_batches(tip)?;
+        }
+        let kept: BTreeMap<Lsn, Entry> = self
+            .completed
+            .range(..tip)
+            .map(|(l, e)| (*l, e.clone()))
+            .collect();
+        let highest = self.highest;
+        *self = Model {
+            completed: kept,
+            aborted: std::mem::take(&mut self.aborted),
+            lost_acked: self.lost_acked,
+            floor: highest,
+            highest,
+            ..Model::default()
+        };
+        Ok(())
+    }
+
+    /// Checks `got` (what iteration returned for lsns below `tip`) against the
+    /// completed messages below `tip` (I2).
+    pub fn check_view(
+        &self,
+        got: &[(Lsn, Entry)],
+        tip: Lsn,
+        mode: SegmentMode,
+    ) -> Result<(), Violation> {
+        if let Some((l, _)) = got.iter().find(|(l, _)| self.aborted.contains(l)) {
+            return Err(Violation::new(
+                Invariant::I2,
+                format!("aborted message at lsn {l} came back"),
+            ));
+        }
+        let invented = got.iter().find(|(l, e)| self.completed.get(l) != Some(e));
+        if let Some((l, e)) = invented {
+            let what = match self.completed.get(l) {
+                Some(w) => format!("{:?} pid {} {} B", w.0, w.1, w.2.len()),
+                None => "nothing completed there".into(),
+            };
+            return Err(Violation::new(
+                Invariant::I2,
+                format!(
+                    "lsn {l} holds {:?} pid {} {} B; the model has {what}",
+                    e.0,
+                    e.1,
+                    e.2.len()
+                ),
+            ));
+        }
+        if self.lost_acked {
+            return Ok(());
+        }
+        let want: Vec<(Lsn, Entry)> = self
+            .completed
+            .range(..tip)
+            .map(|(l, e)| (*l, e.clone()))
+            .collect();
+        let same = match mode {
+            SegmentMode::Linear => got == want.as_slice(),
+            SegmentMode::Gc => live(got) == live(&want),
+        };
+        if same {
+            return Ok(());
+        }
+        let have: BTreeSet<Lsn> = got.iter().map(|(l, _)| *l).collect();
+        let missing = want
+            .iter()
+            .find(|(l, _)| !have.contains(l))
+            .map(|(l, _)| *l);
+        Err(Violation::new(
+            Invariant::I2,
+            format!(
+                "{} messages below lsn {tip}, {} completed there; first missing: {missing:?}",
+                got.len(),
+                want.len()
+            ),
+        ))
+    }
+
+    fn check_acked(&self, tip: Lsn) -> Result<(), Violation> {
+        match self.completed.range(..self.acked).find(|(l, _)| **l >= tip) {
+            Some((l, _)) => Err(Violation::new(
+                Invariant::I1,
+                format!(
+                    "message {l} was acknowledged stable (acked below {}) but recovery stopped at {tip}",
+                    self.acked
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn check_batches(&self, tip: Lsn) -> Result<(), Violation> {
+        for (m, members) in &self.batches {
+            if *m < tip && members.iter().any(|l| *l >= tip) {
+                return Err(Violation::new(
+                    Invariant::I5,
+                    format!("batch at {m} recovered in part (tip {tip})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn entry(pid: u64, v: u8) -> Entry {
+        (Kind::Append, pid, vec![v; 3])
+    }
+
+    #[test]
+    fn the_view_check_catches_aborted_invented_and_missing_messages() {
+        let mut m = Model::default();
+        m.completed.insert(10, entry(1, 1));
+        m.completed.insert(20, entry(1, 2));
+        m.aborted.insert(30);
+        let mode = SegmentMode::Linear;
+        let good = vec![(10, entry(1, 1)), (20, entry(1, 2))];
+        assert_eq!(m.check_view(&good, 25, mode), Ok(()));
+        let short = vec![(10, entry(1, 1))];
+        assert!(m.check_view(&short, 25, mode).is_err(), "20 missing");
+        assert_eq!(m.check_view(&short, 15, mode), Ok(()), "a prefix");
+        let wrong = vec![(10, entry(1, 9))];
+        assert!(m.check_view(&wrong, 15, mode).is_err(), "wrong value");
+        let aborted = vec![(10, entry(1, 1)), (20, entry(1, 2)), (30, entry(1, 3))];
+        let err = m.check_view(&aborted, 40, mode).expect_err("aborted");
+        assert_eq!(err.invariant, Invariant::I2);
+        m.lost_acked = true;
+        assert_eq!(m.check_view(&short, 25, mode), Ok(()), "lenient: a subset");
+        assert!(m.check_view(&wrong, 15, mode).is_err(), "never wrong data");
+    }
+
+    #[test]
+    fn lsns_after_a_recovery_must_exceed_every_earlier_one() {
+        let mut m = Model::default();
+        m.reserved(100).expect("first");
+        m.reserved(50).expect("out of order is fine within a run");
+        m.floor = m.highest;
+        assert_eq!(m.reserved(100).map_err(|v| v.invariant), Err(Invariant::I6));
+        m.reserved(101).expect("above the floor");
+    }
+}

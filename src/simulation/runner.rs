@@ -1,0 +1,339 @@
+//! One seeded run: open, check, run an incarnation, crash or reopen, and again, until
+//! the plan ends; then a last power cut, recovery and check.
+//!
+//! Recovery happens with the scenario's faults still on; an open that fails on an
+//! injected IO error is retried, and after three failures the faults are paused for
+//! one open (recovery must succeed on a disk that works). A power cut armed inside
+//! an operation may land inside the next recovery, which is then crashed and rerun.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::Error;
+use crate::io::{FaultRates, SimStorage, Storage};
+use crate::log::format::{Kind, MESSAGE_HEADER_LEN, MessageHeader, Place};
+use crate::log::recovery::Branches;
+use crate::log::{LOG_FILE, Log};
+
+use super::clients::{End, incarnation};
+use super::oracle::{Invariant, Model, Violation};
+use super::plan::Step;
+use super::report::{Counts, Outcome, Report, add_branches};
+use super::scenario::{Liar, Scenario};
+use super::state::{State, Tracer};
+
+/// Runs `plan` under `scenario`. `mask` (storage call numbers) limits where runtime
+/// faults may fire; `verbose` keeps the trace lines. Never panics: an engine panic is
+/// reported as a violation.
+pub fn run(scenario: &Scenario, plan: &[Step], mask: Option<&[u64]>, verbose: bool) -> Report {
+    let attempt = catch_unwind(AssertUnwindSafe(|| {
+        run_inner(scenario, plan, mask, verbose)
+    }));
+    attempt.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "non-string panic".into());
+        Report {
+            seed: scenario.seed,
+            outcome: Outcome::Violation {
+                step: plan.len(),
+                violation: Violation::new(Invariant::Panic, what),
+            },
+            counts: Counts::default(),
+            sim: Default::default(),
+            branches: Branches::default(),
+            trace_hash: 0,
+            trace: Vec::new(),
+            injected: Vec::new(),
+        }
+    })
+}
+
+fn run_inner(scenario: &Scenario, plan: &[Step], mask: Option<&[u64]>, verbose: bool) -> Report {
+    let disk = SimStorage::with_config(scenario.seed, scenario.sim.clone())
+        .expect("a drawn sim config is valid");
+    disk.set_fault_mask(mask.map(|m| m.iter().copied().collect()));
+    let mut state = State {
+        scenario,
+        disk,
+        model: Model::default(),
+        counts: Counts::default(),
+        tracer: Tracer::new(verbose),
+        tag: 0,
+        poisoned: false,
+        corrupted: false,
+        pointers: BTreeMap::new(),
+        aborted: Vec::new(),
+        last: String::new(),
+    };
+    let mut run = Run {
+        rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x0b5e_55ed),
+        branches: Branches::default(),
+        at: 0,
+    };
+    let outcome = run.all(&mut state, plan);
+    let disk_hash = state.disk.trace_hash();
+    state
+        .tracer
+        .event(|| format!("end: {outcome:?}"), &[disk_hash]);
+    Report {
+        seed: scenario.seed,
+        outcome,
+        counts: state.counts,
+        sim: state.disk.stats(),
+        branches: run.branches,
+        trace_hash: state.tracer.hash(),
+        trace: state.tracer.take_lines(),
+        injected: state.disk.injected_calls(),
+    }
+}
+
+struct Run {
+    rng: ChaCha8Rng,
+    branches: Branches,
+    at: usize,
+}
+
+impl Run {
+    fn all(&mut self, state: &mut State<'_>, plan: &[Step]) -> Outcome {
+        loop {
+            let log = match self.open(state) {
+                Ok(log) => log,
+                Err(outcome) => return outcome,
+            };
+            if let Err(v) = self.check(state, &log) {
+                if !state.disk.is_crashed() {
+                    return self.violation(v);
+                }
+                // A power cut armed in the last incarnation landed in this check's
+                // reads: what this open recovered still stands; reboot and recover.
+                if let Err(v) = state.model.recovered_unread(log.recovery().tip) {
+                    return self.violation(v);
+                }
+                drop(log);
+                self.reboot(state);
+                continue;
+            }
+            state.pointers.clear();
+            state.aborted.clear();
+            let end = incarnation(&log, state, plan, &mut self.at);
+            drop(log);
+            state
+                .tracer
+                .event(|| format!("      -> {end:?}"), &[end_code(&end)]);
+            match end {
+                End::Violation(v) => return self.violation(v),
+                End::Corrupted => {
+                    state.counts.corruption_reported += 1;
+                    return Outcome::CorruptionReported("an operation reported corruption".into());
+                }
+                End::Done => {
+                    state.counts.crashes_between += 1;
+                    self.after_crash(state);
+                    return self.final_check(state);
+                }
+                End::Crash => state.counts.crashes_between += 1,
+                End::CrashInside => state.counts.crashes_inside += 1,
+                End::Reopen => state.counts.reopens += 1,
+                End::Poisoned => self.after_poison(state),
+            }
+            if matches!(end, End::Crash | End::CrashInside) {
+                self.after_crash(state);
+            }
+        }
+    }
+
+    fn violation(&self, violation: Violation) -> Outcome {
+        Outcome::Violation {
+            step: self.at.saturating_sub(1),
+            violation,
+        }
+    }
+
+    fn final_check(&mut self, state: &mut State<'_>) -> Outcome {
+        match self.open(state) {
+            Ok(log) => match self.check(state, &log) {
+                Ok(()) => Outcome::Pass,
+                Err(_) if state.disk.is_crashed() => {
+                    if let Err(v) = state.model.recovered_unread(log.recovery().tip) {
+                        return self.violation(v);
+                    }
+                    drop(log);
+                    self.reboot(state);
+                    self.final_check(state)
+                }
+                Err(v) => self.violation(v),
+            },
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Poisoned: reopen as is (the process restarts), or cut the power too.
+    fn after_poison(&mut self, state: &mut State<'_>) {
+        state.counts.poisonings += 1;
+        state.poisoned = false;
+        if self.rng.random_bool(0.5) {
+            state.disk = state.disk.crash();
+            state.counts.crashes_after_poison += 1;
+            self.after_crash(state);
+        } else {
+            state.counts.reopens += 1;
+        }
+    }
+
+    /// The power was cut by an armed `crash_after`: boot the surviving image.
+    fn reboot(&mut self, state: &mut State<'_>) {
+        state.disk = state.disk.crash();
+        state.counts.crashes_inside += 1;
+        self.after_crash(state);
+    }
+
+    fn after_crash(&mut self, state: &mut State<'_>) {
+        state.poisoned = false;
+        if state.scenario.pins.liar == Liar::Resurrect {
+            forge_aborted(state);
+        }
+    }
+
+    fn check(&mut self, state: &mut State<'_>, log: &Log) -> Result<(), Violation> {
+        state.counts.recoveries += 1;
+        add_branches(&mut self.branches, &log.recovery().branches);
+        if state.durable_damage() {
+            state.model.lost_acked = true;
+        }
+        let mode = state.scenario.config.segment_mode;
+        let result = state.model.check_recovered(log, mode);
+        let info = log.recovery();
+        let tip = info.tip;
+        state.tracer.event(
+            || {
+                format!(
+                    "      open: {} messages to tip {tip}, writing from {}; {:?}; check: {result:?}",
+                    info.messages, info.start, info.branches
+                )
+            },
+            &[tip, u64::from(result.is_ok())],
+        );
+        result
+    }
+
+    /// Opens the log, retrying injected IO failures and rebooting a disk that lost
+    /// power inside recovery.
+    fn open(&mut self, state: &mut State<'_>) -> Result<Log, Outcome> {
+        set_quota(state);
+        let mut failures = 0;
+        loop {
+            let storage: Arc<dyn Storage> = Arc::new(state.disk.clone());
+            let paused = failures >= 3;
+            let faults = state.disk.config().faults;
+            if paused {
+                let _ = state.disk.set_faults(FaultRates::default());
+            }
+            let result = Log::open(state.scenario.config.clone(), storage);
+            if paused {
+                let _ = state.disk.set_faults(faults);
+            }
+            match result {
+                Ok(log) => return Ok(log),
+                Err(e) => self.open_failed(state, e, &mut failures)?,
+            }
+        }
+    }
+
+    fn open_failed(
+        &mut self,
+        state: &mut State<'_>,
+        e: Error,
+        failures: &mut u32,
+    ) -> Result<(), Outcome> {
+        if state.disk.is_crashed() {
+            self.reboot(state);
+            return Ok(());
+        }
+        let io = matches!(e, Error::Io { .. });
+        if io && *failures < 3 {
+            *failures += 1;
+            state.counts.open_retries += 1;
+            return Ok(());
+        }
+        if e.is_corruption() && state.durable_damage() {
+            state.counts.corruption_reported += 1;
+            return Err(Outcome::CorruptionReported(e.to_string()));
+        }
+        Err(self.violation(Violation::new(Invariant::Open, format!("open failed: {e}"))))
+    }
+}
+
+fn end_code(end: &End) -> u64 {
+    match end {
+        End::Done => 1,
+        End::Crash => 2,
+        End::CrashInside => 3,
+        End::Reopen => 4,
+        End::Poisoned => 5,
+        End::Corrupted => 6,
+        End::Violation(_) => 7,
+    }
+}
+
+/// With ENOSPC on, the disk gets the scenario's headroom above its current use.
+fn set_quota(state: &mut State<'_>) {
+    let Some(headroom) = state.scenario.headroom else {
+        return;
+    };
+    let used: u64 = state
+        .disk
+        .names()
+        .iter()
+        .filter_map(|n| state.disk.read_file(n))
+        .map(|f| f.len() as u64)
+        .sum();
+    let faults = FaultRates {
+        enospc_quota_bytes: Some(used + headroom),
+        ..state.disk.config().faults
+    };
+    let _ = state.disk.set_faults(faults);
+}
+
+/// The resurrecting liar: wherever an aborted message's Cancelled record reached the
+/// disk, put the original message back, checksum and all.
+fn forge_aborted(state: &mut State<'_>) {
+    let Some(image) = state.disk.read_file(LOG_FILE) else {
+        return;
+    };
+    let place = Place {
+        file: LOG_FILE,
+        offset: 0,
+    };
+    for a in std::mem::take(&mut state.aborted) {
+        let at = a.ptr.file_offset as usize;
+        let Some(bytes) = image.get(at..at + MESSAGE_HEADER_LEN) else {
+            continue;
+        };
+        let Ok(h) = MessageHeader::decode(bytes, u64::MAX, place) else {
+            continue;
+        };
+        if h.kind != Kind::Cancelled || h.lsn != a.ptr.lsn {
+            continue;
+        }
+        let (kind, pid, value) = &a.entry;
+        let Ok(forged) = MessageHeader::new(*kind, *pid, a.ptr.lsn, value) else {
+            continue;
+        };
+        let mut bytes = forged.encode().to_vec();
+        bytes.extend_from_slice(value);
+        if state
+            .disk
+            .forge(LOG_FILE, a.ptr.file_offset, &bytes)
+            .is_ok()
+        {
+            state.counts.forged += 1;
+        }
+    }
+}
