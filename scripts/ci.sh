@@ -4,7 +4,7 @@
 #
 # Runs: rustfmt check, clippy with warnings denied, the whole test suite (unit,
 # integration, quickcheck properties, fuzz-corpus replay, the simulator's CLI tests),
-# the log crash property under 20 more seeds,
+# the log crash property under 20 more seeds, a 2,000-seed simulation campaign,
 # the loom models (scripts/loom.sh), and the crash demo over a few seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,12 @@ done
 
 step "loom models"
 bash scripts/loom.sh 2>&1 | tee -a "$results"
+
+# bit_flip and misdirected are left out until the open engine bug they find is fixed
+# (a destroyed segment header lets a later open reuse lsns: README, Simulation).
+step "simulation campaign: seeds 0..2000, fault classes on, coverage required"
+cargo run --quiet --release --locked -p pagelog-sim -- run --seeds 0..2000 \
+    --faults read_eio,write_eio,sync_eio,short_read,short_write,enospc --require-coverage
 
 step "crash demo, seeds 1..5"
 for seed in 1 2 3 4 5; do

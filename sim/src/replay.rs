@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use pagelog::simulation::Outcome;
+use pagelog::simulation::{Outcome, Pins, Report, Scenario, parse_plan, run};
 
 use crate::args::ScenarioArgs;
 use crate::campaign::run_seed;
@@ -17,6 +17,12 @@ pub struct ReplayArgs {
     /// Print the step-by-step trace.
     #[arg(long)]
     pub verbose: bool,
+    /// Replay this plan (the text a shrink printed) instead of the seed's own.
+    #[arg(long)]
+    pub plan: Option<String>,
+    /// With --plan: the storage calls at which faults may fire, comma-separated.
+    #[arg(long)]
+    pub faults_at: Option<String>,
     #[command(flatten)]
     pub scenario: ScenarioArgs,
 }
@@ -30,7 +36,14 @@ pub fn main(args: &ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (scenario, report) = run_seed(args.seed, &pins, args.verbose);
+    let (scenario, report) = match replay_given(args, &pins) {
+        Ok(Some(both)) => both,
+        Ok(None) => run_seed(args.seed, &pins, args.verbose),
+        Err(e) => {
+            eprintln!("pagelog-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
     println!("seed {}: {}", args.seed, scenario.describe());
     for line in &report.trace {
         println!("{line}");
@@ -59,4 +72,28 @@ pub fn main(args: &ReplayArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The run of an explicit `--plan` (and `--faults-at`), if one was given.
+fn replay_given(args: &ReplayArgs, pins: &Pins) -> Result<Option<(Scenario, Report)>, String> {
+    let Some(text) = &args.plan else {
+        return Ok(None);
+    };
+    let plan = parse_plan(text)?;
+    let mask: Option<Vec<u64>> = match &args.faults_at {
+        None => None,
+        Some(list) => Some(
+            list.split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    s.trim()
+                        .parse()
+                        .map_err(|_| format!("{s:?} is not a call number"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let scenario = Scenario::draw(args.seed, pins);
+    let report = run(&scenario, &plan, mask.as_deref(), args.verbose);
+    Ok(Some((scenario, report)))
 }

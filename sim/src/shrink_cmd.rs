@@ -52,7 +52,14 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
         shrunk.invariant.name(),
         shrunk.detail
     );
-    eprintln!("plan: {}", plan_text(&shrunk.plan));
+    let mask: Vec<String> = shrunk.mask.iter().map(|c| c.to_string()).collect();
+    eprintln!(
+        "replay: cargo run --release -p pagelog-sim -- replay --seed {} --pins '{}' --plan '{}' --faults-at '{}' --verbose",
+        args.seed,
+        pins,
+        plan_text(&shrunk.plan),
+        mask.join(",")
+    );
     let test = regression_test(&scenario, &shrunk);
     if args.print {
         print!("{test}");

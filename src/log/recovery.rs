@@ -28,9 +28,10 @@
 //!    could have written: above the highest valid segment lsn by `MAX_IO_BUFS + 3`
 //!    segments (a run writes at most one segment per IO buffer past its lowest
 //!    unwritten buffer, whose segment header or its predecessor's is durable). The
-//!    caller first zeroes (`zero_ranges`) every slot header that is not part of the
-//!    recovered log and not already zero, and the message header at the tip, and
-//!    syncs; then writes the jump segment's header with `prev_end = tip` and syncs it
+//!    caller first zeroes (`zero_ranges`) every slot that is not part of the
+//!    recovered log and whose header bytes are not already zero (the whole slot: a
+//!    header destroyed by damage must not leave its messages to be read again if
+//!    their lsns are ever reused), and the message header at the tip, and syncs; then writes the jump segment's header with `prev_end = tip` and syncs it
 //!    before any write: that declares `(tip, jump)` void (step 1), and no stale header
 //!    is left to be mistaken for a freed gap's successor once the jump segment itself
 //!    is reclaimed. Zeroing the tip's header keeps what was cut there cut even if the
@@ -113,8 +114,8 @@ pub struct Recovery {
     /// Void ranges `(start, end)` declared by headers, plus `(tip, jump)`.
     pub voids: Vec<(Lsn, Lsn)>,
     /// Byte ranges `(file offset, len)` the caller zeroes (and syncs) before writing
-    /// the jump header: the header of every slot not in the recovered log whose
-    /// header bytes are not already zero, and the message header at the tip.
+    /// the jump header: every slot not in the recovered log whose header bytes are
+    /// not already zero, and the message header at the tip.
     pub zero_ranges: Vec<(u64, usize)>,
     /// Recovered jump segments: (segment lsn, the lsn its log continued from).
     pub jumps: Vec<(Lsn, Lsn)>,
@@ -154,7 +155,7 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     let mut zero_ranges: Vec<(u64, usize)> = dirty
         .into_iter()
         .filter(|&slot| !chain.iter().any(|&(_, c)| c == slot))
-        .map(|slot| header_range(slot as u64 * size, file_len))
+        .map(|slot| slot_range(slot as u64 * size, size, file_len))
         .collect();
     zero_ranges.extend(tip_range(config, file, file_len, tip, &chain)?);
     walk.branches.zeroed = zero_ranges.len() as u32;
@@ -181,6 +182,11 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
 fn header_range(at: u64, file_len: u64) -> (u64, usize) {
     let len = (file_len - at).min(SEGMENT_HEADER_LEN as u64);
     (at, len as usize)
+}
+
+/// The bytes of the slot at `at` that exist in a file of `file_len` bytes.
+fn slot_range(at: u64, size: u64, file_len: u64) -> (u64, usize) {
+    (at, (file_len - at).min(size) as usize)
 }
 
 /// The message header's bytes at `tip`, if the tip is inside a recovered segment and

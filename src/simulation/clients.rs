@@ -78,6 +78,9 @@ impl<'a> Incarnation<'a> {
         while let Some(&step) = plan.get(*at) {
             *at += 1;
             state.counts.steps += 1;
+            if state.durable_damage() {
+                state.model.lost_acked = true;
+            }
             let result = match step {
                 Step::Crash => return End::Crash,
                 Step::Reopen => return End::Reopen,

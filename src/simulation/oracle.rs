@@ -131,7 +131,8 @@ impl Model {
 
     /// A reservation was granted at `lsn`: checks I6 and tracks the highest lsn.
     pub fn reserved(&mut self, lsn: Lsn) -> Result<(), Violation> {
-        if let Some(floor) = self.floor.filter(|&f| lsn <= f) {
+        let floor = self.floor.filter(|_| !self.lost_acked);
+        if let Some(floor) = floor.filter(|&f| lsn <= f) {
             return Err(Violation::new(
                 Invariant::I6,
                 format!("lsn {lsn} handed out after a recovery, but {floor} was before"),

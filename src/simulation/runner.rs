@@ -5,6 +5,12 @@
 //! injected IO error is retried, and after three failures the faults are paused for
 //! one open (recovery must succeed on a disk that works). A power cut armed inside
 //! an operation may land inside the next recovery, which is then crashed and rerun.
+//!
+//! After a sync error the disk is rebooted (a power cut) before the next open. A
+//! failed fsync drops the dirty data while reads still show it (fsyncgate): a log
+//! reopened in the same boot would recover from bytes that are not durable and vouch
+//! for them. pagelog documents the same rule for its users: after an fsync error,
+//! reopen only after the OS page cache is gone (a reboot), as PostgreSQL does.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -76,6 +82,7 @@ fn run_inner(scenario: &Scenario, plan: &[Step], mask: Option<&[u64]>, verbose: 
         rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x0b5e_55ed),
         branches: Branches::default(),
         at: 0,
+        sync_errors_seen: 0,
     };
     let outcome = run.all(&mut state, plan);
     let disk_hash = state.disk.trace_hash();
@@ -98,6 +105,8 @@ struct Run {
     rng: ChaCha8Rng,
     branches: Branches,
     at: usize,
+    /// Sync errors injected up to the last power cut.
+    sync_errors_seen: u64,
 }
 
 impl Run {
@@ -108,6 +117,9 @@ impl Run {
                 Err(outcome) => return outcome,
             };
             if let Err(v) = self.check(state, &log) {
+                if let Some(outcome) = damage_reported(state, &v) {
+                    return outcome;
+                }
                 if !state.disk.is_crashed() {
                     return self.violation(v);
                 }
@@ -168,7 +180,7 @@ impl Run {
                     self.reboot(state);
                     self.final_check(state)
                 }
-                Err(v) => self.violation(v),
+                Err(v) => damage_reported(state, &v).unwrap_or_else(|| self.violation(v)),
             },
             Err(outcome) => outcome,
         }
@@ -195,6 +207,7 @@ impl Run {
     }
 
     fn after_crash(&mut self, state: &mut State<'_>) {
+        self.sync_errors_seen = state.disk.stats().sync_eio;
         state.poisoned = false;
         if state.scenario.pins.liar == Liar::Resurrect {
             forge_aborted(state);
@@ -208,7 +221,15 @@ impl Run {
             state.model.lost_acked = true;
         }
         let mode = state.scenario.config.segment_mode;
+        // The oracle reads with runtime faults paused: its reads are not the
+        // engine's. Damage already done (bad sectors, flipped bits) stays.
+        let faults = state.disk.config().faults;
+        let _ = state.disk.set_faults(FaultRates {
+            enospc_quota_bytes: faults.enospc_quota_bytes,
+            ..FaultRates::default()
+        });
         let result = state.model.check_recovered(log, mode);
+        let _ = state.disk.set_faults(faults);
         let info = log.recovery();
         let tip = info.tip;
         state.tracer.event(
@@ -229,6 +250,11 @@ impl Run {
         set_quota(state);
         let mut failures = 0;
         loop {
+            if state.disk.stats().sync_eio > self.sync_errors_seen {
+                state.disk = state.disk.crash();
+                state.counts.crashes_after_poison += 1;
+                self.after_crash(state);
+            }
             let storage: Arc<dyn Storage> = Arc::new(state.disk.clone());
             let paused = failures >= 3;
             let faults = state.disk.config().faults;
@@ -262,12 +288,24 @@ impl Run {
             state.counts.open_retries += 1;
             return Ok(());
         }
-        if e.is_corruption() && state.durable_damage() {
+        if (e.is_corruption() || io) && state.durable_damage() {
             state.counts.corruption_reported += 1;
             return Err(Outcome::CorruptionReported(e.to_string()));
         }
         Err(self.violation(Violation::new(Invariant::Open, format!("open failed: {e}"))))
     }
+}
+
+/// After durable damage, a check that failed because reading the log reported
+/// corruption or an IO error is a counted outcome (the engine said so), not a
+/// violation; wrong data never is.
+fn damage_reported(state: &mut State<'_>, v: &Violation) -> Option<Outcome> {
+    let reported = v.invariant == Invariant::Read && v.detail.starts_with("iterating");
+    if !(reported && state.durable_damage() && !state.disk.is_crashed()) {
+        return None;
+    }
+    state.counts.corruption_reported += 1;
+    Some(Outcome::CorruptionReported(v.detail.clone()))
 }
 
 fn end_code(end: &End) -> u64 {

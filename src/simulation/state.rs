@@ -100,9 +100,12 @@ impl State<'_> {
             .collect()
     }
 
-    /// True if a fault that damages durable bytes silently has fired in this run.
+    /// True if a fault that damages durable state has fired in this run: a bit flip, a
+    /// misdirected write, or a sector gone bad (sticky read errors). After one, acked
+    /// data may be lost and recovery may report Corruption or an IO error; it must
+    /// still never return wrong data.
     pub fn durable_damage(&self) -> bool {
         let s = self.disk.stats();
-        s.bit_flips + s.misdirected_writes > 0
+        s.bit_flips + s.misdirected_writes + s.read_eio > 0
     }
 }

@@ -1,0 +1,138 @@
+//! Risks: a campaign that cannot fail (an oracle that does not bite), runs that do not
+//! replay (nondeterminism), and failures that cannot be turned into short tests.
+
+use std::process::Command;
+
+use pagelog::simulation::plan::generate;
+use pagelog::simulation::{Pins, Scenario, run};
+
+fn sim(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pagelog-sim"))
+        .args(args)
+        .output()
+        .expect("run pagelog-sim");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn hash_line(text: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with("trace hash"))
+        .unwrap_or_else(|| panic!("no trace hash in:\n{text}"))
+        .to_string()
+}
+
+/// The seeds a JSON summary lists as failing, with their invariants.
+fn failures(json: &str) -> Vec<(u64, String)> {
+    json.split("{\"seed\":")
+        .skip(1)
+        .map(|chunk| {
+            let seed = chunk.split(',').next().unwrap_or("").parse().expect("seed");
+            let inv = chunk
+                .split("\"invariant\":\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap_or("")
+                .to_string();
+            (seed, inv)
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_in_one_process_and_in_two() {
+    let pins = Pins::default();
+    for seed in 0..40 {
+        let scenario = Scenario::draw(seed, &pins);
+        let plan = generate(&scenario);
+        let a = run(&scenario, &plan, None, false);
+        let b = run(&scenario, &plan, None, true);
+        assert_eq!(a.trace_hash, b.trace_hash, "seed {seed} in one process");
+        assert_eq!(a.counts, b.counts, "seed {seed}");
+    }
+    let mut hashes = Vec::new();
+    for seed in [3, 17, 29] {
+        let (_, first) = sim(&["replay", "--seed", &seed.to_string()]);
+        let (_, second) = sim(&["replay", "--seed", &seed.to_string()]);
+        assert_eq!(
+            hash_line(&first),
+            hash_line(&second),
+            "seed {seed}, two processes"
+        );
+        let scenario = Scenario::draw(seed, &Pins::default());
+        let here = run(&scenario, &generate(&scenario), None, false).trace_hash;
+        assert_eq!(
+            hash_line(&first),
+            format!("trace hash {here:016x}"),
+            "seed {seed}"
+        );
+        hashes.push(here);
+    }
+    hashes.dedup();
+    assert_eq!(hashes.len(), 3, "different seeds, different traces");
+}
+
+#[test]
+fn a_lying_disk_is_caught_replays_identically_and_shrinks_to_a_short_test() {
+    let (code, json) = sim(&["run", "--seeds", "0..200", "--liar", "sync", "--json"]);
+    assert_eq!(code, 1, "a lying disk must fail the campaign:\n{json}");
+    let found = failures(&json);
+    let (seed, inv) = found.first().cloned().expect("a failing seed");
+    assert!(inv.starts_with("I1"), "seed {seed} broke {inv}, not I1");
+    let seed = seed.to_string();
+    let replay = ["replay", "--seed", &seed, "--pins", "faults=none,liar=sync"];
+    let (c1, first) = sim(&replay);
+    let (c2, second) = sim(&replay);
+    assert_eq!((c1, c2), (1, 1), "the replay fails too:\n{first}");
+    assert_eq!(first, second, "replays are identical");
+    let (code, test) = sim(&[
+        "shrink",
+        "--seed",
+        &seed,
+        "--pins",
+        "faults=none,liar=sync",
+        "--print",
+    ]);
+    assert_eq!(code, 0, "{test}");
+    let plan = test
+        .lines()
+        .find(|l| l.contains("parse_plan(\""))
+        .and_then(|l| l.split('"').nth(1))
+        .expect("the test carries its plan")
+        .to_string();
+    let steps = plan.split_whitespace().count();
+    assert!(steps <= 8, "shrunk to {steps} steps: {plan}");
+    assert!(test.contains("#[test]") && test.contains("I1"), "{test}");
+}
+
+#[test]
+fn a_disk_resurrecting_an_aborted_message_is_caught() {
+    let (code, json) = sim(&["run", "--seeds", "0..200", "--liar", "resurrect", "--json"]);
+    assert_eq!(code, 1, "{json}");
+    let found = failures(&json);
+    assert!(
+        found.iter().any(|(_, inv)| inv.starts_with("I2")),
+        "no I2 violation among {found:?}"
+    );
+}
+
+#[test]
+fn a_clean_campaign_passes_and_reports_what_it_did() {
+    let (code, text) = sim(&[
+        "run", "--seeds", "0..100", "--faults", "none", "--jobs", "2",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    for line in [
+        "seeds",
+        "crashes",
+        "recoveries checked",
+        "VIOLATIONS",
+        "ops/s/core",
+        "torn tail",
+    ] {
+        assert!(text.contains(line), "summary lacks {line:?}:\n{text}");
+    }
+    let (code, text) = sim(&["run", "--seeds", "5..3"]);
+    assert_eq!(code, 2, "a bad range is a usage error: {text}");
+}
