@@ -7,16 +7,16 @@
 //! from 0 to well above the blob threshold), aborts, reservations held open across
 //! other operations, flushes, batches, crashes, crashes after a random number of
 //! storage calls, and (Linear mode) truncation of the file at a random length. After
-//! every recovery the model in `common/wal_model.rs` checks the result.
+//! every recovery the simulator's oracle (`pagelog::simulation::Model`) checks the result.
 
 mod common;
 
 use std::sync::Arc;
 
-use common::wal_model::Model;
 use common::{payload, qc_gen, sim};
 use pagelog::io::{CrashModel, Filler, Tearing};
 use pagelog::io::{OpenMode, SimConfig, SimStorage, Storage};
+use pagelog::simulation::Model;
 use pagelog::{Config, Error, Kind, Log, Reservation, SegmentMode};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
@@ -297,7 +297,9 @@ fn run_case(case: &Case) -> Result<(), String> {
         let log = Log::open(config.clone(), storage).map_err(|e| format!("open: {e}"))?;
         OPENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         CHECKED.fetch_add(model.completed.len(), std::sync::atomic::Ordering::Relaxed);
-        model.check(&log, mode)?;
+        model
+            .check_recovered(&log, mode)
+            .map_err(|v| v.to_string())?;
         let (after, end) = incarnation(&log, &disk, &mut model, &mut ops);
         drop(log);
         disk = after;
@@ -305,7 +307,7 @@ fn run_case(case: &Case) -> Result<(), String> {
             End::Done => {
                 let storage: Arc<dyn Storage> = Arc::new(disk.clone());
                 let log = Log::open(config, storage).map_err(|e| format!("final open: {e}"))?;
-                return model.check(&log, mode);
+                return model.check_recovered(&log, mode).map_err(|v| v.to_string());
             }
             End::Truncate(frac) if mode == SegmentMode::Linear => {
                 truncate(&disk, frac);

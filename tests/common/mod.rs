@@ -57,4 +57,3 @@ pub fn qc_gen(size: usize) -> quickcheck::Gen {
     eprintln!("quickcheck seed {seed} (set PAGELOG_QC_SEED to change)");
     quickcheck::Gen::from_size_and_seed(size, seed)
 }
-pub mod wal_model;
