@@ -15,6 +15,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod io;
 pub mod log;
+#[cfg(not(loom))]
 pub mod simulation;
 pub mod sync;
 
