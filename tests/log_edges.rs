@@ -23,6 +23,18 @@ fn config() -> Config {
     }
 }
 
+/// Gc mode, one 4 KiB buffer per 4 KiB segment, values above 2000 B as blobs.
+fn gc_config() -> Config {
+    Config {
+        segment_size_bytes: 4096,
+        io_buf_size_bytes: 4096,
+        io_bufs: 2,
+        blob_threshold_bytes: 2000,
+        segment_mode: SegmentMode::Gc,
+        ..Config::default()
+    }
+}
+
 fn open(disk: &SimStorage, config: &Config) -> pagelog::Result<Log> {
     Log::open(config.clone(), Arc::new(disk.clone()))
 }
@@ -345,14 +357,7 @@ fn recovery_twice_with_a_crash_in_between_gives_the_same_state() {
 
 #[test]
 fn in_gc_mode_a_steady_working_set_keeps_the_file_bounded() {
-    let config = Config {
-        segment_size_bytes: 4096,
-        io_buf_size_bytes: 4096,
-        io_bufs: 2,
-        blob_threshold_bytes: 2000,
-        segment_mode: SegmentMode::Gc,
-        ..Config::default()
-    };
+    let config = gc_config();
     let disk = SimStorage::new(70);
     let log = open(&disk, &config).expect("open");
     let pages = 20u64;
@@ -498,14 +503,7 @@ fn a_run_after_a_crash_never_reuses_an_lsn_the_crashed_run_wrote() {
 /// file are cut off the file, not just marked reusable.
 #[test]
 fn in_gc_mode_the_file_shrinks_when_the_live_data_does() {
-    let config = Config {
-        segment_size_bytes: 4096,
-        io_buf_size_bytes: 4096,
-        io_bufs: 2,
-        blob_threshold_bytes: 2000,
-        segment_mode: SegmentMode::Gc,
-        ..Config::default()
-    };
+    let config = gc_config();
     let disk = SimStorage::new(72);
     let log = open(&disk, &config).expect("open");
     let file_len = || disk.read_file(LOG_FILE).map_or(0, |f| f.len() as u64);
@@ -548,14 +546,7 @@ fn in_gc_mode_the_file_shrinks_when_the_live_data_does() {
 /// reports damage; a segment is read under a pin, so it cannot be reused mid-read.
 #[test]
 fn in_gc_mode_iterating_while_segments_are_reused_never_reports_damage() {
-    let config = Config {
-        segment_size_bytes: 4096,
-        io_buf_size_bytes: 4096,
-        io_bufs: 2,
-        blob_threshold_bytes: 2000,
-        segment_mode: SegmentMode::Gc,
-        ..Config::default()
-    };
+    let config = gc_config();
     let disk = SimStorage::new(73);
     let log = open(&disk, &config).expect("open");
     let done = std::sync::atomic::AtomicBool::new(false);

@@ -23,6 +23,14 @@ pub struct ScenarioArgs {
 }
 
 impl ScenarioArgs {
+    /// The pins these flags ask for, or the usage error's exit code after saying why.
+    pub fn pins_or_usage(&self) -> Result<Pins, std::process::ExitCode> {
+        self.pins().map_err(|e| {
+            eprintln!("pagelog-sim: {e}");
+            std::process::ExitCode::from(2)
+        })
+    }
+
     /// The pins these flags ask for.
     pub fn pins(&self) -> Result<Pins, String> {
         let mut pins: Pins = self.pins.parse()?;

@@ -56,12 +56,9 @@ pub fn run_seed(seed: u64, pins: &Pins, verbose: bool) -> (Scenario, Report) {
 
 /// The `run` subcommand.
 pub fn main(args: &RunArgs) -> ExitCode {
-    let pins = match args.scenario.pins() {
+    let pins = match args.scenario.pins_or_usage() {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("pagelog-sim: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let jobs = args
         .jobs

@@ -29,12 +29,9 @@ pub struct ReplayArgs {
 
 /// The `replay` subcommand.
 pub fn main(args: &ReplayArgs) -> ExitCode {
-    let pins = match args.scenario.pins() {
+    let pins = match args.scenario.pins_or_usage() {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("pagelog-sim: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let (scenario, report) = match replay_given(args, &pins) {
         Ok(Some(both)) => both,

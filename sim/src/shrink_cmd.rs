@@ -30,12 +30,9 @@ pub struct ShrinkArgs {
 
 /// The `shrink` subcommand.
 pub fn main(args: &ShrinkArgs) -> ExitCode {
-    let pins = match args.scenario.pins() {
+    let pins = match args.scenario.pins_or_usage() {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("pagelog-sim: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let scenario = Scenario::draw(args.seed, &pins);
     let plan = generate(&scenario);
