@@ -22,12 +22,12 @@ pub struct AlignedBytes {
     len: usize,
 }
 
-// SAFETY: AlignedBytes owns its allocation; concurrent access to the bytes goes through
-// the unsafe methods below, whose callers follow the IO buffer protocol (disjoint
-// claimed ranges while writers are in; a single reader once sealed and empty).
+// AlignedBytes owns its allocation; concurrent access to the bytes goes through the
+// unsafe methods below, whose callers follow the IO buffer protocol (disjoint claimed
+// ranges while writers are in; a single reader once sealed and empty).
+// SAFETY: owned allocation; byte access only through those contracts.
 unsafe impl Send for AlignedBytes {}
-// SAFETY: as for Send: shared references only reach the bytes through unsafe methods
-// whose contracts exclude data races.
+// SAFETY: as for Send: shared references reach the bytes only through unsafe methods.
 unsafe impl Sync for AlignedBytes {}
 
 impl AlignedBytes {
@@ -65,9 +65,9 @@ impl AlignedBytes {
             at <= self.len && bytes.len() <= self.len - at,
             "write past buffer"
         );
-        // SAFETY: in bounds (asserted); exclusivity is the caller's contract; source and
-        // destination cannot overlap because `bytes` is not inside this region while
-        // the caller holds exclusive access to the destination.
+        // Source and destination cannot overlap: `bytes` is not inside this region
+        // while the caller holds exclusive access to the destination.
+        // SAFETY: in bounds (asserted); exclusive (the caller's contract); no overlap.
         unsafe {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.as_ptr().add(at), bytes.len())
         }
@@ -89,8 +89,7 @@ impl AlignedBytes {
     /// No one writes `at..at + len` while the returned slice lives.
     pub unsafe fn slice(&self, at: usize, len: usize) -> &[u8] {
         assert!(at <= self.len && len <= self.len - at, "read past buffer");
-        // SAFETY: in bounds (asserted), initialised (allocated zeroed), and the caller
-        // excludes concurrent writes for the slice's lifetime.
+        // SAFETY: in bounds (asserted), initialised (zeroed), no writes (caller's contract).
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(at), len) }
     }
 }

@@ -268,8 +268,9 @@ impl Ring {
     pub fn fill(&self, claim: &Claim, at: usize, bytes: &[u8]) {
         assert!(at + bytes.len() <= claim.len, "fill past the claim");
         let b = &self.bufs[claim.index];
-        // SAFETY: the claim holds a writer on this generation, so the buffer is not
-        // written out or reused, and the claimed range belongs to this claim alone.
+        // The claim holds a writer on this generation: the buffer is not written out or
+        // reused meanwhile.
+        // SAFETY: so the claimed range belongs to this claim alone.
         unsafe { b.bytes.write(claim.offset + at, bytes) }
     }
 
@@ -378,8 +379,9 @@ impl Ring {
                 prev_end: base,
                 size_log2: self.segment_size.trailing_zeros() as u16,
             };
-            // SAFETY: `next` is free (its last write finished) and not current, so no
-            // claim, writer or reader can reach its bytes; we hold the rotation lock.
+            // `next` is free (its last write finished) and not current; we hold the
+            // rotation lock.
+            // SAFETY: so no claim, writer or reader can reach its bytes.
             unsafe { next.bytes.write(0, &header.encode()) };
             (file_offset, SEGMENT_HEADER_LEN)
         } else {
@@ -429,8 +431,8 @@ impl Ring {
         let zeros = vec![0; payload_len];
         let header = MessageHeader::new(Kind::Pad, 0, base + at as u64, &zeros)
             .expect("pad shorter than a buffer");
-        // SAFETY: sealed with no writers and the write job not yet handed out: the
-        // caller is the only thread that can reach these bytes.
+        // Sealed with no writers and the write job not yet handed out.
+        // SAFETY: so the caller is the only thread that can reach these bytes.
         unsafe {
             b.bytes.write(at, &header.encode());
             b.bytes.zero(at + MESSAGE_HEADER_LEN, payload_len);
@@ -439,8 +441,9 @@ impl Ring {
 
     /// The bytes `job` must write.
     pub fn job_bytes(&self, job: &WriteJob) -> &[u8] {
-        // SAFETY: the job's holder is the only thread with access to a sealed buffer
-        // with no writers until it calls `finish`; nothing writes these bytes meanwhile.
+        // The job's holder is the only thread with access to a sealed buffer with no
+        // writers until it calls `finish`.
+        // SAFETY: so nothing writes these bytes while the slice lives.
         unsafe { self.bufs[job.index].bytes.slice(0, job.len) }
     }
 
