@@ -156,7 +156,7 @@ impl<'a> Run<'a> {
     fn complete(&mut self, r: Reservation<'a>, entry: (Kind, u64, Vec<u8>)) {
         let lsn = r.lsn();
         let result = r.complete();
-        self.model.completed.insert(lsn, entry);
+        self.model.complete(lsn, entry);
         self.outcome(result);
     }
 

@@ -28,6 +28,10 @@
 //! short-transfer faults exercise the very loops real files use. After a failed
 //! `write_at` any prefix of the bytes may have been written.
 //!
+//! `Storage::nonce` hands out fresh random bits (OS randomness for real files, derived
+//! from the seed and the call history in the simulator): they tell the bytes of one
+//! run of the engine from those of another.
+//!
 //! # Why the traits look like this
 //!
 //! - **Object safe, used as `Arc<dyn Storage>` and `Box<dyn File>`.** The engine holds

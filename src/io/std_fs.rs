@@ -11,6 +11,7 @@
 //! Unix only: positional IO and directory fsync have no portable std equivalent.
 
 use std::fs;
+use std::hash::{BuildHasher, RandomState};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,13 @@ impl StdStorage {
         validate_name(name)?;
         Ok(self.dir.join(name))
     }
+}
+
+/// 64 bits from the operating system's randomness: std's `RandomState` keys are drawn
+/// from it once per thread and stepped at every `new`, so hashing with a fresh one
+/// gives a distinct, unpredictable value per call without another dependency.
+fn os_random() -> u64 {
+    RandomState::new().hash_one(std::process::id())
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
@@ -116,6 +124,10 @@ impl Storage for StdStorage {
         }
         names.sort();
         Ok(names)
+    }
+
+    fn nonce(&self) -> u64 {
+        os_random()
     }
 
     fn sync_dir(&self) -> Result<()> {

@@ -28,6 +28,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn list(&self) -> Result<Vec<String>>;
     /// Makes every create, rename and remove done so far durable.
     fn sync_dir(&self) -> Result<()>;
+    /// 64 unpredictable bits, different at every call: each log open draws its run
+    /// nonce here (see `log/format.rs`). Real storage takes them from the operating
+    /// system; the simulator derives them from its seed and history, so a seed still
+    /// replays exactly. Not a storage call: it does no IO and cannot fail.
+    fn nonce(&self) -> u64;
 }
 
 /// An open file. All IO is positional; `&self` methods may run concurrently.

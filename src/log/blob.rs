@@ -13,11 +13,13 @@
 //! past the recovered tip, which recovery removes: their messages did not survive.
 //!
 //! [`read_blob`] trusts nothing: the length is checked against the file before any
-//! allocation, the header's lsn must match the name, and both checksums must hold.
+//! allocation, the header's lsn must match the name, and both checksums must hold; the
+//! header's is seeded with the writing run's nonce (`format.rs`), so a blob a crashed
+//! run left at an lsn a later run reused never passes for the later run's value.
 
 use crate::error::{Error, Result};
 use crate::io::{OpenMode, Storage};
-use crate::log::format::{BLOB_HEADER_LEN, BlobHeader, Lsn, Place};
+use crate::log::format::{BLOB_HEADER_LEN, BlobHeader, Lsn, Nonce, Place};
 
 const PREFIX: &str = "blob-";
 
@@ -38,21 +40,22 @@ pub fn parse_blob_name(name: &str) -> Option<Lsn> {
         .flatten()
 }
 
-/// Writes `value` as the blob for `lsn` and makes file and name durable.
-pub fn write_blob(storage: &dyn Storage, lsn: Lsn, value: &[u8]) -> Result<()> {
+/// Writes `value` as the blob for `lsn`, from run `nonce`, and makes file and name
+/// durable.
+pub fn write_blob(storage: &dyn Storage, lsn: Lsn, value: &[u8], nonce: Nonce) -> Result<()> {
     let name = blob_name(lsn);
     let file = storage.open(&name, OpenMode::Create)?;
     file.set_len(0)?;
-    let header = BlobHeader::new(lsn, value).encode();
+    let header = BlobHeader::new(lsn, value, nonce).encode();
     file.write_at(&header, 0)?;
     file.write_at(value, BLOB_HEADER_LEN as u64)?;
     file.sync()?;
     storage.sync_dir()
 }
 
-/// Reads and checks the blob for `lsn`. A missing file is an IO `NotFound` error; any
-/// malformed byte is `Error::Corruption`.
-pub fn read_blob(storage: &dyn Storage, lsn: Lsn) -> Result<Vec<u8>> {
+/// Reads and checks the blob for `lsn`, written by run `nonce`. A missing file is an IO
+/// `NotFound` error; any malformed byte is `Error::Corruption`.
+pub fn read_blob(storage: &dyn Storage, lsn: Lsn, nonce: Nonce) -> Result<Vec<u8>> {
     let name = blob_name(lsn);
     let file = storage.open(&name, OpenMode::Existing)?;
     let file_len = file.len()?;
@@ -69,7 +72,7 @@ pub fn read_blob(storage: &dyn Storage, lsn: Lsn) -> Result<Vec<u8>> {
     }
     let mut head = [0; BLOB_HEADER_LEN];
     file.read_at(&mut head, 0)?;
-    let header = BlobHeader::decode(&head, file_len, place)?;
+    let header = BlobHeader::decode(&head, file_len, nonce, place)?;
     if header.lsn != lsn {
         return Err(Error::corruption(
             &name,
@@ -117,6 +120,8 @@ mod tests {
     use super::*;
     use crate::io::SimStorage;
 
+    const N: Nonce = Nonce(0x5eed);
+
     #[test]
     fn names_round_trip_and_foreign_names_are_ignored() {
         for lsn in [0, 1, 0xdead_beef, u64::MAX] {
@@ -139,10 +144,10 @@ mod tests {
         for seed in 0..200 {
             let disk = SimStorage::new(seed);
             let value: Vec<u8> = (0..5000_u32).map(|i| (i * 7 + seed as u32) as u8).collect();
-            write_blob(&disk, 4096, &value).expect("write");
+            write_blob(&disk, 4096, &value, N).expect("write");
             let after = disk.crash();
             assert!(
-                read_blob(&after, 4096).expect("read after crash") == value,
+                read_blob(&after, 4096, N).expect("read after crash") == value,
                 "seed {seed}"
             );
         }
@@ -151,24 +156,32 @@ mod tests {
     #[test]
     fn damaged_blobs_are_corruption_never_data() {
         let disk = SimStorage::new(1);
-        write_blob(&disk, 77, &[9; 300]).expect("write");
+        write_blob(&disk, 77, &[9; 300], N).expect("write");
         disk.flip_bit(&blob_name(77), 100, 3).expect("flip");
         assert!(
-            read_blob(&disk, 77)
+            read_blob(&disk, 77, N)
                 .expect_err("value flip")
                 .is_corruption()
         );
 
-        write_blob(&disk, 78, &[9; 300]).expect("write");
+        write_blob(&disk, 78, &[9; 300], N).expect("write");
         let f = disk.open(&blob_name(78), OpenMode::Existing).expect("open");
         f.set_len(200).expect("truncate");
-        assert!(read_blob(&disk, 78).expect_err("truncated").is_corruption());
+        assert!(
+            read_blob(&disk, 78, N)
+                .expect_err("truncated")
+                .is_corruption()
+        );
         f.set_len(10).expect("truncate below the header");
-        assert!(read_blob(&disk, 78).expect_err("no header").is_corruption());
+        assert!(
+            read_blob(&disk, 78, N)
+                .expect_err("no header")
+                .is_corruption()
+        );
 
-        write_blob(&disk, 79, &[1; 10]).expect("write");
+        write_blob(&disk, 79, &[1; 10], N).expect("write");
         disk.rename(&blob_name(79), &blob_name(80)).expect("rename");
-        let err = read_blob(&disk, 80).expect_err("another lsn's blob");
+        let err = read_blob(&disk, 80, N).expect_err("another lsn's blob");
         assert!(err.to_string().contains("name says 80"), "{err}");
     }
 
@@ -179,12 +192,13 @@ mod tests {
             lsn: 5,
             len: 1 << 50,
             value_crc: 0,
+            nonce: N,
         }
         .encode();
         let f = disk.open(&blob_name(5), OpenMode::Create).expect("create");
         f.write_at(&forged, 0).expect("write");
         assert!(
-            read_blob(&disk, 5)
+            read_blob(&disk, 5, N)
                 .expect_err("length past the file")
                 .is_corruption()
         );
@@ -193,9 +207,9 @@ mod tests {
     #[test]
     fn a_stale_blob_at_the_same_lsn_is_overwritten_whole() {
         let disk = SimStorage::new(3);
-        write_blob(&disk, 9, &[1; 1000]).expect("write");
-        write_blob(&disk, 9, &[2; 10]).expect("rewrite");
-        assert_eq!(read_blob(&disk, 9).expect("read"), vec![2; 10]);
+        write_blob(&disk, 9, &[1; 1000], N).expect("write");
+        write_blob(&disk, 9, &[2; 10], N).expect("rewrite");
+        assert_eq!(read_blob(&disk, 9, N).expect("read"), vec![2; 10]);
         assert_eq!(
             disk.read_file(&blob_name(9)).expect("file").len(),
             BLOB_HEADER_LEN + 10
@@ -206,7 +220,7 @@ mod tests {
     fn blobs_past_the_tip_are_listed_for_removal_in_order() {
         let disk = SimStorage::new(4);
         for lsn in [500, 100, 300, 200] {
-            write_blob(&disk, lsn, b"v").expect("write");
+            write_blob(&disk, lsn, b"v", N).expect("write");
         }
         disk.open("log", OpenMode::Create)
             .expect("an unrelated file");

@@ -14,6 +14,15 @@
 //! offset `b` must carry `lsn = s + (o - b)` ([`MessageHeader::check_lsn`]). A message
 //! written to the wrong place (a misdirected write, a stale segment) fails that check
 //! even when its checksum is intact.
+//!
+//! Run nonce: every open draws a [`Nonce`] (from [`crate::io::Storage::nonce`]), writes
+//! it into each segment header it starts, and seeds the checksum of every message in
+//! those segments (and of every blob header it writes) with it. A later run reuses an
+//! lsn only when the header that recorded it was lost (damage, a misdirected write);
+//! the crashed run's messages left at those lsns then fail the new segment's
+//! checksum. For a fixed message the checksum is a bijection of the seed, so two
+//! different nonces never give the same checksum: an old message is rejected with
+//! certainty, not with probability.
 
 use crate::error::{Error, Result};
 
@@ -32,6 +41,28 @@ pub const SEGMENT_HEADER_LEN: usize = 40;
 pub const MESSAGE_HEADER_LEN: usize = 28;
 /// Bytes of a blob file header.
 pub const BLOB_HEADER_LEN: usize = 32;
+
+/// A run's nonce: seeds the checksums of everything the run writes (module doc).
+/// Nonce 0 gives exactly the plain CRC-32C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Nonce(pub u32);
+
+impl Nonce {
+    /// The nonce a run draws from `random` (64 bits of storage randomness), never one
+    /// of `taken` (the nonces of headers still on disk).
+    pub fn draw(random: u64, taken: &[Nonce]) -> Nonce {
+        let mut n = Nonce((random ^ (random >> 32)) as u32);
+        while taken.contains(&n) {
+            n = Nonce(n.0.wrapping_add(1));
+        }
+        n
+    }
+
+    /// CRC-32C of `bytes`, seeded with this nonce.
+    pub fn crc(self, bytes: &[u8]) -> u32 {
+        crc32c::crc32c_append(self.0, bytes)
+    }
+}
 
 /// What a message means. Kind 0 is never written: zeroed or never-written space reads
 /// as kind 0 and is rejected as "no message".
@@ -140,7 +171,7 @@ fn exact<'b, const N: usize>(
 /// | 8..16 | segment lsn: lsn of the segment's first byte (u64) |
 /// | 16..24 | stable lsn known when the segment was started (u64) |
 /// | 24..32 | previous end: where the log before this segment ended (u64) |
-/// | 32..36 | zero |
+/// | 32..36 | nonce of the run that wrote the segment (u32) |
 /// | 36..40 | CRC-32C of bytes 0..36 |
 ///
 /// `stable lsn <= previous end <= segment lsn`. A segment that directly follows the
@@ -158,6 +189,8 @@ pub struct SegmentHeader {
     pub prev_end: Lsn,
     /// log2 of the segment size the log was written with.
     pub size_log2: u16,
+    /// The writing run's nonce: seeds the checksum of every message in the segment.
+    pub nonce: Nonce,
 }
 
 const SEGMENT_CRC_AT: usize = 36;
@@ -176,6 +209,7 @@ impl SegmentHeader {
         b[8..16].copy_from_slice(&self.segment_lsn.to_le_bytes());
         b[16..24].copy_from_slice(&self.stable_lsn.to_le_bytes());
         b[24..32].copy_from_slice(&self.prev_end.to_le_bytes());
+        b[32..36].copy_from_slice(&self.nonce.0.to_le_bytes());
         let crc = crc32c::crc32c(&b[..SEGMENT_CRC_AT]);
         b[SEGMENT_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
         b
@@ -198,14 +232,12 @@ impl SegmentHeader {
                 place.file, place.offset
             )));
         }
-        if u32_at(b, 32) != 0 {
-            return Err(place.corrupt("segment header: reserved bytes not zero"));
-        }
         let header = SegmentHeader {
             segment_lsn: u64_at(b, 8),
             stable_lsn: u64_at(b, 16),
             prev_end: u64_at(b, 24),
             size_log2: u16_at(b, 6),
+            nonce: Nonce(u32_at(b, 32)),
         };
         if !(8..=30).contains(&header.size_log2) {
             return Err(place.corrupt("segment header: segment size out of range"));
@@ -227,7 +259,7 @@ impl SegmentHeader {
 /// | 4..8 | payload length (u32) |
 /// | 8..16 | page id (u64) |
 /// | 16..24 | lsn (u64): the log position of byte 0 of this header |
-/// | 24..28 | CRC-32C of bytes 0..24 followed by the payload |
+/// | 24..28 | CRC-32C, seeded with the segment's nonce, of bytes 0..24 followed by the payload |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageHeader {
     /// What the message means.
@@ -238,15 +270,22 @@ pub struct MessageHeader {
     pub pid: u64,
     /// The message's position in the log.
     pub lsn: Lsn,
-    /// CRC-32C over header bytes 0..24 and the payload.
+    /// CRC-32C over header bytes 0..24 and the payload, seeded with the nonce.
     pub crc: u32,
 }
 
 impl MessageHeader {
-    /// A header for `payload`, with its checksum computed. A payload over `u32::MAX`
+    /// A header for `payload` in a segment of run `nonce`, with its checksum computed.
+    /// A payload over `u32::MAX`
     /// bytes cannot be described by the format and is `InvalidArgument` (the log sends
     /// values that large to blobs long before this).
-    pub fn new(kind: Kind, pid: u64, lsn: Lsn, payload: &[u8]) -> Result<MessageHeader> {
+    pub fn new(
+        kind: Kind,
+        pid: u64,
+        lsn: Lsn,
+        payload: &[u8],
+        nonce: Nonce,
+    ) -> Result<MessageHeader> {
         let len = u32::try_from(payload.len()).map_err(|_| {
             Error::InvalidArgument(format!(
                 "inline payload of {} bytes exceeds u32",
@@ -260,7 +299,7 @@ impl MessageHeader {
             lsn,
             crc: 0,
         };
-        h.crc = h.checksum(payload);
+        h.crc = h.checksum(payload, nonce);
         Ok(h)
     }
 
@@ -273,9 +312,10 @@ impl MessageHeader {
         b
     }
 
-    /// The checksum these header fields and `payload` should carry.
-    pub fn checksum(&self, payload: &[u8]) -> u32 {
-        crc32c::crc32c_append(crc32c::crc32c(&self.prefix()), payload)
+    /// The checksum these header fields and `payload` should carry in a segment of run
+    /// `nonce`.
+    pub fn checksum(&self, payload: &[u8], nonce: Nonce) -> u32 {
+        crc32c::crc32c_append(nonce.crc(&self.prefix()), payload)
     }
 
     /// The header's bytes.
@@ -313,8 +353,9 @@ impl MessageHeader {
         })
     }
 
-    /// Checks the payload against the header's checksum.
-    pub fn check_payload(&self, payload: &[u8], place: Place<'_>) -> Result<()> {
+    /// Checks the payload against the header's checksum, for a message in a segment of
+    /// run `nonce`.
+    pub fn check_payload(&self, payload: &[u8], nonce: Nonce, place: Place<'_>) -> Result<()> {
         if payload.len() != self.len as usize {
             return Err(place.corrupt(format!(
                 "payload is {} bytes, header says {}",
@@ -322,7 +363,7 @@ impl MessageHeader {
                 self.len
             )));
         }
-        if self.checksum(payload) != self.crc {
+        if self.checksum(payload, nonce) != self.crc {
             return Err(place.corrupt("message checksum mismatch"));
         }
         Ok(())
@@ -355,7 +396,7 @@ impl MessageHeader {
 /// | 8..16 | lsn of the log message pointing at this blob (u64) |
 /// | 16..24 | value length (u64) |
 /// | 24..28 | CRC-32C of the value |
-/// | 28..32 | CRC-32C of bytes 0..28 |
+/// | 28..32 | CRC-32C, seeded with the writing run's nonce, of bytes 0..28 |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobHeader {
     /// The lsn of the message that points here; also the blob's file name.
@@ -364,15 +405,19 @@ pub struct BlobHeader {
     pub len: u64,
     /// CRC-32C of the value.
     pub value_crc: u32,
+    /// The writing run's nonce (not stored: it seeds the header checksum, and the
+    /// reader knows it from the segment of the message pointing here).
+    pub nonce: Nonce,
 }
 
 impl BlobHeader {
-    /// A header for `value`.
-    pub fn new(lsn: Lsn, value: &[u8]) -> BlobHeader {
+    /// A header for `value`, written by run `nonce`.
+    pub fn new(lsn: Lsn, value: &[u8], nonce: Nonce) -> BlobHeader {
         BlobHeader {
             lsn,
             len: value.len() as u64,
             value_crc: crc32c::crc32c(value),
+            nonce,
         }
     }
 
@@ -384,18 +429,23 @@ impl BlobHeader {
         b[8..16].copy_from_slice(&self.lsn.to_le_bytes());
         b[16..24].copy_from_slice(&self.len.to_le_bytes());
         b[24..28].copy_from_slice(&self.value_crc.to_le_bytes());
-        let crc = crc32c::crc32c(&b[..28]);
+        let crc = self.nonce.crc(&b[..28]);
         b[28..32].copy_from_slice(&crc.to_le_bytes());
         b
     }
 
-    /// Decodes a blob header; `file_len` bounds the value length.
-    pub fn decode(bytes: &[u8], file_len: u64, place: Place<'_>) -> Result<BlobHeader> {
+    /// Decodes a blob header written by run `nonce`; `file_len` bounds the value length.
+    pub fn decode(
+        bytes: &[u8],
+        file_len: u64,
+        nonce: Nonce,
+        place: Place<'_>,
+    ) -> Result<BlobHeader> {
         let b = exact::<BLOB_HEADER_LEN>(bytes, &place, "blob header")?;
         if b[0..4] != BLOB_MAGIC {
             return Err(place.corrupt("blob header: bad magic"));
         }
-        if u32_at(b, 28) != crc32c::crc32c(&b[..28]) {
+        if u32_at(b, 28) != nonce.crc(&b[..28]) {
             return Err(place.corrupt("blob header: checksum mismatch"));
         }
         if u16_at(b, 4) != FORMAT_VERSION || u16_at(b, 6) != 0 {
@@ -405,6 +455,7 @@ impl BlobHeader {
             lsn: u64_at(b, 8),
             len: u64_at(b, 16),
             value_crc: u32_at(b, 24),
+            nonce,
         };
         if header.len > file_len.saturating_sub(BLOB_HEADER_LEN as u64) {
             return Err(place.corrupt(format!("blob length {} exceeds the file", header.len)));
@@ -450,6 +501,7 @@ mod tests {
             stable_lsn: 12345,
             prev_end: 23456,
             size_log2: 20,
+            nonce: Nonce(0xdead_beef),
         };
         let bytes = h.encode();
         assert_eq!(SegmentHeader::decode(&bytes, AT).expect("decode"), h);
@@ -466,28 +518,56 @@ mod tests {
     #[test]
     fn message_header_round_trips_and_payload_checksum_covers_header_fields() {
         let payload = b"hello pages";
-        let h = MessageHeader::new(Kind::Append, 7, 4096, payload).expect("small payload");
+        let n = Nonce(3);
+        let h = MessageHeader::new(Kind::Append, 7, 4096, payload, n).expect("small payload");
         let back = MessageHeader::decode(&h.encode(), 1 << 20, AT).expect("decode");
         assert_eq!(back, h);
-        back.check_payload(payload, AT).expect("payload ok");
-        assert!(back.check_payload(b"hello pageZ", AT).is_err());
+        back.check_payload(payload, n, AT).expect("payload ok");
+        assert!(back.check_payload(b"hello pageZ", n, AT).is_err());
         let other_pid = MessageHeader { pid: 8, ..back };
         assert!(
-            other_pid.check_payload(payload, AT).is_err(),
+            other_pid.check_payload(payload, n, AT).is_err(),
             "pid is covered by the crc"
         );
         let other_lsn = MessageHeader { lsn: 4097, ..back };
         assert!(
-            other_lsn.check_payload(payload, AT).is_err(),
+            other_lsn.check_payload(payload, n, AT).is_err(),
             "lsn is covered by the crc"
         );
+    }
+
+    #[test]
+    fn a_message_of_another_run_fails_whatever_the_nonces() {
+        let payload = b"same bytes, another run";
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2000 {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (a, b) = (Nonce((rng >> 32) as u32), Nonce(rng as u32));
+            if a == b {
+                continue;
+            }
+            let h = MessageHeader::new(Kind::Replace, 9, 512, payload, a).expect("small");
+            h.check_payload(payload, a, AT).expect("own run");
+            let err = h.check_payload(payload, b, AT).expect_err("other run");
+            assert!(err.is_corruption(), "{err}");
+        }
+    }
+
+    #[test]
+    fn nonce_zero_is_the_plain_checksum_and_draws_avoid_taken_nonces() {
+        assert_eq!(Nonce(0).crc(b"abc"), crc32c::crc32c(b"abc"));
+        let taken = [Nonce(7), Nonce(8)];
+        assert_eq!(Nonce::draw(7, &taken), Nonce(9));
+        assert_eq!(Nonce::draw(5 << 32, &[]), Nonce(5));
     }
 
     #[test]
     fn zeroed_space_is_not_a_message_and_lengths_are_bounded() {
         let err = MessageHeader::decode(&[0; MESSAGE_HEADER_LEN], 100, AT).expect_err("kind 0");
         assert!(err.to_string().contains("kind 0"), "{err}");
-        let h = MessageHeader::new(Kind::Replace, 1, 0, &[1; 200]).expect("small payload");
+        let h = MessageHeader::new(Kind::Replace, 1, 0, &[1; 200], Nonce(1)).expect("small");
         let err = MessageHeader::decode(&h.encode(), 199, AT).expect_err("too long");
         assert!(err.is_corruption());
         assert!(
@@ -498,7 +578,7 @@ mod tests {
 
     #[test]
     fn a_message_found_at_the_wrong_lsn_is_rejected() {
-        let h = MessageHeader::new(Kind::Free, 3, 8192, &[]).expect("empty payload");
+        let h = MessageHeader::new(Kind::Free, 3, 8192, &[], Nonce(1)).expect("empty payload");
         h.check_lsn(8192, AT).expect("right place");
         let err = h.check_lsn(8192 + 512, AT).expect_err("misplaced");
         assert!(err.to_string().contains("sits at lsn"), "{err}");
@@ -511,6 +591,7 @@ mod tests {
             stable_lsn: 0,
             prev_end: 0,
             size_log2: 10,
+            nonce: Nonce(1),
         }
         .encode();
         b[4] = 9;
@@ -525,15 +606,20 @@ mod tests {
     #[test]
     fn blob_header_round_trips_and_bounds_length_by_the_file() {
         let value = vec![5; 1000];
-        let h = BlobHeader::new(777, &value);
+        let n = Nonce(41);
+        let h = BlobHeader::new(777, &value, n);
         let bytes = h.encode();
-        let back = BlobHeader::decode(&bytes, 1032, AT).expect("decode");
+        let back = BlobHeader::decode(&bytes, 1032, n, AT).expect("decode");
         assert_eq!(back, h);
         back.check_value(&value, AT).expect("value");
         assert!(back.check_value(&value[1..], AT).is_err());
         assert!(
-            BlobHeader::decode(&bytes, 1031, AT).is_err(),
+            BlobHeader::decode(&bytes, 1031, n, AT).is_err(),
             "file too short for the value"
+        );
+        assert!(
+            BlobHeader::decode(&bytes, 1032, Nonce(42), AT).is_err(),
+            "a blob of another run"
         );
     }
 

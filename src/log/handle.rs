@@ -14,8 +14,10 @@
 
 use super::blob;
 use super::erase;
+use std::collections::BTreeMap;
+
 use super::format::{
-    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Place, SEGMENT_HEADER_LEN, SegmentHeader,
+    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
 };
 use super::iobuf::{First, Placement, Ring, WriteJob};
 use super::recovery::{self, Recovery};
@@ -78,6 +80,10 @@ pub(crate) struct Inner {
     poisoned: AtomicBool,
     pub(crate) voids: Vec<(Lsn, Lsn)>,
     pub(crate) info: RecoveryInfo,
+    /// This run's nonce: in every segment header it writes, seeding every checksum.
+    pub(crate) nonce: Nonce,
+    /// The nonces of the recovered segments (all below `info.start`), by segment lsn.
+    recovered_nonces: BTreeMap<Lsn, Nonce>,
 }
 
 impl Placement for Inner {
@@ -119,11 +125,13 @@ impl Log {
         erase::zero_ranges(file.as_ref(), &rec.zero_ranges)?;
         let file_offset = space.accountant_mut().next(rec.jump);
         space.accountant_mut().require(rec.jump, rec.tip);
+        let nonce = Nonce::draw(storage.nonce(), &rec.taken_nonces);
         let header = SegmentHeader {
             segment_lsn: rec.jump,
             stable_lsn: rec.tip,
             prev_end: rec.tip,
             size_log2: config.segment_size_bytes.trailing_zeros() as u16,
+            nonce,
         }
         .encode();
         file.write_at(&header, file_offset)?;
@@ -147,6 +155,7 @@ impl Log {
             config.io_buf_size_bytes,
             config.segment_size_bytes,
             first,
+            nonce,
         );
         let info = RecoveryInfo {
             tip: rec.tip,
@@ -168,6 +177,8 @@ impl Log {
             poisoned: AtomicBool::new(false),
             voids: rec.voids,
             info,
+            nonce,
+            recovered_nonces: rec.nonces,
         });
         let flusher = flush_every.map(|ms| super::flusher::Flusher::start(Arc::clone(&inner), ms));
         Ok(Log { inner, flusher })
@@ -517,23 +528,38 @@ impl Inner {
         let mut payload = vec![0; header.len as usize];
         self.file
             .read_at(&mut payload, ptr.file_offset + MESSAGE_HEADER_LEN as u64)?;
-        header.check_payload(&payload, place)?;
-        self.message(header.kind, header.pid, ptr.lsn, payload, place)
+        let nonce = self.nonce_at(ptr.lsn)?;
+        header.check_payload(&payload, nonce, place)?;
+        self.message(header.kind, header.pid, ptr.lsn, payload, nonce, place)
     }
 
-    /// The user-facing message for a stored one.
+    /// The nonce of the run that wrote the segment holding `lsn`: this run's from its
+    /// start on, the recovered header's below.
+    fn nonce_at(&self, lsn: Lsn) -> Result<Nonce> {
+        if lsn >= self.info.start {
+            return Ok(self.nonce);
+        }
+        let segment = lsn - lsn % self.config.segment_size_bytes;
+        self.recovered_nonces
+            .get(&segment)
+            .copied()
+            .ok_or_else(|| Error::InvalidArgument(format!("lsn {lsn} is in no recovered segment")))
+    }
+
+    /// The user-facing message for a stored one, written by run `nonce`.
     pub(crate) fn message(
         &self,
         kind: Kind,
         pid: u64,
         lsn: Lsn,
         payload: Vec<u8>,
+        nonce: Nonce,
         place: Place<'_>,
     ) -> Result<Message> {
         let (kind, value) = match kind {
             Kind::AppendBlob | Kind::ReplaceBlob => {
                 let blob_lsn = super::format::decode_u64(&payload, place)?;
-                let value = blob::read_blob(self.storage.as_ref(), blob_lsn)?;
+                let value = blob::read_blob(self.storage.as_ref(), blob_lsn, nonce)?;
                 let logical = if kind == Kind::AppendBlob {
                     Kind::Append
                 } else {

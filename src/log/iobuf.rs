@@ -29,7 +29,7 @@
 //! after its previous generation's write finished.
 
 use super::aligned::AlignedBytes;
-use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, SEGMENT_HEADER_LEN};
+use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, SEGMENT_HEADER_LEN};
 use super::header::Header;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 
@@ -153,12 +153,14 @@ pub struct Ring {
     poisoned: AtomicBool,
     segment_size: u64,
     buf_size: usize,
+    /// The run's nonce, for the segment headers and Pads the ring writes.
+    nonce: Nonce,
 }
 
 impl Ring {
     /// A ring of `n` buffers of `buf_size` bytes whose first buffer starts the segment
     /// described by `first`.
-    pub fn new(n: usize, buf_size: usize, segment_size: u64, first: First) -> Ring {
+    pub fn new(n: usize, buf_size: usize, segment_size: u64, first: First, nonce: Nonce) -> Ring {
         assert!(n >= 2, "a ring needs two buffers");
         assert_eq!(
             first.base % segment_size,
@@ -194,6 +196,7 @@ impl Ring {
             poisoned: AtomicBool::new(false),
             segment_size,
             buf_size,
+            nonce,
         }
     }
 
@@ -378,6 +381,7 @@ impl Ring {
                 stable_lsn: stable,
                 prev_end: base,
                 size_log2: self.segment_size.trailing_zeros() as u16,
+                nonce: self.nonce,
             };
             // `next` is free (its last write finished) and not current; we hold the
             // rotation lock.
@@ -429,7 +433,7 @@ impl Ring {
     fn write_pad(&self, b: &IoBuf, base: Lsn, at: usize, pad_len: usize) {
         let payload_len = pad_len - MESSAGE_HEADER_LEN;
         let zeros = vec![0; payload_len];
-        let header = MessageHeader::new(Kind::Pad, 0, base + at as u64, &zeros)
+        let header = MessageHeader::new(Kind::Pad, 0, base + at as u64, &zeros, self.nonce)
             .expect("pad shorter than a buffer");
         // Sealed with no writers and the write job not yet handed out.
         // SAFETY: so the caller is the only thread that can reach these bytes.

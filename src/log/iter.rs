@@ -76,18 +76,19 @@ impl LogIter {
             offset,
         };
         let head = bytes.get(..SEGMENT_HEADER_LEN).unwrap_or(&[]);
-        match SegmentHeader::decode(head, place) {
-            Ok(h) if h.segment_lsn == lsn => {}
+        let nonce = match SegmentHeader::decode(head, place) {
+            Ok(h) if h.segment_lsn == lsn => h.nonce,
             _ if self.inner.config.segment_mode == SegmentMode::Gc => return Ok(true),
             Err(e) => return Err(e),
             Ok(_) => return Err(place_error(offset, "segment header names another lsn")),
-        }
+        };
         let seg = SegmentBytes {
             bytes: &bytes,
             lsn,
             size,
             file: LOG_FILE,
             file_offset: offset,
+            nonce,
         };
         let (from, end) = (self.from, self.end);
         let voids = self.inner.voids.clone();
@@ -131,7 +132,7 @@ impl LogIter {
         };
         let msg = self
             .inner
-            .message(f.kind, f.pid, f.lsn, payload, place)
+            .message(f.kind, f.pid, f.lsn, payload, f.nonce, place)
             .map_err(|e| self.inner.fail_on_io(e));
         let reclaimed = self.inner.config.segment_mode == SegmentMode::Gc
             && f.kind.is_blob()

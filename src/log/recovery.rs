@@ -39,6 +39,9 @@
 //!    zeros, and a message torn before its trailing zero bytes would read as whole.
 //!    The accountant keeps a jump segment while the segment holding its `prev_end` is
 //!    in the log (a cut point must stay explained).
+//!    The jump header carries the new run's nonce, drawn unlike every valid header's
+//!    ([`Recovery::taken_nonces`]): if a destroyed header ever makes a later open
+//!    start below lsns a run used, that run's leftovers fail the new checksums.
 //! 7. Freed prefix (Gc mode): when no header continues the log from a segment
 //!    boundary, the cut moves up to the last boundary at or below the vouched stable
 //!    lsn (`Walk::skip_freed`): those segments were freed, not lost.
@@ -52,7 +55,11 @@
 //! a second recovery gives the same state, and an old message can never reappear: no
 //! later run writes a segment header at an lsn the crashed run used.
 
-use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, Place, SEGMENT_HEADER_LEN, SegmentHeader};
+use std::collections::BTreeMap;
+
+use super::format::{
+    Kind, Lsn, MESSAGE_HEADER_LEN, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
+};
 use super::scan::{Found, ScanEnd, SegmentBytes, scan};
 use crate::config::{Config, RecoveryMode, SegmentMode};
 use crate::error::{Error, Result};
@@ -109,6 +116,11 @@ pub struct Recovery {
     pub slots: usize,
     /// Recovered segments holding lsns below the tip: (segment lsn, slot).
     pub chain: Vec<(Lsn, usize)>,
+    /// The nonce of each segment in `chain`, by segment lsn: reads check its messages
+    /// (and their blobs) against it.
+    pub nonces: BTreeMap<Lsn, Nonce>,
+    /// The nonce of every valid header in the file: the next run draws none of them.
+    pub taken_nonces: Vec<Nonce>,
     /// Recovered messages in lsn order (not Pad or Cancelled).
     pub messages: Vec<Recovered>,
     /// Void ranges `(start, end)` declared by headers, plus `(tip, jump)`.
@@ -159,6 +171,12 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         .collect();
     zero_ranges.extend(tip_range(config, file, file_len, tip, &chain)?);
     walk.branches.zeroed = zero_ranges.len() as u32;
+    let nonces = headers
+        .iter()
+        .filter(|s| chain.contains(&(s.header.segment_lsn, s.slot)))
+        .map(|s| (s.header.segment_lsn, s.header.nonce))
+        .collect();
+    let taken_nonces = headers.iter().map(|s| s.header.nonce).collect();
     let jumps = headers
         .iter()
         .filter(|s| chain.contains(&(s.header.segment_lsn, s.slot)))
@@ -172,6 +190,8 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         zero_ranges,
         jumps,
         chain,
+        nonces,
+        taken_nonces,
         messages: walk.messages.into_iter().filter(|m| m.lsn < tip).collect(),
         voids,
         branches: walk.branches,
@@ -397,6 +417,7 @@ impl<'a> Walk<'a> {
             size,
             file: file.name(),
             file_offset: at,
+            nonce: s.header.nonce,
         };
         let voids = self.voids.clone();
         let stop = move |lsn: Lsn| voids.iter().any(|&(start, _)| start == lsn);

@@ -99,7 +99,7 @@ impl Log {
         };
         inner.count(Counter::Reservations, 1);
         if as_blob {
-            blob::write_blob(inner.storage.as_ref(), claim.lsn, value)
+            blob::write_blob(inner.storage.as_ref(), claim.lsn, value, inner.nonce)
                 .map_err(|e| inner.fail(e))?;
             inner.count(Counter::BlobsWritten, 1);
             inner.count(Counter::Syncs, 2);
@@ -173,8 +173,9 @@ impl<'a> Reservation<'a> {
     /// Rewrites header and payload (the payload length is fixed by the claim).
     pub(crate) fn fill(&mut self, payload: &[u8]) -> Result<()> {
         assert_eq!(MESSAGE_HEADER_LEN + payload.len(), self.claim.len);
-        let header = MessageHeader::new(self.kind, self.pid, self.claim.lsn, payload)?;
-        let ring = &self.log.inner.ring;
+        let inner = &self.log.inner;
+        let header = MessageHeader::new(self.kind, self.pid, self.claim.lsn, payload, inner.nonce)?;
+        let ring = &inner.ring;
         ring.fill(&self.claim, 0, &header.encode());
         ring.fill(&self.claim, MESSAGE_HEADER_LEN, payload);
         Ok(())

@@ -6,13 +6,15 @@
 //! - a Pad message ending exactly at the segment's end: complete;
 //! - a position where the log was cut by an earlier recovery (`stop_at`): a clean stop;
 //! - anything that is not a valid message at its place: zeros, an unknown kind, a
-//!   length past the segment, a wrong lsn (the position rule), a bad checksum, a
-//!   malformed fixed payload, or the end of the bytes read: a stop with the reason.
+//!   length past the segment, a wrong lsn (the position rule), a bad checksum (which
+//!   is seeded with the nonce of the segment header's run, so a message an earlier run
+//!   left at a reused lsn is bad too), a malformed fixed payload, or the end of the
+//!   bytes read: a stop with the reason.
 //!
 //! Nothing here panics on input or allocates beyond the slice it is given.
 
 use super::format::{
-    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Place, SEGMENT_HEADER_LEN, decode_u64,
+    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, decode_u64,
 };
 use crate::error::Error;
 
@@ -31,6 +33,8 @@ pub struct Found {
     pub payload_len: usize,
     /// The u64 payload of blob pointers and batch manifests.
     pub word: Option<u64>,
+    /// The nonce of the run that wrote it (its blob, if any, is checked against it).
+    pub nonce: Nonce,
 }
 
 /// How a scan ended.
@@ -57,6 +61,8 @@ pub struct SegmentBytes<'a> {
     pub file: &'a str,
     /// File offset of the segment's start.
     pub file_offset: u64,
+    /// The nonce in the segment's header.
+    pub nonce: Nonce,
 }
 
 /// Scans `seg`, calling `visit` for each valid message that is not a Pad or
@@ -118,7 +124,7 @@ fn one(seg: SegmentBytes<'_>, pos: u64) -> Result<(Found, u64), Error> {
     }
     let payload_at = at + MESSAGE_HEADER_LEN;
     let payload = &seg.bytes[payload_at..payload_at + header.len as usize];
-    header.check_payload(payload, place)?;
+    header.check_payload(payload, seg.nonce, place)?;
     let word = match header.kind {
         Kind::AppendBlob | Kind::ReplaceBlob | Kind::BatchManifest | Kind::Counter => {
             Some(decode_u64(payload, place)?)
@@ -132,6 +138,7 @@ fn one(seg: SegmentBytes<'_>, pos: u64) -> Result<(Found, u64), Error> {
         payload_at,
         payload_len: payload.len(),
         word,
+        nonce: seg.nonce,
     };
     Ok((found, total))
 }
@@ -142,6 +149,7 @@ mod tests {
     use crate::log::format::SegmentHeader;
 
     const SEG: u64 = 512;
+    const N: Nonce = Nonce(77);
 
     fn segment(messages: &[(Kind, &[u8])]) -> Vec<u8> {
         let mut b = SegmentHeader {
@@ -149,12 +157,13 @@ mod tests {
             stable_lsn: 0,
             prev_end: SEG,
             size_log2: 9,
+            nonce: N,
         }
         .encode()
         .to_vec();
         for (kind, payload) in messages {
             let lsn = SEG + b.len() as u64;
-            let h = MessageHeader::new(*kind, 3, lsn, payload).expect("small");
+            let h = MessageHeader::new(*kind, 3, lsn, payload, N).expect("small");
             b.extend_from_slice(&h.encode());
             b.extend_from_slice(payload);
         }
@@ -162,6 +171,10 @@ mod tests {
     }
 
     fn run(bytes: &[u8], stop: Option<Lsn>) -> (Lsn, ScanEnd, Vec<Found>) {
+        run_as(bytes, stop, N)
+    }
+
+    fn run_as(bytes: &[u8], stop: Option<Lsn>, nonce: Nonce) -> (Lsn, ScanEnd, Vec<Found>) {
         let mut found = Vec::new();
         let seg = SegmentBytes {
             bytes,
@@ -169,6 +182,7 @@ mod tests {
             size: SEG,
             file: "log",
             file_offset: 0,
+            nonce,
         };
         let (end, why) = scan(seg, &|l| Some(l) == stop, &mut |f| found.push(f));
         (end, why, found)
@@ -201,6 +215,15 @@ mod tests {
         let (end, why, found) = run(&full, Some(SEG + b.len() as u64));
         assert!(matches!(why, ScanEnd::Cut));
         assert_eq!((end, found.len()), (SEG + b.len() as u64, 1));
+    }
+
+    #[test]
+    fn messages_of_another_run_end_the_scan_where_they_start() {
+        let b = segment(&[(Kind::Append, b"old run"), (Kind::Free, b"")]);
+        let (end, why, found) = run_as(&b, None, Nonce(N.0 + 1));
+        assert!(found.is_empty());
+        assert_eq!(end, SEG + SEGMENT_HEADER_LEN as u64);
+        assert!(matches!(why, ScanEnd::Invalid(e) if e.to_string().contains("checksum")));
     }
 
     #[test]

@@ -367,7 +367,7 @@ fn finish(state: &mut State<'_>, r: Reservation<'_>, entry: Entry) -> StepResult
     let lsn = r.lsn();
     let ptr = r.pointer();
     let result = r.complete();
-    state.model.completed.insert(lsn, entry);
+    state.model.complete(lsn, entry);
     state.counts.completed += 1;
     if outcome(state, result)?.is_some() {
         state.pointers.insert(lsn, ptr);

@@ -21,7 +21,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::Error;
 use crate::io::{FaultRates, SimStorage, Storage};
-use crate::log::format::{Kind, MESSAGE_HEADER_LEN, MessageHeader, Place};
+use crate::log::format::{
+    Kind, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
+};
 use crate::log::recovery::Branches;
 use crate::log::{LOG_FILE, Log};
 
@@ -339,6 +341,18 @@ fn set_quota(state: &mut State<'_>) {
     let _ = state.disk.set_faults(faults);
 }
 
+/// The nonce in the header of the segment holding the message at file offset `at`
+/// (lsn `lsn`): the liar restores the message as the engine wrote it.
+fn segment_nonce(image: &[u8], at: usize, lsn: u64, segment_size: u64) -> Option<Nonce> {
+    let start = at.checked_sub((lsn % segment_size) as usize)?;
+    let bytes = image.get(start..start + SEGMENT_HEADER_LEN)?;
+    let place = Place {
+        file: LOG_FILE,
+        offset: start as u64,
+    };
+    SegmentHeader::decode(bytes, place).ok().map(|h| h.nonce)
+}
+
 /// The resurrecting liar: wherever an aborted message's Cancelled record reached the
 /// disk, put the original message back, checksum and all.
 fn forge_aborted(state: &mut State<'_>) {
@@ -360,8 +374,16 @@ fn forge_aborted(state: &mut State<'_>) {
         if h.kind != Kind::Cancelled || h.lsn != a.ptr.lsn {
             continue;
         }
+        let Some(nonce) = segment_nonce(
+            &image,
+            at,
+            a.ptr.lsn,
+            state.scenario.config.segment_size_bytes,
+        ) else {
+            continue;
+        };
         let (kind, pid, value) = &a.entry;
-        let Ok(forged) = MessageHeader::new(*kind, *pid, a.ptr.lsn, value) else {
+        let Ok(forged) = MessageHeader::new(*kind, *pid, a.ptr.lsn, value, nonce) else {
             continue;
         };
         let mut bytes = forged.encode().to_vec();

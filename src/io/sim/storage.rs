@@ -233,6 +233,10 @@ impl Storage for SimStorage {
     fn sync_dir(&self) -> Result<()> {
         self.call(IoOp::SyncDir, ".", World::sync_dir)
     }
+
+    fn nonce(&self) -> u64 {
+        self.world.lock().nonce()
+    }
 }
 
 /// An open simulated file: an inode number in a world.

@@ -55,6 +55,8 @@ pub(super) struct World {
     pub(super) fault_mask: Option<BTreeSet<u64>>,
     /// Call numbers at which a runtime fault fired, in order.
     pub(super) injected: Vec<u64>,
+    /// Nonces handed out so far, over every life of this disk.
+    pub(super) nonces: u64,
 }
 
 fn eio(what: String) -> io::Error {
@@ -79,6 +81,7 @@ impl World {
             stats: SimStats::default(),
             trace,
             last_crash: CrashReport::default(),
+            nonces: 0,
             fault_mask: None,
             injected: Vec::new(),
         }
@@ -436,6 +439,18 @@ impl World {
 
     /// Resolves a power cut: returns the world that boots from the surviving image and
     /// leaves this one superseded (every old handle fails).
+    /// A fresh nonce: a function of the seed, how many were drawn before, and the
+    /// trace so far (so two disks built from one seed but with different histories
+    /// disagree too). Not a storage call: no fault, no trace entry.
+    pub(super) fn nonce(&mut self) -> u64 {
+        self.nonces += 1;
+        let mut z =
+            self.seed ^ self.trace.value() ^ self.nonces.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
     pub(super) fn crash(&mut self) -> World {
         let mut report = CrashReport::default();
         let mut stats = self.stats;
@@ -494,6 +509,7 @@ impl World {
             stats,
             trace,
             last_crash: report,
+            nonces: self.nonces,
             fault_mask: self.fault_mask.clone(),
             injected: std::mem::take(&mut self.injected),
         };
