@@ -6,10 +6,11 @@ use pagelog::simulation::{Pins, Scenario, parse_plan, run};
 
 #[test]
 fn sim_seed_2455_i2_not_a_prefix() {
-    let pins: Pins =
-        "faults=read_eio+write_eio+sync_eio+short_read+short_write+misdirected+bit_flip+enospc"
-            .parse()
-            .expect("pins");
+    // Everything that matters is pinned, so the test does not depend on what
+    // `Scenario::draw` makes of the seed: one misdirected write, at storage call 6.
+    let pins: Pins = "segment=8192,bufs=5,mode=gc,faults=misdirected,rate=1"
+        .parse()
+        .expect("pins");
     let scenario = Scenario::draw(2455, &pins);
     let plan = parse_plan("W8.13.48.r F1 O W4.8.52.a").expect("plan");
     let faults_at: &[u64] = &[6];

@@ -8,6 +8,12 @@ use pagelog::simulation::{Counts, FaultClass, Outcome, Pins, Report};
 
 use crate::args::replay_command;
 
+/// Recovery branches any campaign with crashes reaches in a few hundred seeds. The
+/// others need damage (voids skipped), Gc mode (freed gap, freed prefix), batches cut
+/// by a crash or a broken chain; they are counted, not required.
+pub const REQUIRED_BRANCHES: [&str; 4] =
+    ["torn tail", "clean end", "cut continued", "ranges zeroed"];
+
 /// A failing seed.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -84,13 +90,49 @@ impl Summary {
             .collect()
     }
 
-    /// Enabled classes that never fired.
-    pub fn unfired(&self, enabled: &[FaultClass]) -> Vec<FaultClass> {
-        self.faults()
+    /// What a coverage-checked campaign under `pins` never reached: enabled fault
+    /// classes that never fired, crash points never hit, and the recovery branches
+    /// every campaign with crashes reaches ([`REQUIRED_BRANCHES`]) never taken.
+    pub fn uncovered(&self, pins: &Pins) -> Vec<String> {
+        // Unpinned, every seed draws its classes from all of them.
+        let enabled = pins
+            .faults
+            .clone()
+            .unwrap_or_else(|| FaultClass::ALL.to_vec());
+        let mut missing: Vec<String> = self
+            .faults()
             .into_iter()
             .filter(|(c, n)| *n == 0 && enabled.contains(c))
-            .map(|(c, _)| c)
-            .collect()
+            .map(|(c, _)| format!("fault class {}", c.name()))
+            .collect();
+        let c = &self.counts;
+        let crashes = pins.crash != Some(0.0);
+        let poisons = [
+            FaultClass::WriteEio,
+            FaultClass::SyncEio,
+            FaultClass::Enospc,
+        ]
+        .iter()
+        .any(|f| enabled.contains(f));
+        let points = [
+            ("between steps", crashes, c.crashes_between),
+            ("inside an operation", crashes, c.crashes_inside),
+            ("after a poisoning", poisons, c.crashes_after_poison),
+        ];
+        missing.extend(
+            points
+                .iter()
+                .filter(|(_, wanted, n)| *wanted && *n == 0)
+                .map(|(name, _, _)| format!("crash point {name}")),
+        );
+        let taken = branch_rows(&self.branches);
+        missing.extend(
+            taken
+                .iter()
+                .filter(|(name, n)| crashes && *n == 0 && REQUIRED_BRANCHES.contains(name))
+                .map(|(name, _)| format!("recovery branch {name}")),
+        );
+        missing
     }
 
     fn rates(&self) -> (f64, f64, f64, f64) {

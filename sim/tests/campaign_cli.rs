@@ -78,8 +78,11 @@ fn a_lying_disk_is_caught_replays_identically_and_shrinks_to_a_short_test() {
     let (code, json) = sim(&["run", "--seeds", "0..200", "--liar", "sync", "--json"]);
     assert_eq!(code, 1, "a lying disk must fail the campaign:\n{json}");
     let found = failures(&json);
-    let (seed, inv) = found.first().cloned().expect("a failing seed");
-    assert!(inv.starts_with("I1"), "seed {seed} broke {inv}, not I1");
+    let seed = found
+        .iter()
+        .find(|(_, inv)| inv.starts_with("I1"))
+        .map(|(seed, _)| *seed)
+        .unwrap_or_else(|| panic!("no I1 violation among {found:?}"));
     let seed = seed.to_string();
     let replay = ["replay", "--seed", &seed, "--pins", "faults=none,liar=sync"];
     let (c1, first) = sim(&replay);
@@ -135,4 +138,32 @@ fn a_clean_campaign_passes_and_reports_what_it_did() {
     }
     let (code, text) = sim(&["run", "--seeds", "5..3"]);
     assert_eq!(code, 2, "a bad range is a usage error: {text}");
+}
+
+#[test]
+fn coverage_fails_a_campaign_too_small_to_reach_what_it_enabled() {
+    let (code, text) = sim(&[
+        "run",
+        "--seeds",
+        "5..6",
+        "--faults",
+        "sync_eio",
+        "--pins",
+        "rate=0.000000001",
+        "--require-coverage",
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("never reached: fault class sync_eio"),
+        "{text}"
+    );
+    let (code, text) = sim(&[
+        "run",
+        "--seeds",
+        "0..300",
+        "--faults",
+        "sync_eio",
+        "--require-coverage",
+    ]);
+    assert_eq!(code, 0, "{text}");
 }

@@ -78,7 +78,7 @@ pub(crate) struct Inner {
     pub(crate) space: Mutex<Space>,
     pub(crate) counters: Counters,
     poisoned: AtomicBool,
-    pub(crate) voids: Vec<(Lsn, Lsn)>,
+    pub(crate) voids: super::voids::Voids,
     pub(crate) info: RecoveryInfo,
     /// This run's nonce: in every segment header it writes, seeding every checksum.
     pub(crate) nonce: Nonce,
@@ -192,7 +192,7 @@ impl Log {
     /// The lsn ranges `[start, end)` that recoveries cut off: what a crashed run
     /// wrote past a recovered tip. Nothing in them is ever read again.
     pub fn cut_ranges(&self) -> Vec<(Lsn, Lsn)> {
-        self.inner.voids.clone()
+        self.inner.voids.ranges().to_vec()
     }
 
     /// Every message with an lsn below this is durable.
@@ -479,7 +479,7 @@ impl Inner {
         if self.stable.try_until(ptr.lsn + 1).is_err() {
             self.make_stable(ptr.lsn, true)?;
         }
-        let void = self.voids.iter().any(|&(s, e)| s <= ptr.lsn && ptr.lsn < e);
+        let void = self.voids.covers(ptr.lsn);
         if void {
             return Err(Error::InvalidArgument(format!(
                 "lsn {} was cut by recovery",

@@ -91,8 +91,8 @@ impl LogIter {
             nonce,
         };
         let (from, end) = (self.from, self.end);
-        let voids = self.inner.voids.clone();
-        let stop = move |l: Lsn| l >= end || voids.iter().any(|&(s, _)| s == l);
+        let voids = &self.inner.voids;
+        let stop = |l: Lsn| l >= end || voids.is_cut_point(l);
         let mut found = Vec::new();
         let (_, why) = scan(seg, &stop, &mut |f| found.push(f));
         if let ScanEnd::Invalid(e) = why {

@@ -10,7 +10,8 @@
 //! - [`interval`], [`stable`]: the stable lsn over out-of-order writes (I3);
 //! - [`segment`], [`space`]: segment placement, liveness and reuse (I4);
 //! - [`blob`]: values above the blob threshold, one file each;
-//! - [`erase`]: zeroing what must never be read as log again;
+//! - [`erase`]: zeroing what must never be read as log again; [`voids`]: the lsn
+//!   ranges recoveries cut off;
 //! - [`format`]: the on-disk bytes;
 //! - [`stats`]: per-instance counters; [`flusher`]: the optional periodic flush.
 
@@ -32,6 +33,7 @@ pub mod segment;
 pub mod space;
 pub mod stable;
 pub mod stats;
+pub mod voids;
 
 pub use batch::Batch;
 pub use format::{Kind, Lsn};

@@ -61,6 +61,7 @@ use super::format::{
     Kind, Lsn, MESSAGE_HEADER_LEN, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
 };
 use super::scan::{Found, ScanEnd, SegmentBytes, scan};
+use super::voids::Voids;
 use crate::config::{Config, RecoveryMode, SegmentMode};
 use crate::error::{Error, Result};
 use crate::io::File;
@@ -124,7 +125,7 @@ pub struct Recovery {
     /// Recovered messages in lsn order (not Pad or Cancelled).
     pub messages: Vec<Recovered>,
     /// Void ranges `(start, end)` declared by headers, plus `(tip, jump)`.
-    pub voids: Vec<(Lsn, Lsn)>,
+    pub voids: Voids,
     /// Byte ranges `(file offset, len)` the caller zeroes (and syncs) before writing
     /// the jump header: every slot not in the recovered log whose header bytes are
     /// not already zero, and the message header at the tip.
@@ -159,10 +160,11 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
             Error::corruption(file.name(), 0, "segment lsns near the end of the lsn space")
         })?,
     };
-    let mut voids = walk.voids.clone();
+    let mut voids = walk.voids.ranges().to_vec();
     if tip < jump {
         voids.push((tip, jump));
     }
+    let voids = Voids::new(voids);
     let chain: Vec<(Lsn, usize)> = walk.chain.into_iter().filter(|(l, _)| *l < tip).collect();
     let mut zero_ranges: Vec<(u64, usize)> = dirty
         .into_iter()
@@ -301,7 +303,7 @@ fn read_headers(
 struct Walk<'a> {
     config: &'a Config,
     headers: &'a [Slot],
-    voids: Vec<(Lsn, Lsn)>,
+    voids: Voids,
     vouched: Lsn,
     cut: Lsn,
     on_boundary: bool,
@@ -312,11 +314,13 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     fn new(config: &'a Config, headers: &'a [Slot]) -> Walk<'a> {
-        let voids = headers
-            .iter()
-            .filter(|s| s.header.prev_end < s.header.segment_lsn)
-            .map(|s| (s.header.prev_end, s.header.segment_lsn))
-            .collect();
+        let voids = Voids::new(
+            headers
+                .iter()
+                .filter(|s| s.header.prev_end < s.header.segment_lsn)
+                .map(|s| (s.header.prev_end, s.header.segment_lsn))
+                .collect(),
+        );
         let vouched = headers
             .iter()
             .map(|s| s.header.stable_lsn)
@@ -336,13 +340,11 @@ impl<'a> Walk<'a> {
     }
 
     fn in_void(&self, lsn: Lsn) -> bool {
-        self.voids
-            .iter()
-            .any(|&(start, end)| start < lsn && lsn < end)
+        self.voids.inside(lsn)
     }
 
     fn is_cut_point(&self, lsn: Lsn) -> bool {
-        self.voids.iter().any(|&(start, _)| start == lsn)
+        self.voids.is_cut_point(lsn)
     }
 
     fn accepts(&mut self, h: &SegmentHeader) -> bool {
@@ -388,7 +390,10 @@ impl<'a> Walk<'a> {
             self.cut = end;
             match why {
                 ScanEnd::Complete => self.on_boundary = true,
-                ScanEnd::Cut => self.on_boundary = false,
+                ScanEnd::Cut => {
+                    self.on_boundary = false;
+                    self.branches.cuts_continued += 1;
+                }
                 ScanEnd::Invalid(e) => {
                     self.on_boundary = false;
                     if !self.is_cut_point(end) {
@@ -419,8 +424,8 @@ impl<'a> Walk<'a> {
             file_offset: at,
             nonce: s.header.nonce,
         };
-        let voids = self.voids.clone();
-        let stop = move |lsn: Lsn| voids.iter().any(|&(start, _)| start == lsn);
+        let voids = &self.voids;
+        let stop = |lsn: Lsn| voids.is_cut_point(lsn);
         let messages = &mut self.messages;
         let mut visit = |f: Found| {
             messages.push(Recovered {

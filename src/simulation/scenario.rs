@@ -59,6 +59,18 @@ impl FaultClass {
         }
     }
 
+    /// The unit of the class's drawn rate (a scenario draws 1 to 20 of them). A sticky
+    /// bad sector or a flipped bit usually ends its seed with a reported corruption
+    /// (the engine finds the damage and says so), so those two classes draw a
+    /// twentieth of the rate of the others: most seeds still run to their end. A misdirected
+    /// write damages bytes too, but rarely ones that are read again.
+    pub fn rate_step(self) -> f64 {
+        match self {
+            FaultClass::ReadEio | FaultClass::BitFlip => 0.00005,
+            _ => 0.001,
+        }
+    }
+
     /// The class named `name`.
     pub fn parse(name: &str) -> Option<FaultClass> {
         FaultClass::ALL.into_iter().find(|c| c.name() == name)
@@ -272,15 +284,21 @@ impl Scenario {
             .filter(|_| rng.random_bool(0.5))
             .collect();
         let (rates, headroom) = draw_rates(&mut rng, &faults, pins.rate);
-        let sim = SimConfig {
+        let mut sim = SimConfig {
             crash: draw_crash_model(&mut rng),
             faults: rates,
             lying_sync: pins.liar == Liar::Sync,
             ..SimConfig::default()
         };
         let clients = pins.clients.unwrap_or_else(|| rng.random_range(1..=16));
-        let ops = pins.ops.unwrap_or_else(|| rng.random_range(50..=400));
-        let crash_rate = pins.crash.unwrap_or_else(|| rng.random_range(0.0..0.04));
+        let ops = pins.ops.unwrap_or_else(|| draw_ops(&mut rng));
+        if pins.rate.is_none() {
+            scale_damage(&mut sim.faults, ops);
+        }
+        let crash_rate = pins.crash.unwrap_or_else(|| {
+            let crashes = rng.random_range(0.0..MAX_DRAWN_CRASHES);
+            (crashes / f64::from(ops)).min(MAX_CRASH_RATE)
+        });
         Scenario {
             seed,
             pins: pins.clone(),
@@ -354,6 +372,36 @@ fn draw_config(rng: &mut ChaCha8Rng, pins: &Pins) -> Config {
     }
 }
 
+/// Fewest and most steps a drawn scenario has.
+pub const OPS_RANGE: (u32, u32) = (50, 10_000);
+
+/// A drawn scenario expects 0 to this many crashes whatever its length (every
+/// recovery reads the whole log, so a crash costs more the longer the log), at a rate
+/// of at most [`MAX_CRASH_RATE`] per step.
+const MAX_DRAWN_CRASHES: f64 = 40.0;
+const MAX_CRASH_RATE: f64 = 0.1;
+
+/// The length at which drawn damage rates apply as drawn; a longer scenario gets them
+/// scaled down so that it expects as many damage events as one this long (damage
+/// usually ends a seed with a reported corruption).
+const DAMAGE_REFERENCE_OPS: u32 = 300;
+
+fn scale_damage(r: &mut FaultRates, ops: u32) {
+    let k = f64::from(DAMAGE_REFERENCE_OPS) / f64::from(ops.max(DAMAGE_REFERENCE_OPS));
+    r.read_eio *= k;
+    r.bit_flip *= k;
+    r.misdirected_write *= k;
+}
+
+/// The step count, log-uniform over [`OPS_RANGE`]: as many short seeds (cheap, varied
+/// configurations, quick to shrink) as long ones (deep state: many segments, Gc
+/// cycles, grown files), per factor of length.
+fn draw_ops(rng: &mut ChaCha8Rng) -> u32 {
+    let (lo, hi) = (f64::from(OPS_RANGE.0), f64::from(OPS_RANGE.1));
+    let x = rng.random_range(lo.ln()..=hi.ln()).exp();
+    (x.round() as u32).clamp(OPS_RANGE.0, OPS_RANGE.1)
+}
+
 fn draw_rates(
     rng: &mut ChaCha8Rng,
     on: &[FaultClass],
@@ -362,7 +410,8 @@ fn draw_rates(
     let mut r = FaultRates::default();
     let mut headroom = None;
     for &class in on {
-        let rate = pinned.unwrap_or_else(|| 0.001 * f64::from(rng.random_range(1..=20u32)));
+        let step = class.rate_step();
+        let rate = pinned.unwrap_or_else(|| step * f64::from(rng.random_range(1..=20u32)));
         match class {
             FaultClass::ReadEio => r.read_eio = rate,
             FaultClass::WriteEio => r.write_eio = rate,

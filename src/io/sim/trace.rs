@@ -1,4 +1,5 @@
-//! The trace hash: a running FNV-1a over every storage call and its outcome.
+//! The trace hash: a running FNV-1a (over 8-byte words) of every storage call and its
+//! outcome.
 //!
 //! FNV-1a is used rather than `std`'s `DefaultHasher` because its output is fixed by
 //! definition, not by the Rust release, so a trace hash printed today can be compared
@@ -18,8 +19,18 @@ impl Default for Trace {
 }
 
 impl Trace {
+    /// Folds `bytes` in: FNV-1a steps over their 8-byte little-endian words, then
+    /// over the trailing bytes one by one (8x fewer multiplications than byte-wise
+    /// FNV-1a, which matters when every crash hashes whole file images).
     pub(super) fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut word = [0; 8];
+            word.copy_from_slice(w);
+            self.0 ^= u64::from_le_bytes(word);
+            self.0 = self.0.wrapping_mul(PRIME);
+        }
+        for &b in words.remainder() {
             self.0 ^= u64::from(b);
             self.0 = self.0.wrapping_mul(PRIME);
         }
