@@ -19,6 +19,11 @@
 
 pub use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 
+/// A statistics counter: `std`'s atomic in every build, loom's included. Counters
+/// order nothing (relaxed adds, read only for reports), so a model would gain nothing
+/// from exploring their interleavings and would pay for every one of them.
+pub use std::sync::atomic::AtomicU64 as CounterU64;
+
 #[cfg(not(loom))]
 mod imp {
     pub use std::sync::Arc;

@@ -8,9 +8,20 @@
 //! read for the disk write only after it is sealed with no writers; it is rewritten
 //! only after that write finished and a new generation was installed. The methods that
 //! touch bytes are `unsafe` and name that obligation.
+//!
+//! Under `--cfg loom` the region also carries a loom cell that stands for the whole
+//! buffer: every range access ([`AlignedBytes::write`], [`AlignedBytes::zero`],
+//! [`AlignedBytes::slice`]) registers as a shared access, and a thread taking the whole
+//! buffer (installing, padding or writing it out) announces it with
+//! [`AlignedBytes::exclusive`], a mutable access. Loom then fails any interleaving in
+//! which a whole-buffer owner is not ordered after every writer's copy, or a new
+//! generation's copy is not ordered after the previous write-out. Normal builds carry a
+//! zero-sized `std` cell and the calls compile to nothing.
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::ptr::NonNull;
+
+use crate::sync::UnsafeCell;
 
 /// Alignment of every IO buffer.
 pub const IO_ALIGN: usize = 4096;
@@ -20,6 +31,8 @@ pub const IO_ALIGN: usize = 4096;
 pub struct AlignedBytes {
     ptr: NonNull<u8>,
     len: usize,
+    /// Stands for the whole region in loom's access tracking (see the module doc).
+    access: UnsafeCell<()>,
 }
 
 // AlignedBytes owns its allocation; concurrent access to the bytes goes through the
@@ -37,7 +50,22 @@ impl AlignedBytes {
         // SAFETY: the layout has a nonzero size (asserted in `layout`).
         let raw = unsafe { alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        AlignedBytes { ptr, len }
+        AlignedBytes {
+            ptr,
+            len,
+            access: UnsafeCell::new(()),
+        }
+    }
+
+    /// Announces that the caller now owns the whole region (the IO buffer protocol's
+    /// install, pad and write-out steps). Only loom builds check anything here.
+    pub fn exclusive(&self) {
+        self.access.with_mut(|_| ());
+    }
+
+    /// Registers a range access with loom (a no-op in normal builds).
+    fn touch(&self) {
+        self.access.with(|_| ());
     }
 
     fn layout(len: usize) -> Layout {
@@ -65,6 +93,7 @@ impl AlignedBytes {
             at <= self.len && bytes.len() <= self.len - at,
             "write past buffer"
         );
+        self.touch();
         // Source and destination cannot overlap: `bytes` is not inside this region
         // while the caller holds exclusive access to the destination.
         // SAFETY: in bounds (asserted); exclusive (the caller's contract); no overlap.
@@ -79,6 +108,7 @@ impl AlignedBytes {
     /// As for [`AlignedBytes::write`].
     pub unsafe fn zero(&self, at: usize, len: usize) {
         assert!(at <= self.len && len <= self.len - at, "zero past buffer");
+        self.touch();
         // SAFETY: in bounds (asserted); exclusivity is the caller's contract.
         unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(at), 0, len) }
     }
@@ -89,6 +119,7 @@ impl AlignedBytes {
     /// No one writes `at..at + len` while the returned slice lives.
     pub unsafe fn slice(&self, at: usize, len: usize) -> &[u8] {
         assert!(at <= self.len && len <= self.len - at, "read past buffer");
+        self.touch();
         // SAFETY: in bounds (asserted), initialised (zeroed), no writes (caller's contract).
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(at), len) }
     }
@@ -117,10 +148,10 @@ mod tests {
             b.zero(9_999, 1);
             assert_eq!(b.slice(9_998, 2), &[7, 0]);
         }
-        let overflow = std::panic::catch_unwind(|| {
+        let overflow = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: single-threaded; the call must panic on bounds before writing.
             unsafe { b.write(9_999, &[1, 2]) }
-        });
+        }));
         assert!(
             overflow.is_err(),
             "write past the end must panic, not corrupt"

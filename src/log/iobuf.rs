@@ -385,6 +385,7 @@ impl Ring {
             };
             // `next` is free (its last write finished) and not current; we hold the
             // rotation lock.
+            next.bytes.exclusive();
             // SAFETY: so no claim, writer or reader can reach its bytes.
             unsafe { next.bytes.write(0, &header.encode()) };
             (file_offset, SEGMENT_HEADER_LEN)
@@ -433,6 +434,7 @@ impl Ring {
     fn write_pad(&self, b: &IoBuf, base: Lsn, at: usize, pad_len: usize) {
         let payload_len = pad_len - MESSAGE_HEADER_LEN;
         let zeros = vec![0; payload_len];
+        b.bytes.exclusive();
         let header = MessageHeader::new(Kind::Pad, 0, base + at as u64, &zeros, self.nonce)
             .expect("pad shorter than a buffer");
         // Sealed with no writers and the write job not yet handed out.
@@ -445,6 +447,7 @@ impl Ring {
 
     /// The bytes `job` must write.
     pub fn job_bytes(&self, job: &WriteJob) -> &[u8] {
+        self.bufs[job.index].bytes.exclusive();
         // The job's holder is the only thread with access to a sealed buffer with no
         // writers until it calls `finish`.
         // SAFETY: so nothing writes these bytes while the slice lives.

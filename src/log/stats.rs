@@ -1,6 +1,6 @@
 //! Per-instance counters of the log. No globals: two logs in one process count apart.
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{CounterU64 as AtomicU64, Ordering};
 
 /// Live counters, bumped with relaxed atomics.
 #[derive(Debug, Default)]
