@@ -4,8 +4,9 @@
 #
 # Runs: rustfmt check, clippy with warnings denied, the whole test suite (unit,
 # integration, quickcheck properties, fuzz-corpus replay, the simulator's CLI tests),
-# the log crash property under 20 more seeds, a 2,000-seed simulation campaign,
-# the loom models (scripts/loom.sh), and the crash demo over a few seeds.
+# the log crash property under 20 more seeds, the failpoint crash suite (feature
+# `failpoints`), the kill -9 crash test, a 2,000-seed simulation campaign, the loom
+# models (scripts/loom.sh), and the crash demo over a few seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --all-targets --locked --features failpoints -- -D warnings
 
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
@@ -28,6 +30,9 @@ for seed in $(seq 1 20); do
     PAGELOG_QC_SEED="$seed" cargo test --quiet --release --locked --test log_crash_property \
         recovery_is 2>&1 | grep -E '^test result|Arguments|seed [0-9]+:' | tee -a "$results"
 done
+
+step "failpoint crash suite: a power cut at each failpoint's first 8 hits, 3 workloads"
+cargo test --locked --features failpoints --test failpoints 2>&1 | tee -a "$results"
 
 step "loom models"
 bash scripts/loom.sh 2>&1 | tee -a "$results"

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod error;
+pub mod failpoints;
 pub mod fuzzing;
 pub mod io;
 pub mod log;

@@ -18,6 +18,7 @@
 //! run left at an lsn a later run reused never passes for the later run's value.
 
 use crate::error::{Error, Result};
+use crate::failpoints::failpoint;
 use crate::io::{OpenMode, Storage};
 use crate::log::format::{BLOB_HEADER_LEN, BlobHeader, Lsn, Nonce, Place};
 
@@ -44,12 +45,18 @@ pub fn parse_blob_name(name: &str) -> Option<Lsn> {
 /// durable.
 pub fn write_blob(storage: &dyn Storage, lsn: Lsn, value: &[u8], nonce: Nonce) -> Result<()> {
     let name = blob_name(lsn);
+    failpoint!("blob::write::create");
     let file = storage.open(&name, OpenMode::Create)?;
+    failpoint!("blob::write::truncate");
     file.set_len(0)?;
     let header = BlobHeader::new(lsn, value, nonce).encode();
+    failpoint!("blob::write::header");
     file.write_at(&header, 0)?;
+    failpoint!("blob::write::value");
     file.write_at(value, BLOB_HEADER_LEN as u64)?;
+    failpoint!("blob::write::sync");
     file.sync()?;
+    failpoint!("blob::write::sync_dir");
     storage.sync_dir()
 }
 
@@ -57,7 +64,9 @@ pub fn write_blob(storage: &dyn Storage, lsn: Lsn, value: &[u8], nonce: Nonce) -
 /// `NotFound` error; any malformed byte is `Error::Corruption`.
 pub fn read_blob(storage: &dyn Storage, lsn: Lsn, nonce: Nonce) -> Result<Vec<u8>> {
     let name = blob_name(lsn);
+    failpoint!("blob::read::open");
     let file = storage.open(&name, OpenMode::Existing)?;
+    failpoint!("blob::read::len");
     let file_len = file.len()?;
     let place = Place {
         file: &name,
@@ -71,6 +80,7 @@ pub fn read_blob(storage: &dyn Storage, lsn: Lsn, nonce: Nonce) -> Result<Vec<u8
         ));
     }
     let mut head = [0; BLOB_HEADER_LEN];
+    failpoint!("blob::read::header");
     file.read_at(&mut head, 0)?;
     let header = BlobHeader::decode(&head, file_len, nonce, place)?;
     if header.lsn != lsn {
@@ -83,6 +93,7 @@ pub fn read_blob(storage: &dyn Storage, lsn: Lsn, nonce: Nonce) -> Result<Vec<u8
     let len = usize::try_from(header.len)
         .map_err(|_| Error::corruption(&name, 16, "blob length overflows memory"))?;
     let mut value = vec![0; len];
+    failpoint!("blob::read::value");
     file.read_at(&mut value, BLOB_HEADER_LEN as u64)?;
     header.check_value(
         &value,
@@ -96,15 +107,18 @@ pub fn read_blob(storage: &dyn Storage, lsn: Lsn, nonce: Nonce) -> Result<Vec<u8
 
 /// Removes the blob for `lsn` and syncs the directory. A blob already gone is fine.
 pub fn remove_blob(storage: &dyn Storage, lsn: Lsn) -> Result<()> {
+    failpoint!("blob::remove::remove");
     match storage.remove(&blob_name(lsn)) {
         Err(e) if e.is_not_found() => {}
         other => other?,
     }
+    failpoint!("blob::remove::sync_dir");
     storage.sync_dir()
 }
 
 /// The lsns of every blob file at or past `tip`, ascending.
 pub fn blobs_from(storage: &dyn Storage, tip: Lsn) -> Result<Vec<Lsn>> {
+    failpoint!("blob::list::list");
     let mut lsns: Vec<Lsn> = storage
         .list()?
         .iter()

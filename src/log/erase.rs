@@ -8,6 +8,7 @@
 //! depends on it happens before the sync returns.
 
 use crate::error::Result;
+use crate::failpoints::failpoint;
 use crate::io::File;
 
 /// Writes zeros over each `(file offset, len)` range, then syncs. Does nothing for an
@@ -17,8 +18,10 @@ pub fn zero_ranges(file: &dyn File, ranges: &[(u64, usize)]) -> Result<()> {
         return Ok(());
     }
     for &(at, len) in ranges {
+        failpoint!("erase::zero::write");
         file.write_at(&vec![0; len], at)?;
     }
+    failpoint!("erase::zero::sync");
     file.sync()
 }
 

@@ -14,6 +14,7 @@
 
 use super::blob;
 use super::erase;
+use crate::failpoints::failpoint;
 use std::collections::BTreeMap;
 
 use super::format::{
@@ -114,12 +115,15 @@ impl Log {
     /// `config` first; see `recovery.rs` for what recovery guarantees.
     pub fn open(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
         config.validate()?;
+        failpoint!("handle::open::create");
         let file = storage.open(LOG_FILE, OpenMode::Create)?;
+        failpoint!("handle::open::sync_dir");
         storage.sync_dir()?;
         let rec = recovery::recover(&config, file.as_ref())?;
         remove_unreferenced_blobs(storage.as_ref(), &rec)?;
         // What recovery read is now what the log stands on: make it durable before a
         // header vouches for it.
+        failpoint!("handle::open::sync_recovered");
         file.sync()?;
         let mut space = recovered_space(&config, &rec);
         erase::zero_ranges(file.as_ref(), &rec.zero_ranges)?;
@@ -134,7 +138,9 @@ impl Log {
             nonce,
         }
         .encode();
+        failpoint!("handle::open::write_header");
         file.write_at(&header, file_offset)?;
+        failpoint!("handle::open::sync_header");
         file.sync()?;
         space.vouch(rec.tip);
         let dead = space.stabilize(rec.jump);
@@ -271,10 +277,13 @@ fn cut_free_tail(file: &dyn File, space: &mut Space) -> Result<bool> {
     let Some(len) = space.accountant_mut().cut_free_tail() else {
         return Ok(false);
     };
+    failpoint!("handle::cut_tail::len");
     if file.len()? <= len {
         return Ok(false);
     }
+    failpoint!("handle::cut_tail::set_len");
     file.set_len(len)?;
+    failpoint!("handle::cut_tail::sync");
     file.sync()?;
     Ok(true)
 }
@@ -368,9 +377,11 @@ impl Inner {
                 0
             };
             if bytes.len() > skip {
+                failpoint!("handle::write_out::write");
                 self.file
                     .write_at(&bytes[skip..], job.file_offset + skip as u64)
                     .map_err(|e| self.fail(e))?;
+                failpoint!("handle::write_out::sync");
                 self.file.sync().map_err(|e| self.fail(e))?;
                 self.count(Counter::BytesWritten, (bytes.len() - skip) as u64);
                 self.count(Counter::BuffersWritten, 1);
@@ -521,11 +532,13 @@ impl Inner {
             )));
         }
         let mut hb = [0; MESSAGE_HEADER_LEN];
+        failpoint!("handle::read::header");
         self.file.read_at(&mut hb, ptr.file_offset)?;
         let max_len = size - in_segment - MESSAGE_HEADER_LEN as u64;
         let header = MessageHeader::decode(&hb, max_len, place)?;
         header.check_lsn(ptr.lsn, place)?;
         let mut payload = vec![0; header.len as usize];
+        failpoint!("handle::read::payload");
         self.file
             .read_at(&mut payload, ptr.file_offset + MESSAGE_HEADER_LEN as u64)?;
         let nonce = self.nonce_at(ptr.lsn)?;

@@ -8,6 +8,7 @@
 //! the iterator reaches it is skipped, and so are messages whose blob was reclaimed:
 //! Gc mode keeps live state, not history.
 
+use crate::failpoints::failpoint;
 use std::collections::VecDeque;
 
 use super::format::{Kind, Lsn, Place, SEGMENT_HEADER_LEN, SegmentHeader};
@@ -116,9 +117,11 @@ impl LogIter {
             return Ok(None);
         }
         let size = self.inner.config.segment_size_bytes;
+        failpoint!("iter::segment::len");
         let read = self.inner.file.len().and_then(|file_len| {
             let len = size.min(file_len.saturating_sub(offset)) as usize;
             let mut bytes = vec![0; len];
+            failpoint!("iter::segment::read");
             self.inner.file.read_at(&mut bytes, offset).map(|()| bytes)
         });
         self.inner.space.lock().accountant_mut().unpin(lsn);

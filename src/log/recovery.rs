@@ -55,6 +55,7 @@
 //! a second recovery gives the same state, and an old message can never reappear: no
 //! later run writes a segment header at an lsn the crashed run used.
 
+use crate::failpoints::failpoint;
 use std::collections::BTreeMap;
 
 use super::format::{
@@ -145,6 +146,7 @@ struct Slot {
 /// Recovers the log in `file` (named `name`).
 pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     let size = config.segment_size_bytes;
+    failpoint!("recovery::open::len");
     let file_len = file.len()?;
     let slots = usize::try_from(file_len.div_ceil(size))
         .map_err(|_| Error::corruption(file.name(), 0, "file too large for this platform"))?;
@@ -232,6 +234,7 @@ fn tip_range(
     let room = (size - tip % size).min(MESSAGE_HEADER_LEN as u64);
     let len = room.min(file_len.saturating_sub(at)) as usize;
     let mut b = [0; MESSAGE_HEADER_LEN];
+    failpoint!("recovery::tip::read");
     file.read_at(&mut b[..len], at)?;
     Ok(b[..len].iter().any(|&x| x != 0).then_some((at, len)))
 }
@@ -253,6 +256,7 @@ fn read_headers(
         let at = slot as u64 * size;
         let (_, len) = header_range(at, file_len);
         let mut b = [0; SEGMENT_HEADER_LEN];
+        failpoint!("recovery::headers::read");
         file.read_at(&mut b[..len], at)?;
         if b.iter().any(|&x| x != 0) {
             dirty.push(slot);
@@ -415,6 +419,7 @@ impl<'a> Walk<'a> {
         let at = s.slot as u64 * size;
         let len = size.min(file_len - at) as usize;
         let mut bytes = vec![0; len];
+        failpoint!("recovery::scan::read");
         file.read_at(&mut bytes, at)?;
         let seg = SegmentBytes {
             bytes: &bytes,
