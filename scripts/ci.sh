@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# CI tier: every run. Budget: under 10 minutes on 2 cores from a clean clone
-# (about 4 of them compiling). This is the README's test command.
+# CI tier: every run. Budget: under 15 minutes on 2 cores from a clean clone
+# (about 5 of them compiling, 4 fuzzing). This is the README's test command.
 #
 # Runs: rustfmt check, clippy with warnings denied, the whole test suite (unit,
 # integration, quickcheck properties, fuzz-corpus replay, the simulator's CLI tests),
 # the log crash property under 20 more seeds, the failpoint crash suite (feature
 # `failpoints`), the kill -9 crash test, a 2,000-seed simulation campaign, the loom
-# models (scripts/loom.sh), and the crash demo over a few seeds.
+# models (scripts/loom.sh), a 60 s fuzz smoke per target (with nightly), and the
+# crash demo over a few seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,11 @@ bash scripts/loom.sh 2>&1 | tee -a "$results"
 step "simulation campaign: seeds 0..2000, every fault class on, coverage required"
 cargo run --quiet --release --locked -p pagelog-sim -- run --seeds 0..2000 \
     --faults all --require-coverage
+
+# 60 s per fuzz target when the nightly toolchain is here (installs cargo-fuzz if
+# needed); says so and skips otherwise. Any crash fails the run.
+step "fuzz smoke: every target for 60 s"
+bash scripts/fuzz.sh smoke 60
 
 step "crash demo, seeds 1..5"
 for seed in 1 2 3 4 5; do

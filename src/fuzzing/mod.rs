@@ -1,8 +1,23 @@
 //! Fuzz-target bodies. They live in the library so that stable tests can replay every
 //! corpus file through exactly the code cargo-fuzz runs (`tests/fuzz_corpus.rs`).
 //!
-//! Each body takes arbitrary bytes and panics only when it finds a bug.
+//! Each body takes arbitrary bytes and panics only when it finds a bug:
+//! - [`recover_image`]: recovery of a log and blob files shaped by the input;
+//! - [`ops_then_crash`]: a simulation run (operations, power cuts) checked by the
+//!   oracle;
+//! - [`format_roundtrip`]: header decoding of arbitrary bytes, and round trips;
+//! - [`storage_crash`]: the simulated disk's own crash model.
+//!
+//! `scripts/fuzz.sh TARGET SECONDS` runs one under cargo-fuzz (nightly).
 
+mod format_roundtrip;
+#[cfg(not(loom))]
+mod ops_then_crash;
+mod recover_image;
 mod storage_crash;
 
+pub use format_roundtrip::format_roundtrip;
+#[cfg(not(loom))]
+pub use ops_then_crash::ops_then_crash;
+pub use recover_image::recover_image;
 pub use storage_crash::storage_crash;

@@ -559,6 +559,20 @@ impl Inner {
             .ok_or_else(|| Error::InvalidArgument(format!("lsn {lsn} is in no recovered segment")))
     }
 
+    /// A blob file missing under a Linear log is damage: nothing ever removes the blob
+    /// of a message the log still holds. (A Gc log removes the blobs of dead messages,
+    /// so there a missing file may mean reclaimed, and `NotFound` passes through.)
+    fn missing_blob(&self, e: Error, lsn: Lsn, blob_lsn: Lsn) -> Error {
+        if !e.is_not_found() || self.config.segment_mode == SegmentMode::Gc {
+            return e;
+        }
+        Error::corruption(
+            blob::blob_name(blob_lsn),
+            0,
+            format!("the blob file of the message at lsn {lsn} is missing"),
+        )
+    }
+
     /// The user-facing message for a stored one, written by run `nonce`.
     pub(crate) fn message(
         &self,
@@ -572,7 +586,8 @@ impl Inner {
         let (kind, value) = match kind {
             Kind::AppendBlob | Kind::ReplaceBlob => {
                 let blob_lsn = super::format::decode_u64(&payload, place)?;
-                let value = blob::read_blob(self.storage.as_ref(), blob_lsn, nonce)?;
+                let value = blob::read_blob(self.storage.as_ref(), blob_lsn, nonce)
+                    .map_err(|e| self.missing_blob(e, lsn, blob_lsn))?;
                 let logical = if kind == Kind::AppendBlob {
                     Kind::Append
                 } else {
