@@ -3,8 +3,16 @@
 //! (DESIGN.md, Oracle):
 //!
 //! - I1: every message acknowledged stable is recovered;
-//! - I2: what is recovered is exactly the completed messages below the recovered tip:
-//!   nothing aborted, torn or invented (in Gc mode: the same live state, and a
+//! - I2: what is recovered is exactly the completed messages below some cut `C` with
+//!   `acked <= C <= tip` (DESIGN.md: the model's state at some cut): nothing aborted,
+//!   torn or invented, and no gap. The cut is found from what came back (just past
+//!   its newest message, or `acked` if that is higher), not taken to be the tip: a
+//!   recovery interrupted before the model saw it may cut completed, unacknowledged
+//!   messages at a segment boundary, and once its jump segment is reclaimed nothing
+//!   on disk names that cut any more, so the next recovery's tip lies above
+//!   messages that are legitimately gone (seed 857). A live log's view, by contrast,
+//!   must hold everything below its stable lsn (`check_view`).
+//!   In Gc mode the comparison is of live states, and a
 //!   message that is dead, superseded by a later Replace of its page in the same
 //!   recovered state, may come back after its segment was reclaimed as long as it is
 //!   byte for byte what was once completed at its lsn: a Gc log promises the live
@@ -130,6 +138,34 @@ fn live(entries: &[(Lsn, Entry)]) -> BTreeMap<u64, Vec<(Lsn, Entry)>> {
     pages
 }
 
+/// Where `got` and `want` first differ, message by message.
+fn first_difference(got: &[(Lsn, Entry)], want: &[(Lsn, Entry)]) -> Option<String> {
+    if got == want {
+        return None;
+    }
+    let have: BTreeSet<Lsn> = got.iter().map(|(l, _)| *l).collect();
+    let missing = want
+        .iter()
+        .find(|(l, _)| !have.contains(l))
+        .map(|(l, _)| *l);
+    Some(format!("first missing: {missing:?}"))
+}
+
+/// The first page whose live messages differ between `got` and `want`.
+fn first_live_difference(got: &[(Lsn, Entry)], want: &[(Lsn, Entry)]) -> Option<String> {
+    let (got, want) = (live(got), live(want));
+    let lsns = |m: Option<&Vec<(Lsn, Entry)>>| -> Vec<Lsn> {
+        m.map(|v| v.iter().map(|(l, _)| *l).collect())
+            .unwrap_or_default()
+    };
+    let pages: BTreeSet<u64> = got.keys().chain(want.keys()).copied().collect();
+    pages.into_iter().find_map(|pid| {
+        let (g, w) = (lsns(got.get(&pid)), lsns(want.get(&pid)));
+        let same = g == w && got.get(&pid) == want.get(&pid);
+        (!same).then(|| format!("page {pid}: live lsns recovered {g:?}, expected {w:?}"))
+    })
+}
+
 impl Model {
     /// A reservation at `lsn` was completed holding `entry` (whatever the result: its
     /// bytes were in the log's hands).
@@ -198,11 +234,7 @@ impl Model {
             Violation::new(Invariant::Read, format!("iterating a fresh recovery: {e}"))
         })?;
         self.forget_cut(&log.cut_ranges());
-        self.check_view(&got, tip, mode)?;
-        if !self.lost_acked {
-            self.check_acked(tip)?;
-            self.check_batches(tip)?;
-        }
+        self.check_recovery(&got, tip, mode)?;
         let kept: BTreeMap<Lsn, Entry> = got.into_iter().collect();
         let highest = self.highest;
         *self = Model {
@@ -213,6 +245,32 @@ impl Model {
             ..Model::default()
         };
         Ok(())
+    }
+
+    /// Checks what a recovery that ended at `tip` returned (`got`): the completed
+    /// messages below some cut (I2), every acknowledged one (I1), no batch in part (I5).
+    pub fn check_recovery(
+        &self,
+        got: &[(Lsn, Entry)],
+        tip: Lsn,
+        mode: SegmentMode,
+    ) -> Result<(), Violation> {
+        let cut = self.recovered_cut(got, tip);
+        self.check_view(got, cut, mode)?;
+        if !self.lost_acked {
+            self.check_acked(tip)?;
+            self.check_batches(cut)?;
+        }
+        Ok(())
+    }
+
+    /// The cut a recovery that returned `got` (every lsn below `tip`) made: just past
+    /// its newest message, but never below the acknowledged lsn nor above the tip.
+    /// Every completed message below it must have come back (I2); above it, the
+    /// completed messages were unacknowledged and cut.
+    pub fn recovered_cut(&self, got: &[(Lsn, Entry)], tip: Lsn) -> Lsn {
+        let past_newest = got.last().map_or(0, |(l, _)| l + 1);
+        past_newest.max(self.acked).min(tip)
     }
 
     /// Drops completed messages inside ranges a recovery cut off (a recovery the
@@ -251,12 +309,12 @@ impl Model {
         Ok(())
     }
 
-    /// Checks `got` (what iteration returned for lsns below `tip`) against the
-    /// completed messages below `tip` (I2).
+    /// Checks `got` (what iteration returned, every lsn below `bound`) against the
+    /// completed messages below `bound` (I2).
     pub fn check_view(
         &self,
         got: &[(Lsn, Entry)],
-        tip: Lsn,
+        bound: Lsn,
         mode: SegmentMode,
     ) -> Result<(), Violation> {
         if let Some((l, _)) = got.iter().find(|(l, _)| self.aborted.contains(l)) {
@@ -265,51 +323,53 @@ impl Model {
                 format!("aborted message at lsn {l} came back"),
             ));
         }
-        let invented = (0..got.len()).find(|&i| {
-            let (l, e) = &got[i];
-            self.completed.get(l) != Some(e) && !self.stale_but_genuine(got, i, mode)
-        });
-        if let Some((l, e)) = invented.map(|i| &got[i]) {
-            let what = match self.completed.get(l) {
-                Some(w) => format!("{:?} pid {} {} B", w.0, w.1, w.2.len()),
-                None => "nothing completed there".into(),
-            };
-            return Err(Violation::new(
-                Invariant::I2,
-                format!(
-                    "lsn {l} holds {:?} pid {} {} B; the model has {what}",
-                    e.0,
-                    e.1,
-                    e.2.len()
-                ),
-            ));
-        }
+        self.check_genuine(got, mode)?;
         if self.lost_acked {
             return Ok(());
         }
         let want: Vec<(Lsn, Entry)> = self
             .completed
-            .range(..tip)
+            .range(..bound)
             .map(|(l, e)| (*l, e.clone()))
             .collect();
-        let same = match mode {
-            SegmentMode::Linear => got == want.as_slice(),
-            SegmentMode::Gc => live(got) == live(&want),
+        let differs = match mode {
+            SegmentMode::Linear => first_difference(got, &want),
+            SegmentMode::Gc => first_live_difference(got, &want),
         };
-        if same {
-            return Ok(());
+        match differs {
+            None => Ok(()),
+            Some(what) => Err(Violation::new(
+                Invariant::I2,
+                format!(
+                    "{} messages below lsn {bound}, {} completed there; {what}",
+                    got.len(),
+                    want.len()
+                ),
+            )),
         }
-        let have: BTreeSet<Lsn> = got.iter().map(|(l, _)| *l).collect();
-        let missing = want
-            .iter()
-            .find(|(l, _)| !have.contains(l))
-            .map(|(l, _)| *l);
+    }
+
+    /// Every message in `got` was completed at its lsn with these bytes (or is a
+    /// genuine stale one, see `stale_but_genuine`).
+    fn check_genuine(&self, got: &[(Lsn, Entry)], mode: SegmentMode) -> Result<(), Violation> {
+        let invented = (0..got.len()).find(|&i| {
+            let (l, e) = &got[i];
+            self.completed.get(l) != Some(e) && !self.stale_but_genuine(got, i, mode)
+        });
+        let Some((l, e)) = invented.map(|i| &got[i]) else {
+            return Ok(());
+        };
+        let what = match self.completed.get(l) {
+            Some(w) => format!("{:?} pid {} {} B", w.0, w.1, w.2.len()),
+            None => "nothing completed there".into(),
+        };
         Err(Violation::new(
             Invariant::I2,
             format!(
-                "{} messages below lsn {tip}, {} completed there; first missing: {missing:?}",
-                got.len(),
-                want.len()
+                "lsn {l} holds {:?} pid {} {} B; the model has {what}",
+                e.0,
+                e.1,
+                e.2.len()
             ),
         ))
     }
@@ -389,6 +449,49 @@ mod tests {
         m.lost_acked = true;
         assert_eq!(m.check_view(&live_again, 15, SegmentMode::Linear), Ok(()));
         assert!(m.check_view(&altered, 30, SegmentMode::Gc).is_err());
+    }
+
+    #[test]
+    fn a_recovery_may_cut_unacknowledged_messages_below_its_tip_but_leave_no_gap() {
+        let mut m = Model::default();
+        for (lsn, v) in [(10, 1), (20, 2), (30, 3)] {
+            m.complete(lsn, entry(u64::from(v), v));
+        }
+        let all: Vec<(Lsn, Entry)> = m.completed.iter().map(|(l, e)| (*l, e.clone())).collect();
+        let upto = |n: usize| all[..n].to_vec();
+        for mode in [SegmentMode::Linear, SegmentMode::Gc] {
+            assert_eq!(m.check_recovery(&upto(3), 100, mode), Ok(()), "all");
+            assert_eq!(m.check_recovery(&upto(2), 100, mode), Ok(()), "30 cut");
+            assert_eq!(m.check_recovery(&[], 100, mode), Ok(()), "all cut");
+            let gap = vec![all[0].clone(), all[2].clone()];
+            let err = m.check_recovery(&gap, 100, mode).expect_err("gap");
+            assert_eq!(err.invariant, Invariant::I2, "{mode:?}: {err}");
+        }
+        m.ack(21);
+        for mode in [SegmentMode::Linear, SegmentMode::Gc] {
+            assert_eq!(m.check_recovery(&upto(2), 100, mode), Ok(()), "acked kept");
+            let err = m
+                .check_recovery(&upto(1), 100, mode)
+                .expect_err("acked lost");
+            assert!(
+                matches!(err.invariant, Invariant::I1 | Invariant::I2),
+                "{err}"
+            );
+            let err = m
+                .check_recovery(&upto(1), 15, mode)
+                .expect_err("tip too low");
+            assert!(
+                matches!(err.invariant, Invariant::I1 | Invariant::I2),
+                "{err}"
+            );
+        }
+        m.batches.push((20, vec![20, 30]));
+        let err = m.check_recovery(&upto(2), 100, SegmentMode::Linear);
+        assert_eq!(
+            err.map_err(|v| v.invariant),
+            Err(Invariant::I5),
+            "batch split"
+        );
     }
 
     #[test]
