@@ -105,15 +105,28 @@ pub fn read_blob(storage: &dyn Storage, lsn: Lsn, nonce: Nonce) -> Result<Vec<u8
     Ok(value)
 }
 
-/// Removes the blob for `lsn` and syncs the directory. A blob already gone is fine.
-pub fn remove_blob(storage: &dyn Storage, lsn: Lsn) -> Result<()> {
-    failpoint!("blob::remove::remove");
-    match storage.remove(&blob_name(lsn)) {
-        Err(e) if e.is_not_found() => {}
-        other => other?,
+/// Removes the blobs of `lsns` (each one already gone is fine) and, if any was
+/// there, syncs the directory once. Returns how many were removed.
+///
+/// Only dead blobs are removed (their message was cut or replaced), so a directory
+/// sync skipped because every name was already gone risks nothing: a removal an
+/// earlier process made but never synced may come back after a power cut, as a file
+/// no message points at, and the next open removes it again.
+pub fn remove_blobs(storage: &dyn Storage, lsns: &[Lsn]) -> Result<u64> {
+    let mut removed = 0;
+    for &lsn in lsns {
+        failpoint!("blob::remove::remove");
+        match storage.remove(&blob_name(lsn)) {
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+            Ok(()) => removed += 1,
+        }
     }
-    failpoint!("blob::remove::sync_dir");
-    storage.sync_dir()
+    if removed > 0 {
+        failpoint!("blob::remove::sync_dir");
+        storage.sync_dir()?;
+    }
+    Ok(removed)
 }
 
 /// The lsns of every blob file at or past `tip`, ascending.
@@ -239,8 +252,18 @@ mod tests {
         disk.open("log", OpenMode::Create)
             .expect("an unrelated file");
         assert_eq!(blobs_from(&disk, 250).expect("list"), [300, 500]);
-        remove_blob(&disk, 300).expect("remove");
-        remove_blob(&disk, 300).expect("removing twice is fine");
+        assert_eq!(remove_blobs(&disk, &[300]).expect("remove"), 1);
+        let calls = disk.stats().calls;
+        assert_eq!(
+            remove_blobs(&disk, &[300]).expect("again"),
+            0,
+            "already gone"
+        );
+        assert_eq!(
+            disk.stats().calls,
+            calls + 1,
+            "one remove call, no dir sync"
+        );
         assert_eq!(blobs_from(&disk, 0).expect("list"), [100, 200, 500]);
         let after = disk.crash();
         assert_eq!(

@@ -15,7 +15,7 @@
 use super::blob;
 use super::erase;
 use crate::failpoints::failpoint;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::format::{
     Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
@@ -120,7 +120,7 @@ impl Log {
         failpoint!("handle::open::sync_dir");
         storage.sync_dir()?;
         let rec = recovery::recover(&config, file.as_ref())?;
-        remove_unreferenced_blobs(storage.as_ref(), &rec)?;
+        let blobs = remove_unreferenced_blobs(storage.as_ref(), &rec)?;
         // What recovery read is now what the log stands on: make it durable before a
         // header vouches for it.
         failpoint!("handle::open::sync_recovered");
@@ -143,10 +143,9 @@ impl Log {
         failpoint!("handle::open::sync_header");
         file.sync()?;
         space.vouch(rec.tip);
-        let dead = space.stabilize(rec.jump);
-        for lsn in dead {
-            blob::remove_blob(storage.as_ref(), lsn)?;
-        }
+        let mut dead = space.stabilize(rec.jump);
+        dead.retain(|lsn| blobs.contains(lsn));
+        let removed = blob::remove_blobs(storage.as_ref(), &dead)?;
         let (released, _) = erase::release_segments(file.as_ref(), SEGMENT_HEADER_LEN, |done| {
             release_step(&mut space, done)
         })?;
@@ -172,6 +171,7 @@ impl Log {
         let flush_every = config.flush_every_ms;
         let counters = Counters::default();
         counters.add(Counter::SegmentsReleased, released);
+        counters.add(Counter::BlobsRemoved, removed);
         let inner = Arc::new(Inner {
             config,
             storage,
@@ -298,20 +298,20 @@ fn release_step(space: &mut Space, done: &[u64]) -> Vec<u64> {
 }
 
 /// Removes blob files no recovered message points at: blobs of messages past the tip,
-/// and blobs of aborted reservations whose removal a crash interrupted.
-fn remove_unreferenced_blobs(storage: &dyn Storage, rec: &Recovery) -> Result<()> {
-    let referenced: std::collections::BTreeSet<Lsn> = rec
+/// and blobs of aborted reservations whose removal a crash interrupted. Returns the
+/// blob files left (each one a recovered message points at).
+fn remove_unreferenced_blobs(storage: &dyn Storage, rec: &Recovery) -> Result<BTreeSet<Lsn>> {
+    let referenced: BTreeSet<Lsn> = rec
         .messages
         .iter()
         .filter(|m| m.kind.is_blob())
         .filter_map(|m| m.word)
         .collect();
-    for lsn in blob::blobs_from(storage, 0)? {
-        if !referenced.contains(&lsn) {
-            blob::remove_blob(storage, lsn)?;
-        }
-    }
-    Ok(())
+    let (kept, unreferenced): (Vec<Lsn>, Vec<Lsn>) = blob::blobs_from(storage, 0)?
+        .into_iter()
+        .partition(|lsn| referenced.contains(lsn));
+    blob::remove_blobs(storage, &unreferenced)?;
+    Ok(kept.into_iter().collect())
 }
 
 impl Inner {
@@ -426,11 +426,9 @@ impl Inner {
     }
 
     pub(crate) fn remove_blobs(&self, lsns: &[Lsn]) -> Result<()> {
-        for &lsn in lsns {
-            blob::remove_blob(self.storage.as_ref(), lsn).map_err(|e| self.fail(e))?;
-            self.count(Counter::BlobsRemoved, 1);
-            self.count(Counter::Syncs, 1);
-        }
+        let removed = blob::remove_blobs(self.storage.as_ref(), lsns).map_err(|e| self.fail(e))?;
+        self.count(Counter::BlobsRemoved, removed);
+        self.count(Counter::Syncs, u64::from(removed > 0));
         Ok(())
     }
 
