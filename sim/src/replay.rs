@@ -12,8 +12,12 @@ use crate::campaign::run_seed;
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
     /// The seed.
-    #[arg(long)]
-    pub seed: u64,
+    #[arg(long, required_unless_present = "scenario_text")]
+    pub seed: Option<u64>,
+    /// With --plan: run under this scenario, written out in full (the text a
+    /// regression test holds), instead of the one --seed and --pins draw.
+    #[arg(long = "scenario", requires = "plan")]
+    pub scenario_text: Option<String>,
     /// Print the step-by-step trace.
     #[arg(long)]
     pub verbose: bool,
@@ -35,13 +39,13 @@ pub fn main(args: &ReplayArgs) -> ExitCode {
     };
     let (scenario, report) = match replay_given(args, &pins) {
         Ok(Some(both)) => both,
-        Ok(None) => run_seed(args.seed, &pins, args.verbose),
+        Ok(None) => run_seed(args.seed.unwrap_or_default(), &pins, args.verbose),
         Err(e) => {
             eprintln!("pagelog-sim: {e}");
             return ExitCode::from(2);
         }
     };
-    println!("seed {}: {}", args.seed, scenario.describe());
+    println!("seed {}: {}", scenario.seed, scenario.describe());
     for line in &report.trace {
         println!("{line}");
     }
@@ -90,7 +94,11 @@ fn replay_given(args: &ReplayArgs, pins: &Pins) -> Result<Option<(Scenario, Repo
                 .collect::<Result<_, _>>()?,
         ),
     };
-    let scenario = Scenario::draw(args.seed, pins);
+    let scenario = match (&args.scenario_text, args.seed) {
+        (Some(text), _) => text.parse()?,
+        (None, Some(seed)) => Scenario::draw(seed, pins),
+        (None, None) => return Err("give --seed or --scenario".into()),
+    };
     let report = run(&scenario, &plan, mask.as_deref(), args.verbose);
     Ok(Some((scenario, report)))
 }

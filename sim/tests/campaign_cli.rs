@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use pagelog::simulation::plan::generate;
-use pagelog::simulation::{Pins, Scenario, run};
+use pagelog::simulation::{Invariant, Pins, Scenario, parse_plan, run};
 
 fn sim(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pagelog-sim"))
@@ -107,6 +107,35 @@ fn a_lying_disk_is_caught_replays_identically_and_shrinks_to_a_short_test() {
     let steps = plan.split_whitespace().count();
     assert!(steps <= 8, "shrunk to {steps} steps: {plan}");
     assert!(test.contains("#[test]") && test.contains("I1"), "{test}");
+    // The written test holds its whole scenario and still fails the same way.
+    let text = quoted(&test, "let scenario: Scenario = \"");
+    let scenario: Scenario = text.parse().expect("the scenario text parses");
+    assert_eq!(scenario.seed.to_string(), seed);
+    assert!(scenario.sim.lying_sync, "{text}");
+    let mask_line = test
+        .lines()
+        .find(|l| l.contains("let faults_at"))
+        .expect("a fault mask");
+    let mask: Vec<u64> = mask_line
+        .split(['[', ']'])
+        .nth(1)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let plan = parse_plan(&plan).expect("the plan parses");
+    let report = run(&scenario, &plan, Some(&mask), false);
+    let violation = report.violation().expect("the written test fails");
+    assert_eq!(violation.invariant, Invariant::I1, "{violation}");
+}
+
+/// The first double-quoted string on the line of `test` that contains `marker`.
+fn quoted(test: &str, marker: &str) -> String {
+    test.lines()
+        .find(|l| l.contains(marker))
+        .and_then(|l| l.split('"').nth(1))
+        .unwrap_or_else(|| panic!("no line with {marker:?} in:\n{test}"))
+        .to_string()
 }
 
 #[test]

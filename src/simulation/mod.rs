@@ -4,6 +4,7 @@
 //!
 //! - [`scenario`]: everything a seed decides up front (config, fault classes and rates,
 //!   clients, operation count, crash rate), with pins to fix any of it;
+//! - [`scenario_text`]: a scenario written out in full (what regression tests hold);
 //! - [`plan`]: the operation sequence a scenario's seed draws, and its text form;
 //! - [`runner`]: one seeded run: a scheduler on one thread driving logical clients
 //!   through the engine's non-blocking calls, crashing and recovering;
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod scenario_text;
 pub mod shrink;
 pub mod state;
 

@@ -10,7 +10,7 @@
 //!   recovery interrupted before the model saw it may cut completed, unacknowledged
 //!   messages at a segment boundary, and once its jump segment is reclaimed nothing
 //!   on disk names that cut any more, so the next recovery's tip lies above
-//!   messages that are legitimately gone (seed 857). A live log's view, by contrast,
+//!   messages that are legitimately gone (found by seed 857 of a 20,000-step campaign). A live log's view, by contrast,
 //!   must hold everything below its stable lsn (`check_view`).
 //!   In Gc mode the comparison is of live states, and a
 //!   message that is dead, superseded by a later Replace of its page in the same

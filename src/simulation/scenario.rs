@@ -174,7 +174,7 @@ impl fmt::Display for Pins {
     }
 }
 
-fn class_list(classes: &[FaultClass]) -> String {
+pub(crate) fn class_list(classes: &[FaultClass]) -> String {
     if classes.is_empty() {
         return "none".into();
     }
@@ -182,7 +182,7 @@ fn class_list(classes: &[FaultClass]) -> String {
     names.join("+")
 }
 
-fn mode_name(m: SegmentMode) -> &'static str {
+pub(crate) fn mode_name(m: SegmentMode) -> &'static str {
     match m {
         SegmentMode::Linear => "linear",
         SegmentMode::Gc => "gc",

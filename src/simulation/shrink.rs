@@ -119,16 +119,17 @@ pub fn regression_test(scenario: &Scenario, shrunk: &Shrunk) -> String {
         .collect();
     let mask: Vec<String> = shrunk.mask.iter().map(|c| c.to_string()).collect();
     format!(
-        r#"//! Regression test written by `pagelog-sim shrink --seed {seed}`.
+        r#"//! Regression test written by `pagelog-sim shrink --seed {seed}` (pins: {pins_or_none}).
 //! It broke {inv}: {detail}
 //! Scenario: {describe}.
+//! The scenario is written out in full, so a change to how seeds draw scenarios
+//! cannot turn this into a different run.
 
-use pagelog::simulation::{{Pins, Scenario, parse_plan, run}};
+use pagelog::simulation::{{Scenario, parse_plan, run}};
 
 #[test]
 fn sim_seed_{seed}_{slug}() {{
-    let pins: Pins = "{pins}".parse().expect("pins");
-    let scenario = Scenario::draw({seed}, &pins);
+    let scenario: Scenario = "{text}".parse().expect("scenario");
     let plan = parse_plan("{plan}").expect("plan");
     let faults_at: &[u64] = &[{mask}];
     let report = run(&scenario, &plan, Some(faults_at), false);
@@ -140,7 +141,12 @@ fn sim_seed_{seed}_{slug}() {{
         inv = shrunk.invariant.name(),
         detail = shrunk.detail.replace('\n', " "),
         describe = scenario.describe(),
-        pins = scenario.pins,
+        pins_or_none = if scenario.pins.to_string().is_empty() {
+            "none".to_string()
+        } else {
+            scenario.pins.to_string()
+        },
+        text = scenario,
         plan = plan_text(&shrunk.plan),
         mask = mask.join(", "),
     )
