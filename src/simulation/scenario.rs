@@ -373,7 +373,7 @@ fn draw_config(rng: &mut ChaCha8Rng, pins: &Pins) -> Config {
 }
 
 /// Fewest and most steps a drawn scenario has.
-pub const OPS_RANGE: (u32, u32) = (50, 10_000);
+pub const OPS_RANGE: (u32, u32) = (50, 20_000);
 
 /// A drawn scenario expects 0 to this many crashes whatever its length (every
 /// recovery reads the whole log, so a crash costs more the longer the log), at a rate
