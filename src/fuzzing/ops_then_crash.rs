@@ -3,9 +3,14 @@
 //! a power cut); every following 3 bytes are one step of the plan: writes, open
 //! reservations completed or aborted, batches, flushes, make_stables, reads, scans,
 //! reopens, power cuts between steps and power cuts inside the next storage calls.
-//! The simulator runs it without runtime faults, ends with a last power cut, and its
-//! oracle checks every recovery (I1, I2, I5, I6). Any violation panics with the plan
-//! in the text form `pagelog-sim replay --plan` accepts.
+//! When the seed's top bit is clear the simulator runs without runtime faults; when it
+//! is set, the seed draws which fault classes are on and at what rates, as a campaign
+//! seed does (EIO on read, write and sync, short transfers, misdirected writes, bit
+//! flips, ENOSPC), so the fuzzer reaches the error and poisoning paths too. The run
+//! ends with a last power cut, and the oracle checks every recovery (I1, I2, I5, I6);
+//! a reported corruption after durable damage is an accepted outcome. Any violation
+//! panics with the scenario and plan in the text forms `pagelog-sim replay --scenario
+//! TEXT --plan PLAN` accepts.
 
 use crate::simulation::{Pins, Scenario, Step, plan_text, run};
 
@@ -17,19 +22,21 @@ pub fn ops_then_crash(data: &[u8]) {
     let Some((seed, rest)) = data.split_first_chunk::<8>() else {
         return;
     };
+    let seed = u64::from_le_bytes(*seed);
+    let faults = if seed >> 63 == 1 { "all" } else { "none" };
     let mut pins = Pins::default();
-    for (key, value) in [("faults", "none"), ("clients", "3"), ("crash", "0")] {
+    for (key, value) in [("faults", faults), ("clients", "3"), ("crash", "0")] {
         pins.set(key, value).expect("valid pin");
     }
-    let seed = u64::from_le_bytes(*seed);
     let mut scenario = Scenario::draw(seed, &pins);
     let plan: Vec<Step> = rest.chunks_exact(3).take(MAX_STEPS).map(step).collect();
     scenario.ops = plan.len() as u32;
     let report = run(&scenario, &plan, None, false);
     if let Some(v) = report.violation() {
         panic!(
-            "{v}\nseed {seed}, pins faults=none,clients=3,crash=0, plan {}",
-            plan_text(&plan)
+            "{v}\nscenario {scenario}\nplan {}\nfaults at {:?}",
+            plan_text(&plan),
+            report.injected
         );
     }
 }
