@@ -605,3 +605,39 @@ fn a_lost_segment_header_never_lets_an_earlier_runs_message_back() {
         "the first run's message came back under the second run's header"
     );
 }
+
+#[test]
+fn make_stable_below_a_sealed_batch_that_shares_its_buffer_writes_the_batch_itself() {
+    // One thread, no flusher: the message at `a` shares an IO buffer with a batch
+    // manifest, and the batch runs on into the next buffer. That buffer stays unsealed
+    // (nothing reserved past it), and the held manifest keeps the first buffer's whole
+    // interval from joining the stable prefix, so make_stable(a) must write the batch's
+    // buffers too, or it waits for a write no one will make.
+    let disk = SimStorage::new(12);
+    let log = open(&disk, &config()).expect("open");
+    let a = log.write(Kind::Append, 1, &[1; 100]).expect("write");
+    let mut batch = log.pin_batch().expect("batch");
+    for i in 0..4 {
+        batch.write(Kind::Append, 2, &[i; 250]).expect("member");
+    }
+    let manifest = batch.seal().expect("seal");
+    assert!(
+        manifest / SEG == a.lsn / SEG,
+        "the manifest shares a's buffer"
+    );
+    log.try_make_stable(a.lsn)
+        .expect("one thread can make a stable: nothing else will");
+    log.make_stable(a.lsn)
+        .expect("and the blocking twin returns");
+    assert!(log.stable_lsn() > a.lsn);
+    drop(log);
+    let after = open(&disk.crash(), &config()).expect("reopen");
+    let back = recovered(&after);
+    let lens: Vec<usize> = back.iter().map(|(_, v)| v.len()).collect();
+    assert_eq!(back[0].0, a.lsn);
+    assert_eq!(
+        lens,
+        [100, 250, 250, 250, 250],
+        "a and the whole batch survive a power cut"
+    );
+}

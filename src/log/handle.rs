@@ -448,7 +448,27 @@ impl Inner {
                 "lsn {lsn} was never reserved (next lsn {claimed_end})"
             )));
         }
+        if self.stable.try_until(end).is_err() {
+            self.write_held_batches()?;
+        }
         self.wait(end, block)
+    }
+
+    /// Seals and writes the buffers up to the end of the sealed batch whose hold keeps
+    /// the stable lsn down. Its manifest may share a buffer with the lsn being made
+    /// stable while its last messages sit in a buffer nothing else will seal, so a
+    /// thread alone (the simulator, a caller without a flusher) would otherwise wait
+    /// forever. Each round writes at least one buffer or stops.
+    fn write_held_batches(&self) -> Result<()> {
+        while let Some(batch_end) = self.stable.blocking_batch_end() {
+            let mut jobs = Vec::new();
+            self.ring.seal_for_flush(Some(batch_end), self, &mut jobs);
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            self.run_jobs(jobs)?;
+        }
+        Ok(())
     }
 
     fn flush(&self, block: bool) -> Result<Lsn> {

@@ -96,6 +96,16 @@ impl IntervalTracker {
         self.advance()
     }
 
+    /// The end of the sealed batch whose hold is the lowest, if its bytes are not all
+    /// written yet: the stable end cannot pass that manifest (nor join an interval
+    /// holding it) until everything below this end is written. None when no hold is
+    /// pending or the lowest belongs to a batch still open.
+    pub fn blocking_batch_end(&self) -> Option<Lsn> {
+        let (_, until) = self.holds.iter().next()?;
+        let end = (*until)?;
+        (self.reach() < end).then_some(end)
+    }
+
     /// End of the contiguous written run from `stable_end`, ignoring holds.
     fn reach(&self) -> Lsn {
         let mut reach = self.stable_end;
@@ -129,6 +139,29 @@ impl IntervalTracker {
 mod tests {
     use super::*;
     use quickcheck::{Gen, QuickCheck};
+
+    #[test]
+    fn the_lowest_sealed_hold_names_the_end_that_must_be_written() {
+        let mut t = IntervalTracker::new(0);
+        assert_eq!(t.blocking_batch_end(), None);
+        t.hold(50);
+        assert_eq!(
+            t.blocking_batch_end(),
+            None,
+            "an open batch: nothing to write for it"
+        );
+        t.seal_hold(50, 300);
+        assert_eq!(t.blocking_batch_end(), Some(300));
+        t.mark_written(0, 200);
+        assert_eq!(
+            t.stable_end(),
+            0,
+            "[0, 200) holds the manifest: it waits whole"
+        );
+        assert_eq!(t.blocking_batch_end(), Some(300));
+        t.mark_written(200, 300);
+        assert_eq!((t.stable_end(), t.blocking_batch_end()), (300, None));
+    }
 
     #[test]
     fn out_of_order_intervals_join_only_when_the_gap_closes() {

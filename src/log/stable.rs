@@ -83,6 +83,11 @@ impl Stable {
         }
     }
 
+    /// See [`IntervalTracker::blocking_batch_end`].
+    pub fn blocking_batch_end(&self) -> Option<Lsn> {
+        self.state.lock().tracker.blocking_batch_end()
+    }
+
     /// Records the first IO error and wakes every waiter. Later errors are dropped: the
     /// first one is the cause.
     pub fn poison(&self, error: Error) {
