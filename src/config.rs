@@ -77,13 +77,21 @@ impl Config {
         }
         let buf = self.io_buf_size_bytes;
         let aligned = buf % 4096 == 0 || buf as u64 == seg;
-        if !aligned || buf as u64 > seg || buf > MAX_OFFSET {
+        let most = (seg as usize).min(MAX_OFFSET);
+        if buf == 0 || !aligned || buf > most {
             return bad(format!(
-                "io_buf_size_bytes = {buf}: must be a multiple of 4096 (or equal the segment size), at most segment_size_bytes = {seg}"
+                "io_buf_size_bytes = {buf}: must be a non-zero multiple of 4096 (or equal the segment size), at most {most} (the smaller of segment_size_bytes = {seg} and the buffer offset limit {MAX_OFFSET})"
             ));
         }
         if !(2..=64).contains(&self.io_bufs) {
             return bad(format!("io_bufs = {}: must be 2 to 64", self.io_bufs));
+        }
+        if self.io_bufs * buf > MAX_RING_BYTES {
+            return bad(format!(
+                "io_bufs = {} with io_buf_size_bytes = {buf}: the ring would take {} bytes of memory, more than the limit of {MAX_RING_BYTES} (1 GiB)",
+                self.io_bufs,
+                self.io_bufs * buf
+            ));
         }
         let inline_max = seg as usize - SEGMENT_HEADER_LEN - MESSAGE_HEADER_LEN;
         let blob = self.blob_threshold_bytes;
@@ -107,6 +115,9 @@ impl Config {
         Ok(())
     }
 }
+
+/// The most memory the IO-buffer ring may take (`io_bufs * io_buf_size_bytes`).
+pub const MAX_RING_BYTES: usize = 1 << 30;
 
 fn bad(message: String) -> Result<()> {
     Err(Error::InvalidConfig(message))
@@ -164,6 +175,22 @@ mod tests {
                 ..d()
             },
             "io_buf_size_bytes",
+        );
+        rejects(
+            Config {
+                io_buf_size_bytes: 0,
+                ..d()
+            },
+            "io_buf_size_bytes",
+        );
+        rejects(
+            Config {
+                segment_size_bytes: 1 << 30,
+                io_buf_size_bytes: 32 << 20,
+                io_bufs: 64,
+                ..d()
+            },
+            "the ring would take",
         );
         rejects(Config { io_bufs: 1, ..d() }, "io_bufs");
         rejects(Config { io_bufs: 65, ..d() }, "io_bufs");
