@@ -16,6 +16,8 @@
 //!   waiting. Retry later; nothing was changed.
 //! - [`Error::Unsupported`], [`Error::InvalidConfig`], [`Error::InvalidArgument`]: the
 //!   request itself is wrong; no state was changed.
+//! - [`Error::Locked`]: the storage is already open by another log, in this process or
+//!   another; nothing was read or written.
 //!
 //! `Error` is `Clone` (the IO source sits behind an `Arc`) so that a poisoned instance
 //! can hand the first error to every later caller.
@@ -52,6 +54,8 @@ pub enum IoOp {
     SyncDir,
     /// Creating the storage directory itself.
     CreateDir,
+    /// Taking the storage's lock (`Storage::lock`).
+    Lock,
 }
 
 impl fmt::Display for IoOp {
@@ -68,6 +72,7 @@ impl fmt::Display for IoOp {
             IoOp::List => "list",
             IoOp::SyncDir => "sync_dir",
             IoOp::CreateDir => "create_dir",
+            IoOp::Lock => "lock",
         };
         f.write_str(name)
     }
@@ -121,6 +126,12 @@ pub enum Error {
     InvalidArgument(String),
     /// A non-blocking call would have had to wait. Nothing changed; retry later.
     WouldBlock,
+    /// The storage is already open: another log (in this process or another) holds
+    /// its lock. Nothing was read or written.
+    Locked {
+        /// The directory (or simulated disk) that is in use.
+        path: String,
+    },
 }
 
 impl Error {
@@ -183,6 +194,10 @@ impl fmt::Display for Error {
             Error::InvalidConfig(what) => write!(f, "invalid config: {what}"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             Error::WouldBlock => f.write_str("operation would block"),
+            Error::Locked { path } => write!(
+                f,
+                "{path} is already open: another log, in this process or another, holds its lock"
+            ),
         }
     }
 }

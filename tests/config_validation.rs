@@ -156,13 +156,16 @@ fn write_one(config: &Config, disk: Arc<dyn Storage>) -> pagelog::Result<Pointer
 #[test]
 fn any_config_is_rejected_cleanly_or_works() {
     QuickCheck::new()
-        .r#gen(qc_gen(100))
+        .rng(qc_gen(100))
         .tests(3_000)
         .max_tests(3_000)
         .quickcheck(validate_never_panics_and_accepted_configs_open as fn(AnyConfig) -> TestResult);
     let accepted = ACCEPTED.load(Ordering::Relaxed);
     eprintln!("{accepted} of 3,000 drawn configs were valid and opened");
-    assert!(accepted >= 100, "only {accepted} valid configs drawn: the property tests little");
+    assert!(
+        accepted >= 100,
+        "only {accepted} valid configs drawn: the property tests little"
+    );
 }
 
 /// The case that panicked, by name.

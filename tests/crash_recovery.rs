@@ -41,9 +41,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pagelog::io::StdStorage;
-use pagelog::{Config, Kind, Log, Lsn, SegmentMode};
+use pagelog::{Config, Error, Kind, Log, Lsn, SegmentMode};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -276,6 +277,15 @@ fn kill_cycle(dir: &Path, seed: u64, cycle: u32, kill_after: usize) -> Heard {
             None => break,
         }
     }
+    // The child is alive and holds the log: a second process must be refused.
+    if heard.lines == kill_after {
+        let storage = StdStorage::open(dir).expect("storage");
+        match Log::open(config(), Arc::new(storage)) {
+            Err(Error::Locked { .. }) => {}
+            Err(e) => panic!("seed {seed} cycle {cycle}: a racing open failed with {e}"),
+            Ok(_) => panic!("seed {seed} cycle {cycle}: a racing open was not refused"),
+        }
+    }
     child.kill().expect("SIGKILL");
     let status = child.wait().expect("reap child");
     // Lines already in the pipe were reported before the kill: they count.
@@ -388,9 +398,36 @@ fn flag(args: &[String], name: &str, default: u64) -> u64 {
         })
 }
 
+/// Seconds without a finished cycle after which the watchdog fails the run.
+const WATCHDOG_SECS: u64 = 120;
+
+/// Fails the whole run, naming the cycle, if no cycle finishes for
+/// [`WATCHDOG_SECS`]: a hang is a failure with a name, not a stuck CI job. Reads no
+/// clock: it counts one-second sleeps between changes of `progress`.
+fn watchdog(seed: u64, progress: Arc<AtomicU64>) {
+    std::thread::spawn(move || {
+        let (mut seen, mut idle) = (progress.load(Ordering::Relaxed), 0);
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let now = progress.load(Ordering::Relaxed);
+            idle = if now == seen { idle + 1 } else { 0 };
+            seen = now;
+            if idle >= WATCHDOG_SECS {
+                eprintln!(
+                    "crash_recovery: watchdog: seed {seed} cycle {} made no progress for {WATCHDOG_SECS} s (hang)",
+                    now + 1
+                );
+                std::process::exit(2);
+            }
+        }
+    });
+}
+
 fn parent(args: &[String]) {
     let cycles = flag(args, "--cycles", DEFAULT_CYCLES);
     let seed = flag(args, "--seed", 1);
+    let progress = Arc::new(AtomicU64::new(0));
+    watchdog(seed, Arc::clone(&progress));
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut state = Vec::new();
@@ -406,6 +443,7 @@ fn parent(args: &[String]) {
         (unreported, lost) = (unreported + u, lost + l);
         lines_total += heard.lines;
         state = next;
+        progress.fetch_add(1, Ordering::Relaxed);
     }
     println!(
         "crash_recovery: {cycles} kill -9 cycles (seed {seed}), {lines_total} reports; \

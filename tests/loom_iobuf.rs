@@ -38,7 +38,7 @@
 #![cfg(loom)]
 
 mod common_loom {
-    use pagelog::io::{File, OpenMode, SimStorage, Storage};
+    use pagelog::io::{File, OpenMode, SimStorage, Storage, StorageLock};
     use pagelog::{Config, Result, SegmentMode};
     use std::sync::Mutex;
 
@@ -91,6 +91,9 @@ mod common_loom {
         }
         fn nonce(&self) -> u64 {
             self.disk.nonce()
+        }
+        fn lock(&self) -> Result<StorageLock> {
+            self.disk.lock()
         }
     }
 

@@ -64,4 +64,4 @@ pub use sim::{
     TornRange,
 };
 pub use std_fs::StdStorage;
-pub use traits::{File, OpenMode, Storage};
+pub use traits::{File, OpenMode, Storage, StorageLock};

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use super::exact::{read_exact_with, write_all_with};
 use super::name::validate_name;
-use super::traits::{File, OpenMode, Storage};
+use super::traits::{File, OpenMode, Storage, StorageLock};
 use crate::error::{Error, IoOp, Result};
 
 /// Real files in one directory. Cheap to clone (it is a path).
@@ -133,7 +133,33 @@ impl Storage for StdStorage {
     fn sync_dir(&self) -> Result<()> {
         fsync_dir(&self.dir)
     }
+
+    /// An exclusive `flock` on the file [`LOCK_FILE`] in the directory (created if
+    /// missing; its content is never used). `flock` locks belong to an open file
+    /// description, so a second lock from this process conflicts as one from another
+    /// process does, and the kernel drops the lock when the holder dies.
+    fn lock(&self) -> Result<StorageLock> {
+        let path = self.path(LOCK_FILE)?;
+        let shown = self.dir.display().to_string();
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(IoOp::Open, path.display().to_string(), e))?;
+        match fs4::FileExt::try_lock(&file) {
+            Ok(()) => Ok(StorageLock::new(file)),
+            Err(fs4::TryLockError::WouldBlock) => Err(Error::Locked { path: shown }),
+            Err(fs4::TryLockError::Error(e)) => {
+                Err(Error::io(IoOp::Lock, path.display().to_string(), e))
+            }
+        }
+    }
 }
+
+/// The name of the lock file [`StdStorage::lock`] holds in its directory.
+pub const LOCK_FILE: &str = "LOCK";
 
 /// An open real file.
 #[derive(Debug)]

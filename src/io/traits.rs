@@ -1,5 +1,6 @@
 //! The two storage traits; see the module doc of [`crate::io`] for the contract.
 
+use std::any::Any;
 use std::fmt;
 
 use crate::error::Result;
@@ -33,6 +34,32 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// system; the simulator derives them from its seed and history, so a seed still
     /// replays exactly. Not a storage call: it does no IO and cannot fail.
     fn nonce(&self) -> u64;
+    /// Takes the storage's exclusive lock, held until the returned guard is dropped, or
+    /// fails at once with [`crate::Error::Locked`] if another holder (in this process
+    /// or another) has it. A log takes it at open and keeps it until it is dropped, so
+    /// two logs never write one directory. Not a storage call in the simulator: it
+    /// injects no faults and leaves the trace alone.
+    fn lock(&self) -> Result<StorageLock>;
+}
+
+/// The guard of [`Storage::lock`]: the lock is released when it is dropped.
+pub struct StorageLock {
+    _guard: Box<dyn Any + Send + Sync>,
+}
+
+impl StorageLock {
+    /// A lock released when `guard` is dropped (for implementors of [`Storage`]).
+    pub fn new(guard: impl Any + Send + Sync) -> StorageLock {
+        StorageLock {
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl fmt::Debug for StorageLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StorageLock")
+    }
 }
 
 /// An open file. All IO is positional; `&self` methods may run concurrently.

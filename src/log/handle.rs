@@ -28,7 +28,7 @@ use super::stable::Stable;
 use super::stats::{Counter, Counters, Stats};
 use crate::config::{Config, SegmentMode};
 use crate::error::{Error, Result};
-use crate::io::{File, OpenMode, Storage};
+use crate::io::{File, OpenMode, Storage, StorageLock};
 use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
 
 /// The log file's name in its storage.
@@ -85,6 +85,8 @@ pub(crate) struct Inner {
     pub(crate) nonce: Nonce,
     /// The nonces of the recovered segments (all below `info.start`), by segment lsn.
     recovered_nonces: BTreeMap<Lsn, Nonce>,
+    /// The storage's lock, held while this log lives: no second log writes here.
+    _lock: StorageLock,
 }
 
 impl Placement for Inner {
@@ -115,6 +117,7 @@ impl Log {
     /// `config` first; see `recovery.rs` for what recovery guarantees.
     pub fn open(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
         config.validate()?;
+        let lock = storage.lock()?;
         failpoint!("handle::open::create");
         let file = storage.open(LOG_FILE, OpenMode::Create)?;
         failpoint!("handle::open::sync_dir");
@@ -185,6 +188,7 @@ impl Log {
             info,
             nonce,
             recovered_nonces: rec.nonces,
+            _lock: lock,
         });
         let flusher = flush_every.map(|ms| super::flusher::Flusher::start(Arc::clone(&inner), ms));
         Ok(Log { inner, flusher })

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
@@ -11,7 +12,7 @@ use super::stats::SimStats;
 use super::world::{Life, World};
 use crate::error::{Error, IoOp, Result};
 use crate::io::name::validate_name;
-use crate::io::traits::{File, OpenMode, Storage};
+use crate::io::traits::{File, OpenMode, Storage, StorageLock};
 
 /// An in-memory, seeded, fault-injecting storage. See the [module doc](super) for the
 /// fault model.
@@ -25,6 +26,18 @@ use crate::io::traits::{File, OpenMode, Storage};
 #[derive(Clone)]
 pub struct SimStorage {
     world: Arc<Mutex<World>>,
+    /// Held by the one [`Storage::lock`] guard alive. Shared by clones; a crash boots
+    /// a disk with a free lock (the holder's process died with the power).
+    locked: Arc<AtomicBool>,
+}
+
+/// The guard of [`SimStorage`]'s lock.
+struct SimLock(Arc<AtomicBool>);
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl fmt::Debug for SimStorage {
@@ -53,6 +66,7 @@ impl SimStorage {
     fn wrap(world: World) -> SimStorage {
         SimStorage {
             world: Arc::new(Mutex::new(world)),
+            locked: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -236,6 +250,18 @@ impl Storage for SimStorage {
 
     fn nonce(&self) -> u64 {
         self.world.lock().nonce()
+    }
+
+    fn lock(&self) -> Result<StorageLock> {
+        match self
+            .locked
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => Ok(StorageLock::new(SimLock(Arc::clone(&self.locked)))),
+            Err(_) => Err(Error::Locked {
+                path: "the simulated disk".to_string(),
+            }),
+        }
     }
 }
 
