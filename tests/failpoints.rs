@@ -185,7 +185,7 @@ impl Run {
                 }
             };
             if !self.check(&log, &disk) {
-                drop(log);
+                log.abandon();
                 self.power_cut();
                 continue;
             }
@@ -193,7 +193,7 @@ impl Run {
                 return;
             }
             self.incarnation(&log, &disk, ops);
-            drop(log);
+            log.abandon();
             self.power_cut();
         }
     }

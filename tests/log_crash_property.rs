@@ -301,7 +301,7 @@ fn run_case(case: &Case) -> Result<(), String> {
             .check_recovered(&log, mode)
             .map_err(|v| v.to_string())?;
         let (after, end) = incarnation(&log, &disk, &mut model, &mut ops);
-        drop(log);
+        log.abandon();
         disk = after;
         match end {
             End::Done => {

@@ -329,7 +329,7 @@ fn torn_image(seed: u64) -> SimStorage {
     for i in 10..30u32 {
         log.write(Kind::Append, 1, &payload(i, 100)).expect("write");
     }
-    drop(log);
+    log.abandon();
     disk.crash()
 }
 
@@ -464,7 +464,7 @@ fn a_run_after_a_crash_never_reuses_an_lsn_the_crashed_run_wrote() {
     );
     let crashed = disk.crash();
     drop(held);
-    drop(log);
+    log.abandon();
     let old_start = first_durable_byte(&crashed, 1, SEGMENT).expect("second buffer on disk");
     assert!(old_start > 40, "only a later buffer of slot 1 is durable");
     let sizes = lsns.iter().filter(|&&l| l < SEGMENT + old_start).count() as u32;

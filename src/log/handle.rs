@@ -101,6 +101,8 @@ impl Placement for Inner {
 pub struct Log {
     pub(crate) inner: Arc<Inner>,
     flusher: Option<super::flusher::Flusher>,
+    /// Set once the closing flush ran (by `close` or `drop`).
+    closed: bool,
 }
 
 impl std::fmt::Debug for Log {
@@ -191,7 +193,11 @@ impl Log {
             _lock: lock,
         });
         let flusher = flush_every.map(|ms| super::flusher::Flusher::start(Arc::clone(&inner), ms));
-        Ok(Log { inner, flusher })
+        Ok(Log {
+            inner,
+            flusher,
+            closed: false,
+        })
     }
 
     /// What this open recovered.
@@ -244,10 +250,44 @@ impl Log {
     }
 }
 
-impl Drop for Log {
-    fn drop(&mut self) {
+impl Log {
+    /// Makes every completed message durable, then closes the log and releases the
+    /// directory lock. Returns the flush's error, if any: unlike a drop, which can
+    /// only log it. Reservations and batches borrow the log, so none is open here.
+    pub fn close(mut self) -> Result<()> {
+        self.shut_down()
+    }
+
+    /// Drops the log without its closing flush, as a killed process would: completed
+    /// messages not yet flushed may be lost. For crash tests (the simulator uses it
+    /// for a process restart); a program wants [`Log::close`] or a plain drop.
+    pub fn abandon(mut self) {
         if let Some(f) = self.flusher.take() {
             f.stop();
+        }
+        self.closed = true;
+    }
+
+    /// Stops the flusher thread, then flushes. Runs once (close, or drop).
+    fn shut_down(&mut self) -> Result<()> {
+        if let Some(f) = self.flusher.take() {
+            f.stop();
+        }
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        self.inner.flush(true).map(|_| ())
+    }
+}
+
+/// Dropping a log flushes it (best effort): completed messages become durable as with
+/// [`Log::close`], but a failure can only be logged (`log::error!`), so call `close`
+/// where the error matters. A poisoned log flushes nothing.
+impl Drop for Log {
+    fn drop(&mut self) {
+        if let Err(e) = self.shut_down() {
+            log::error!("pagelog: flush while dropping the log failed: {e}");
         }
     }
 }

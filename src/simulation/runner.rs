@@ -130,14 +130,14 @@ impl Run {
                 if let Err(v) = state.model.recovered_unread(log.recovery().tip) {
                     return self.violation(v);
                 }
-                drop(log);
+                log.abandon();
                 self.reboot(state);
                 continue;
             }
             state.pointers.clear();
             state.aborted.clear();
             let end = incarnation(&log, state, plan, &mut self.at);
-            drop(log);
+            log.abandon();
             state
                 .tracer
                 .event(|| format!("      -> {end:?}"), &[end_code(&end)]);
@@ -178,7 +178,7 @@ impl Run {
                     if let Err(v) = state.model.recovered_unread(log.recovery().tip) {
                         return self.violation(v);
                     }
-                    drop(log);
+                    log.abandon();
                     self.reboot(state);
                     self.final_check(state)
                 }
