@@ -5,7 +5,8 @@
 //! so that it writes and removes blobs, aborts, seals batches, flushes, reads, drains
 //! and releases segments and cuts the file's free tail; it also cuts the power at a
 //! few scripted moments (between steps, and inside a flush via the disk's countdown)
-//! so that recoveries find torn tails to zero. After every power cut the log is
+//! so that recoveries find torn tails to zero, and it closes or drops the log (a
+//! failpoint may cut the closing flush) before a power cut and a reopen. After every power cut the log is
 //! reopened and the simulator's oracle (`pagelog::simulation::Model`) checks what it
 //! recovered (I1, I2, I5, I6).
 //!
@@ -32,7 +33,9 @@
 //! - the buffer write-out without its fsync: I1 (acknowledged message lost) at the
 //!   first scripted power cut;
 //! - a blob write without its directory sync: I2 (the blob's message recovered
-//!   without its file, so the prefix breaks).
+//!   without its file, so the prefix breaks);
+//! - `Log::close`/`Drop` without the closing flush: I1 at the first `Close` step (the
+//!   messages a close on a live disk made durable are gone after the power cut).
 //!
 //! The `fail` registry is process-wide, so this file holds a single test.
 #![cfg(feature = "failpoints")]
@@ -93,6 +96,12 @@ enum Op {
     },
     /// Cut the power between steps.
     Crash,
+    /// Close the log (`close`, or a plain drop if `drop`), whose flush a failpoint may
+    /// cut; if it ran on a live disk every completed message is durable; then cut the
+    /// power and reopen.
+    Close {
+        drop: bool,
+    },
     /// Cut the power after `calls` more storage calls, then flush.
     CutDuringFlush {
         calls: u64,
@@ -123,7 +132,10 @@ fn workload(seed: u64) -> Vec<Op> {
             82..90 => Op::Read {
                 pid: rng.random_range(0..6),
             },
-            90..95 => Op::Crash,
+            90..93 => Op::Crash,
+            93..95 => Op::Close {
+                drop: rng.random_bool(0.5),
+            },
             _ => Op::CutDuringFlush {
                 calls: rng.random_range(1..5),
             },
@@ -192,8 +204,10 @@ impl Run {
             if self.at == ops.len() {
                 return;
             }
-            self.incarnation(&log, &disk, ops);
-            log.abandon();
+            match self.incarnation(&log, &disk, ops) {
+                Some(Op::Close { drop }) => self.close(log, &disk, drop),
+                _ => log.abandon(),
+            }
             self.power_cut();
         }
     }
@@ -213,13 +227,34 @@ impl Run {
         }
     }
 
-    /// Runs steps until a scripted crash or an error (which must come from a cut).
-    fn incarnation(&mut self, log: &Log, disk: &SimStorage, ops: &[Op]) {
+    /// Closes (or drops) the log; a close that ran on a live disk made every completed
+    /// message durable.
+    fn close(&mut self, log: Log, disk: &SimStorage, drop_it: bool) {
+        let closed = if drop_it {
+            drop(log);
+            Ok(())
+        } else {
+            log.close()
+        };
+        if disk.is_crashed() {
+            return;
+        }
+        if let Err(e) = closed {
+            panic!("{}: close failed on a live disk: {e}", self.label);
+        }
+        if let Some((&last, _)) = self.model.completed.last_key_value() {
+            self.model.ack(last + 1);
+        }
+    }
+
+    /// Runs steps until a scripted crash or close (returned), or an error (which must
+    /// come from a cut).
+    fn incarnation(&mut self, log: &Log, disk: &SimStorage, ops: &[Op]) -> Option<Op> {
         while self.at < ops.len() {
             let op = ops[self.at];
             self.at += 1;
-            if let Op::Crash = op {
-                return;
+            if let Op::Crash | Op::Close { .. } = op {
+                return Some(op);
             }
             if let Op::CutDuringFlush { calls } = op {
                 disk.crash_after(calls);
@@ -231,9 +266,10 @@ impl Run {
                     self.label,
                     self.at - 1
                 );
-                return;
+                return None;
             }
         }
+        None
     }
 
     fn step(&mut self, log: &Log, op: Op) -> Result<(), Error> {
@@ -266,7 +302,7 @@ impl Run {
                 }
             }
             Op::Read { pid } => self.read(log, pid)?,
-            Op::Crash => unreachable!("handled by the incarnation"),
+            Op::Crash | Op::Close { .. } => unreachable!("handled by the incarnation"),
         }
         Ok(())
     }

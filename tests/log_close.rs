@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::payload;
 use pagelog::io::{FaultRates, SimStorage};
-use pagelog::{Config, Error, Kind, Log, SegmentMode};
+use pagelog::{Config, Kind, Log, SegmentMode};
 
 fn configs() -> Vec<Config> {
     let small = Config {
