@@ -44,7 +44,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use pagelog::failpoints::REGISTRY;
-use pagelog::io::SimStorage;
+use pagelog::io::{OpenMode, SimStorage, Storage};
+use pagelog::log::LOG_FILE;
 use pagelog::simulation::{Invariant, Model};
 use pagelog::{Config, Error, Kind, Log, Pointer, SegmentMode};
 use rand::{RngExt, SeedableRng};
@@ -160,9 +161,18 @@ struct Run {
 }
 
 impl Run {
+    /// Odd seeds start from an all-zero `log` file (a file a user created empty), which
+    /// the first open checks byte by byte and replaces with a new log.
     fn new(seed: u64, label: String) -> Run {
+        let disk = SimStorage::new(seed);
+        if seed % 2 == 1 {
+            let f = disk.open(LOG_FILE, OpenMode::Create).expect("create");
+            f.write_at(&[0; 700], 0).expect("zeros");
+            f.sync().expect("sync");
+            disk.sync_dir().expect("sync dir");
+        }
         Run {
-            disk: Arc::new(Mutex::new(SimStorage::new(seed))),
+            disk: Arc::new(Mutex::new(disk)),
             model: Model::default(),
             latest: BTreeMap::new(),
             at: 0,

@@ -13,6 +13,7 @@
 //!    later call gets the error, and nothing is claimed durable afterwards.
 
 use super::blob;
+use super::create;
 use super::erase;
 use crate::failpoints::failpoint;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,7 +29,7 @@ use super::stable::Stable;
 use super::stats::{Counter, Counters, Stats};
 use crate::config::{Config, SegmentMode};
 use crate::error::{Error, Result};
-use crate::io::{File, OpenMode, Storage, StorageLock};
+use crate::io::{File, Storage, StorageLock};
 use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
 
 /// The log file's name in its storage.
@@ -120,18 +121,12 @@ impl Log {
     pub fn open(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
         config.validate()?;
         let lock = storage.lock()?;
-        failpoint!("handle::open::create");
-        let file = storage.open(LOG_FILE, OpenMode::Create)?;
-        failpoint!("handle::open::sync_dir");
-        storage.sync_dir()?;
-        let rec = recovery::recover(&config, file.as_ref())?;
-        let blobs = remove_unreferenced_blobs(storage.as_ref(), &rec)?;
-        // What recovery read is now what the log stands on: make it durable before a
-        // header vouches for it.
-        failpoint!("handle::open::sync_recovered");
-        file.sync()?;
+        let existing = create::existing(storage.as_ref())?;
+        let rec = match &existing {
+            Some(file) => recovery::recover(&config, file.as_ref())?,
+            None => Recovery::fresh(),
+        };
         let mut space = recovered_space(&config, &rec);
-        erase::zero_ranges(file.as_ref(), &rec.zero_ranges)?;
         let file_offset = space.accountant_mut().next(rec.jump);
         space.accountant_mut().require(rec.jump, rec.tip);
         let nonce = Nonce::draw(storage.nonce(), &rec.taken_nonces);
@@ -143,10 +138,20 @@ impl Log {
             nonce,
         }
         .encode();
-        failpoint!("handle::open::write_header");
-        file.write_at(&header, file_offset)?;
-        failpoint!("handle::open::sync_header");
-        file.sync()?;
+        let (file, blobs) = match existing.filter(|_| !rec.fresh) {
+            Some(file) => {
+                let blobs = continue_log(storage.as_ref(), file.as_ref(), &rec)?;
+                failpoint!("handle::open::write_header");
+                file.write_at(&header, file_offset)?;
+                failpoint!("handle::open::sync_header");
+                file.sync()?;
+                (file, blobs)
+            }
+            None => {
+                assert_eq!(file_offset, 0, "a new log starts at the file's start");
+                (create::create(storage.as_ref(), &header)?, BTreeSet::new())
+            }
+        };
         space.vouch(rec.tip);
         let mut dead = space.stabilize(rec.jump);
         dead.retain(|lsn| blobs.contains(lsn));
@@ -290,6 +295,18 @@ impl Drop for Log {
             log::error!("pagelog: flush while dropping the log failed: {e}");
         }
     }
+}
+
+/// What an open of an existing log does before its jump header: removes the blob
+/// files no recovered message points at, syncs what recovery read (the log now stands
+/// on it, and a header will vouch for it), and zeroes what recovery cut off. Returns
+/// the blob files kept.
+fn continue_log(storage: &dyn Storage, file: &dyn File, rec: &Recovery) -> Result<BTreeSet<Lsn>> {
+    let blobs = remove_unreferenced_blobs(storage, rec)?;
+    failpoint!("handle::open::sync_recovered");
+    file.sync()?;
+    erase::zero_ranges(file, &rec.zero_ranges)?;
+    Ok(blobs)
 }
 
 fn recovered_space(config: &Config, rec: &Recovery) -> Space {

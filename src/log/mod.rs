@@ -10,6 +10,7 @@
 //! - [`interval`], [`stable`]: the stable lsn over out-of-order writes (I3);
 //! - [`segment`], [`space`]: segment placement, liveness and reuse (I4);
 //! - [`blob`]: values above the blob threshold, one file each;
+//! - [`create`]: finding the log file, or creating a new one whole (tmp + rename);
 //! - [`erase`]: zeroing what must never be read as log again; [`voids`]: the lsn
 //!   ranges recoveries cut off;
 //! - [`format`]: the on-disk bytes;
@@ -18,6 +19,7 @@
 pub mod aligned;
 pub mod batch;
 pub mod blob;
+pub mod create;
 pub mod erase;
 pub mod flusher;
 pub mod format;

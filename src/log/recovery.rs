@@ -110,6 +110,8 @@ pub struct Recovered {
 /// What recovery found.
 #[derive(Debug, Clone)]
 pub struct Recovery {
+    /// No log here yet: the file is empty or all zeros (see `create.rs`).
+    pub fresh: bool,
     /// Every message below this lsn (and none at or above) is recovered.
     pub tip: Lsn,
     /// Where the next run's first segment starts.
@@ -137,6 +139,52 @@ pub struct Recovery {
     pub branches: Branches,
 }
 
+impl Recovery {
+    /// The recovery of a log that does not exist yet: nothing recovered, the first
+    /// segment at lsn 0.
+    pub fn fresh() -> Recovery {
+        Recovery {
+            fresh: true,
+            tip: 0,
+            jump: 0,
+            slots: 0,
+            chain: Vec::new(),
+            nonces: BTreeMap::new(),
+            taken_nonces: Vec::new(),
+            messages: Vec::new(),
+            voids: Voids::new(Vec::new()),
+            zero_ranges: Vec::new(),
+            jumps: Vec::new(),
+            branches: Branches::default(),
+        }
+    }
+}
+
+/// A file with no valid segment header is a new log only if every byte is zero
+/// (`create.rs`: a log file always starts with a synced header); otherwise it is not a
+/// pagelog log, or every header in it was destroyed. Reads in bounded chunks.
+fn ensure_all_zero(file: &dyn File, file_len: u64) -> Result<()> {
+    const CHUNK: u64 = 64 << 10;
+    let mut buf = vec![0; CHUNK.min(file_len) as usize];
+    let mut at = 0;
+    while at < file_len {
+        let n = CHUNK.min(file_len - at) as usize;
+        failpoint!("recovery::foreign::read");
+        file.read_at(&mut buf[..n], at)?;
+        if let Some(i) = buf[..n].iter().position(|&b| b != 0) {
+            return Err(Error::corruption(
+                file.name(),
+                at + i as u64,
+                format!(
+                    "not a pagelog log: no valid segment header in its {file_len} bytes, yet a non-zero byte here (a foreign file, or a log whose every header was destroyed); refusing to overwrite it"
+                ),
+            ));
+        }
+        at += n as u64;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     slot: usize,
@@ -151,6 +199,10 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     let slots = usize::try_from(file_len.div_ceil(size))
         .map_err(|_| Error::corruption(file.name(), 0, "file too large for this platform"))?;
     let (headers, dirty) = read_headers(config, file, file_len, slots)?;
+    if headers.is_empty() {
+        ensure_all_zero(file, file_len)?;
+        return Ok(Recovery::fresh());
+    }
     let mut walk = Walk::new(config, &headers);
     walk.run(file, file_len)?;
     let (tip, dropped) = batch_tip(walk.cut, &walk.messages);
@@ -188,6 +240,7 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         .map(|s| (s.header.segment_lsn, s.header.prev_end))
         .collect();
     Ok(Recovery {
+        fresh: false,
         tip,
         jump,
         slots,
@@ -351,9 +404,14 @@ impl<'a> Walk<'a> {
         self.voids.is_cut_point(lsn)
     }
 
+    /// Whether the walk continues with the segment `h`. Only Gc mode frees segments,
+    /// so only there may a vouched-stable gap be taken for freed ones; in Linear mode
+    /// a missing segment ends the walk (and is rot if a header vouches past it).
     fn accepts(&mut self, h: &SegmentHeader) -> bool {
         let follows = h.prev_end == self.cut;
-        let freed_gap = self.on_boundary && h.prev_end > self.cut && h.prev_end <= self.vouched;
+        let gc = self.config.segment_mode == SegmentMode::Gc;
+        let freed_gap =
+            gc && self.on_boundary && h.prev_end > self.cut && h.prev_end <= self.vouched;
         self.branches.freed_gaps += u32::from(freed_gap && !follows);
         follows || freed_gap
     }
