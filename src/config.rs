@@ -5,7 +5,7 @@
 //! its value, and the rule it broke.
 
 use crate::error::{Error, Result};
-use crate::log::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::log::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN, VOUCH_LEN};
 use crate::log::header::MAX_OFFSET;
 
 /// How the segment accountant places new segments.
@@ -93,12 +93,11 @@ impl Config {
                 self.io_bufs * buf
             ));
         }
-        let inline_max = seg as usize - SEGMENT_HEADER_LEN - MESSAGE_HEADER_LEN;
         let blob = self.blob_threshold_bytes;
-        if blob == 0 || blob > inline_max.min(buf - MESSAGE_HEADER_LEN) {
+        let most = max_inline_bytes(seg, buf);
+        if blob == 0 || blob > most {
             return bad(format!(
-                "blob_threshold_bytes = {blob}: must be 1 to {}, so every inline message fits one IO buffer and one segment",
-                inline_max.min(buf - MESSAGE_HEADER_LEN)
+                "blob_threshold_bytes = {blob}: must be 1 to {most}, so every inline message fits one IO buffer and one segment"
             ));
         }
         if !(1..=99).contains(&self.cleanup_threshold_pct) {
@@ -114,6 +113,16 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The largest inline value (so the largest `blob_threshold_bytes`) for segments of
+/// `seg` bytes and IO buffers of `buf` bytes: a message (header and value) must fit
+/// in a segment after its header and a buffer's Vouch, and in a buffer after its
+/// Vouch.
+pub fn max_inline_bytes(seg: u64, buf: usize) -> usize {
+    let in_segment = seg as usize - SEGMENT_HEADER_LEN - VOUCH_LEN - MESSAGE_HEADER_LEN;
+    let in_buffer = buf - VOUCH_LEN - MESSAGE_HEADER_LEN;
+    in_segment.min(in_buffer)
 }
 
 /// The most memory the IO-buffer ring may take (`io_bufs * io_buf_size_bytes`).

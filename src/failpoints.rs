@@ -58,6 +58,7 @@ pub const REGISTRY: &[&str] = &[
     "recovery::headers::read",
     "recovery::open::len",
     "recovery::scan::read",
+    "recovery::sweep::read",
     "recovery::tip::read",
 ];
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use common::payload;
 use pagelog::io::{FaultRates, OpenMode, SimStorage, Storage};
 use pagelog::log::LOG_FILE;
-use pagelog::log::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN};
+use pagelog::log::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN, VOUCH_LEN};
 use pagelog::{Config, Error, Kind, Log, Lsn, RecoveryMode, SegmentMode};
 
 const SEG: u64 = 1024;
@@ -103,7 +103,7 @@ fn a_flush_after_all_writers_leave_covers_every_completed_reservation() {
 /// Fills the first segment so the next free byte is `left` bytes before its end.
 fn fill_to(log: &Log, left: u64) -> Vec<(Lsn, Vec<u8>)> {
     let mut written = Vec::new();
-    let mut next = SEGMENT_HEADER_LEN as u64;
+    let mut next = (SEGMENT_HEADER_LEN + VOUCH_LEN) as u64;
     let target = SEG - left;
     while target - next > 0 {
         let room = target - next;
@@ -133,7 +133,7 @@ fn no_message_starts_in_the_last_header_length_bytes_of_a_segment() {
         if left < MESSAGE_HEADER_LEN as u64 + 4 {
             assert_eq!(
                 p.lsn,
-                start + SEG + SEGMENT_HEADER_LEN as u64,
+                start + SEG + (SEGMENT_HEADER_LEN + VOUCH_LEN) as u64,
                 "{left} bytes left: the message goes to the next segment"
             );
         }

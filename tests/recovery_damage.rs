@@ -139,7 +139,6 @@ fn a_destroyed_segment_header_in_linear_mode_is_reported_not_skipped() {
 }
 
 #[test]
-#[ignore = "issue 14 defect 3: vouch records, the next commit"]
 fn rot_in_the_newest_segment_is_reported_not_cut_as_a_torn_tail() {
     let config = Config::default();
     let (disk, written) = flushed(&config, 1000, 20, 2);
@@ -148,7 +147,6 @@ fn rot_in_the_newest_segment_is_reported_not_cut_as_a_torn_tail() {
 }
 
 #[test]
-#[ignore = "issue 14 defect 3: vouch records, the next commit"]
 fn rot_in_any_flushed_message_is_reported_once_a_later_write_vouches_for_it() {
     // Each message was flushed on its own, so every later buffer write vouches for
     // it, whichever segment holds it (several segments with 256 B, one by default).

@@ -63,5 +63,5 @@ pub use sim::{
     CrashModel, CrashReport, FaultRates, Filler, SimConfig, SimStats, SimStorage, Tearing,
     TornRange,
 };
-pub use std_fs::StdStorage;
+pub use std_fs::{LOCK_FILE, StdStorage};
 pub use traits::{File, OpenMode, Storage, StorageLock};

@@ -33,8 +33,11 @@ pub type Lsn = u64;
 pub const SEGMENT_MAGIC: [u8; 4] = *b"PGLS";
 /// Blob file header magic, "PGLB".
 pub const BLOB_MAGIC: [u8; 4] = *b"PGLB";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes. Version 2 added Vouch messages; this build
+/// also reads version 1 logs, which have none.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_READ_VERSION: u16 = 1;
 /// Bytes of a segment header.
 pub const SEGMENT_HEADER_LEN: usize = 40;
 /// Bytes of a message header.
@@ -92,11 +95,15 @@ pub enum Kind {
     /// Opens an atomic batch; payload is the batch's end (the lsn just past its last
     /// message).
     BatchManifest = 11,
+    /// Starts every buffer write: the page id field holds the stable lsn when the
+    /// write was made (every lsn below it was durable), the payload is empty, and the
+    /// checksum is unseeded (see [`Vouch`]). Skipped by iteration.
+    Vouch = 12,
 }
 
 impl Kind {
     /// Every kind, in code order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Append,
         Kind::Replace,
         Kind::AppendBlob,
@@ -108,6 +115,7 @@ impl Kind {
         Kind::Cancelled,
         Kind::Pad,
         Kind::BatchManifest,
+        Kind::Vouch,
     ];
 
     /// The kind with code `code`, if any.
@@ -226,7 +234,7 @@ impl SegmentHeader {
             return Err(place.corrupt("segment header: checksum mismatch"));
         }
         let version = u16_at(b, 4);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(Error::Unsupported(format!(
                 "{}@{}: segment format version {version}, this build reads {FORMAT_VERSION}",
                 place.file, place.offset
@@ -355,7 +363,13 @@ impl MessageHeader {
 
     /// Checks the payload against the header's checksum, for a message in a segment of
     /// run `nonce`.
+    /// A Vouch's checksum is unseeded whatever `nonce` is (see [`Vouch`]).
     pub fn check_payload(&self, payload: &[u8], nonce: Nonce, place: Place<'_>) -> Result<()> {
+        let nonce = if self.kind == Kind::Vouch {
+            Nonce(0)
+        } else {
+            nonce
+        };
         if payload.len() != self.len as usize {
             return Err(place.corrupt(format!(
                 "payload is {} bytes, header says {}",
@@ -383,6 +397,58 @@ impl MessageHeader {
     /// Bytes the message occupies in the log: header plus payload.
     pub fn total_len(&self) -> u64 {
         MESSAGE_HEADER_LEN as u64 + u64::from(self.len)
+    }
+}
+
+/// Bytes of a Vouch message (a message header with no payload).
+pub const VOUCH_LEN: usize = MESSAGE_HEADER_LEN;
+
+/// A Vouch message: the record at the start of every buffer write saying which lsns
+/// were durable when the write was made, so that recovery tells damage below them
+/// (corruption) from a torn tail (a crash), whichever segment holds the damage.
+///
+/// It is a message header of kind 12 with `len = 0`, `pid` = the stable lsn, `lsn` =
+/// its own position, and a checksum seeded with nonce 0 (the plain CRC-32C), not the
+/// run's: recovery also looks for Vouch messages in slots whose segment header was
+/// destroyed, where the run's nonce is unknown. A Vouch never claims more than its own
+/// position (`stable <= lsn`: the buffer holding it was not durable yet), so one left
+/// by an earlier run at a reused lsn vouches for nothing past where it sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vouch {
+    /// Its position in the log.
+    pub lsn: Lsn,
+    /// Every lsn below this was durable when the Vouch was written.
+    pub stable: Lsn,
+}
+
+impl Vouch {
+    /// The Vouch message at `lsn` for `stable`.
+    pub fn new(lsn: Lsn, stable: Lsn) -> Vouch {
+        assert!(
+            stable <= lsn,
+            "a vouch past its own position: {stable} > {lsn}"
+        );
+        Vouch { lsn, stable }
+    }
+
+    /// The message's bytes.
+    pub fn encode(&self) -> [u8; VOUCH_LEN] {
+        MessageHeader::new(Kind::Vouch, self.stable, self.lsn, &[], Nonce(0))
+            .expect("empty payload")
+            .encode()
+    }
+
+    /// The Vouch in `bytes` (at least [`VOUCH_LEN`] of them), if they hold a valid one:
+    /// kind 12, zero reserved bytes and length, a matching plain checksum, and
+    /// `stable <= lsn`. Cheap to reject: the kind byte is checked first.
+    pub fn decode(bytes: &[u8]) -> Option<Vouch> {
+        let b = bytes.first_chunk::<VOUCH_LEN>()?;
+        if b[0] != Kind::Vouch as u8 || b[1..8] != [0; 7] {
+            return None;
+        }
+        let (stable, lsn) = (u64_at(b, 8), u64_at(b, 16));
+        let valid = crc32c::crc32c(&b[..24]) == u32_at(b, 24) && stable <= lsn;
+        valid.then_some(Vouch { lsn, stable })
     }
 }
 
@@ -448,7 +514,8 @@ impl BlobHeader {
         if u32_at(b, 28) != nonce.crc(&b[..28]) {
             return Err(place.corrupt("blob header: checksum mismatch"));
         }
-        if u16_at(b, 4) != FORMAT_VERSION || u16_at(b, 6) != 0 {
+        let version = u16_at(b, 4);
+        if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) || u16_at(b, 6) != 0 {
             return Err(place.corrupt("blob header: unknown version or reserved bytes"));
         }
         let header = BlobHeader {
@@ -639,8 +706,50 @@ mod tests {
             .iter()
             .filter(|k| (0..=255).contains(&(**k as u8)))
             .count();
-        assert_eq!(known, 11);
+        assert_eq!(known, 12);
         assert_eq!(Kind::from_code(0), None);
-        assert_eq!(Kind::from_code(12), None);
+        assert_eq!(Kind::from_code(13), None);
+    }
+
+    #[test]
+    fn a_vouch_round_trips_and_every_single_bit_flip_is_rejected() {
+        let v = Vouch::new(4096 + 40, 1000);
+        let b = v.encode();
+        assert_eq!(Vouch::decode(&b), Some(v));
+        for bit in 0..VOUCH_LEN * 8 {
+            let mut bad = b;
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(Vouch::decode(&bad), None, "bit {bit}");
+        }
+        assert_eq!(Vouch::decode(&b[..VOUCH_LEN - 1]), None, "short");
+        // Read as a message, it passes the scan's checks under any run's nonce.
+        let h = MessageHeader::decode(&b, 0, AT).expect("header");
+        h.check_payload(&[], Nonce(77), AT)
+            .expect("unseeded checksum");
+    }
+
+    #[test]
+    fn a_vouch_past_its_own_position_is_rejected() {
+        let mut b = Vouch::new(500, 500).encode();
+        b[8..16].copy_from_slice(&501u64.to_le_bytes());
+        let crc = crc32c::crc32c(&b[..24]);
+        b[24..28].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(Vouch::decode(&b), None);
+    }
+
+    #[test]
+    fn version_1_logs_are_still_read() {
+        let mut b = SegmentHeader {
+            segment_lsn: 0,
+            stable_lsn: 0,
+            prev_end: 0,
+            size_log2: 10,
+            nonce: Nonce(1),
+        }
+        .encode();
+        b[4] = 1;
+        let crc = crc32c::crc32c(&b[..SEGMENT_CRC_AT]);
+        b[SEGMENT_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
+        SegmentHeader::decode(&b, AT).expect("version 1");
     }
 }

@@ -418,6 +418,7 @@ impl Inner {
             if self.poisoned.load(Ordering::Acquire) {
                 return self.check();
             }
+            self.ring.stamp(job, self.stable.stable_end());
             let bytes = self.ring.job_bytes(job);
             if job.base % size == 0 && bytes.len() >= super::format::SEGMENT_HEADER_LEN {
                 let place = Place {
@@ -674,7 +675,7 @@ impl Inner {
                 };
                 (logical, value)
             }
-            Kind::Cancelled | Kind::Pad | Kind::BatchManifest => {
+            Kind::Cancelled | Kind::Pad | Kind::BatchManifest | Kind::Vouch => {
                 return Err(Error::InvalidArgument(format!(
                     "lsn {lsn} holds an internal {kind:?} message"
                 )));

@@ -16,7 +16,10 @@
 //! 3. Rotation installs the next buffer once its previous generation is written out
 //!    (`free`). Its base lsn is where the sealed buffer's bytes end, or the next
 //!    segment's start when the sealed buffer finishes its segment (see [`tail`]). A
-//!    buffer starting a segment begins with the segment header.
+//!    buffer starting a segment begins with the segment header. Every buffer then
+//!    keeps [`VOUCH_LEN`] bytes for its Vouch message, which the writer fills in
+//!    ([`Ring::stamp`]) with the stable lsn just before the write: so every buffer
+//!    write records what was durable when it was made.
 //! 4. Release: a writer leaving decrements the writer count by CAS. Whoever moves the
 //!    word to sealed-with-no-writers (the last writer out, or the sealer of a buffer
 //!    with none) receives the buffer's [`WriteJob`]: exactly one thread per generation.
@@ -29,7 +32,9 @@
 //! after its previous generation's write finished.
 
 use super::aligned::AlignedBytes;
-use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, SEGMENT_HEADER_LEN};
+use super::format::{
+    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, SEGMENT_HEADER_LEN, VOUCH_LEN, Vouch,
+};
 use super::header::Header;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 
@@ -186,7 +191,9 @@ impl Ring {
         b.capacity
             .store(buf_size.min(segment_size as usize), Ordering::Relaxed);
         b.free.store(false, Ordering::Relaxed);
-        let h = Header::new(0).sealed().reused_at(SEGMENT_HEADER_LEN);
+        let h = Header::new(0)
+            .sealed()
+            .reused_at(SEGMENT_HEADER_LEN + VOUCH_LEN);
         b.header.store(h.0, Ordering::Release);
         Ring {
             bufs,
@@ -218,7 +225,7 @@ impl Ring {
         jobs: &mut Vec<WriteJob>,
     ) -> Option<Claim> {
         assert!(
-            (MESSAGE_HEADER_LEN..=self.buf_size).contains(&len),
+            (MESSAGE_HEADER_LEN..=self.buf_size - VOUCH_LEN).contains(&len),
             "claim of {len} bytes"
         );
         loop {
@@ -388,12 +395,16 @@ impl Ring {
             next.bytes.exclusive();
             // SAFETY: so no claim, writer or reader can reach its bytes.
             unsafe { next.bytes.write(0, &header.encode()) };
-            (file_offset, SEGMENT_HEADER_LEN)
+            (file_offset, self.initial(base))
         } else {
             let prev_base = prev.base.load(Ordering::Relaxed);
             let prev_offset = prev.file_offset.load(Ordering::Relaxed);
-            (prev_offset + (base - prev_base), 0)
+            (prev_offset + (base - prev_base), self.initial(base))
         };
+        assert!(
+            capacity >= self.initial(base),
+            "no room for the vouch at {base}"
+        );
         next.base.store(base, Ordering::Relaxed);
         next.file_offset.store(file_offset, Ordering::Relaxed);
         next.capacity.store(capacity, Ordering::Relaxed);
@@ -445,6 +456,37 @@ impl Ring {
         }
     }
 
+    /// Where a buffer starting at `base` keeps its Vouch: after the segment header if
+    /// it starts a segment, else at its start.
+    fn vouch_at(&self, base: Lsn) -> usize {
+        if base % self.segment_size == 0 {
+            SEGMENT_HEADER_LEN
+        } else {
+            0
+        }
+    }
+
+    /// The offset of a buffer's first claim: past its segment header, if any, and its
+    /// Vouch.
+    fn initial(&self, base: Lsn) -> usize {
+        self.vouch_at(base) + VOUCH_LEN
+    }
+
+    /// Fills in `job`'s Vouch with `stable`, the stable lsn now. Called by the job's
+    /// holder before [`Ring::job_bytes`]; nothing of the buffer is durable yet, so
+    /// `stable` is at most the Vouch's own lsn (asserted).
+    pub fn stamp(&self, job: &WriteJob, stable: Lsn) {
+        let at = self.vouch_at(job.base);
+        assert!(job.len >= at + VOUCH_LEN, "a write job without its vouch");
+        let vouch = Vouch::new(job.base + at as u64, stable).encode();
+        let b = &self.bufs[job.index];
+        b.bytes.exclusive();
+        // The job's holder is the only thread with access to a sealed buffer with no
+        // writers until it calls `finish`.
+        // SAFETY: so nothing else reads or writes these bytes meanwhile.
+        unsafe { b.bytes.write(at, &vouch) };
+    }
+
     /// The bytes `job` must write.
     pub fn job_bytes(&self, job: &WriteJob) -> &[u8] {
         self.bufs[job.index].bytes.exclusive();
@@ -476,12 +518,7 @@ impl Ring {
         let b = self.buf(k);
         let h = Header(b.header.load(Ordering::Acquire));
         let base = b.base.load(Ordering::Relaxed);
-        let initial = if base % self.segment_size == 0 {
-            SEGMENT_HEADER_LEN
-        } else {
-            0
-        };
-        let claimed = h.offset() > initial;
+        let claimed = h.offset() > self.initial(base);
         let target = if claimed {
             base + h.offset() as u64
         } else {

@@ -103,7 +103,8 @@ impl LogIter {
                 return Err(e);
             }
         }
-        for f in found.into_iter().filter(|f| f.lsn >= from) {
+        let wanted = |f: &Found| f.lsn >= from && f.kind != Kind::Vouch;
+        for f in found.into_iter().filter(wanted) {
             let payload = bytes[f.payload_at..f.payload_at + f.payload_len].to_vec();
             self.ready.push_back((f, payload));
         }

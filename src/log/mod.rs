@@ -11,6 +11,7 @@
 //! - [`segment`], [`space`]: segment placement, liveness and reuse (I4);
 //! - [`blob`]: values above the blob threshold, one file each;
 //! - [`create`]: finding the log file, or creating a new one whole (tmp + rename);
+//! - [`sweep`]: Vouch messages outside the recovered log (rot or torn tail?);
 //! - [`erase`]: zeroing what must never be read as log again; [`voids`]: the lsn
 //!   ranges recoveries cut off;
 //! - [`format`]: the on-disk bytes;
@@ -35,6 +36,7 @@ pub mod segment;
 pub mod space;
 pub mod stable;
 pub mod stats;
+pub mod sweep;
 pub mod voids;
 
 pub use batch::Batch;

@@ -18,10 +18,16 @@
 //! 3. An accepted segment is scanned (`scan.rs`). A complete one moves the cut to its
 //!    end. A scan that stops early moves the cut to the stop; if a later open declared
 //!    a void from exactly there, the walk continues; otherwise it ends.
-//! 4. Torn tail or rot: when the walk ends at a cut below the highest stable lsn any
-//!    valid header vouches for, durable bytes were lost. Under
-//!    `RecoveryMode::AbsoluteConsistency` that is `Error::Corruption` naming the place;
-//!    under `TolerateCorruptTail` the cut stands.
+//! 4. Torn tail or rot: when the walk ends at a cut below the highest stable lsn that
+//!    any valid header, any Vouch message the walk read, or any Vouch the sweep finds
+//!    outside the recovered log (`sweep.rs`: past the stop, and in every other slot
+//!    holding a non-zero byte) vouches for, durable bytes were lost. Every buffer
+//!    write starts with a Vouch, so damage below what any intact later write vouched
+//!    for is always told from a torn tail, in whichever segment it lies. Under
+//!    `RecoveryMode::AbsoluteConsistency` that is `Error::Corruption` naming the place,
+//!    returned before anything is written; under `TolerateCorruptTail` the cut
+//!    stands. What no later intact write vouched for (the newest writes, if damaged
+//!    after their sync with nothing written since) cannot be told from a torn tail.
 //! 5. Batches: while some recovered manifest below the tip points past it, the tip
 //!    moves back to that manifest (I5).
 //! 6. The next run starts at a fresh segment `jump`, beyond any lsn the crashed run
@@ -62,6 +68,7 @@ use super::format::{
     Kind, Lsn, MESSAGE_HEADER_LEN, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
 };
 use super::scan::{Found, ScanEnd, SegmentBytes, scan};
+use super::sweep::{SweptSlot, highest_vouch};
 use super::voids::Voids;
 use crate::config::{Config, RecoveryMode, SegmentMode};
 use crate::error::{Error, Result};
@@ -205,6 +212,8 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     }
     let mut walk = Walk::new(config, &headers);
     walk.run(file, file_len)?;
+    let swept = sweep_outside(config, file, file_len, slots, &headers, &walk)?;
+    walk.check_rot(swept, file)?;
     let (tip, dropped) = batch_tip(walk.cut, &walk.messages);
     walk.branches.batches_dropped = dropped;
     let highest = headers.iter().map(|s| s.header.segment_lsn).max();
@@ -361,7 +370,14 @@ struct Walk<'a> {
     config: &'a Config,
     headers: &'a [Slot],
     voids: Voids,
+    /// The highest stable lsn a valid segment header vouches for.
     vouched: Lsn,
+    /// The highest stable lsn a Vouch message read by the walk vouches for.
+    records: Lsn,
+    /// Where the walk stopped inside a segment at bytes that are not a message:
+    /// (slot, segment lsn, the stop), and why.
+    stop: Option<(usize, Lsn, Lsn)>,
+    last_error: Option<Error>,
     cut: Lsn,
     on_boundary: bool,
     chain: Vec<(Lsn, usize)>,
@@ -388,6 +404,9 @@ impl<'a> Walk<'a> {
             headers,
             voids,
             vouched,
+            records: 0,
+            stop: None,
+            last_error: None,
             cut: 0,
             on_boundary: true,
             chain: Vec::new(),
@@ -433,7 +452,6 @@ impl<'a> Walk<'a> {
     }
 
     fn run(&mut self, file: &dyn File, file_len: u64) -> Result<()> {
-        let mut last_error = None;
         let mut ended = false;
         for s in self.headers {
             let h = s.header;
@@ -459,7 +477,8 @@ impl<'a> Walk<'a> {
                 ScanEnd::Invalid(e) => {
                     self.on_boundary = false;
                     if !self.is_cut_point(end) {
-                        last_error = Some(e);
+                        self.last_error = Some(e);
+                        self.stop = Some((s.slot, h.segment_lsn, end));
                         self.branches.torn_tails += 1;
                         ended = true;
                         break;
@@ -469,7 +488,7 @@ impl<'a> Walk<'a> {
             }
         }
         self.branches.clean_ends += u32::from(!ended);
-        self.check_rot(last_error, file)
+        Ok(())
     }
 
     fn scan_one(&mut self, file: &dyn File, file_len: u64, s: &Slot) -> Result<(Lsn, ScanEnd)> {
@@ -490,35 +509,75 @@ impl<'a> Walk<'a> {
         let voids = &self.voids;
         let stop = |lsn: Lsn| voids.is_cut_point(lsn);
         let messages = &mut self.messages;
-        let mut visit = |f: Found| {
-            messages.push(Recovered {
+        let records = &mut self.records;
+        let mut visit = |f: Found| match (f.kind, f.word) {
+            (Kind::Vouch, Some(stable)) => *records = (*records).max(stable),
+            _ => messages.push(Recovered {
                 lsn: f.lsn,
                 kind: f.kind,
                 pid: f.pid,
                 word: f.word,
-            })
+            }),
         };
         Ok(scan(seg, &stop, &mut visit))
     }
 
-    /// Lost bytes below a vouched stable lsn are rot, not a torn tail.
-    fn check_rot(&self, error: Option<Error>, file: &dyn File) -> Result<()> {
-        if self.cut >= self.vouched
-            || self.config.recovery_mode == RecoveryMode::TolerateCorruptTail
-        {
+    /// Lost bytes below a vouched stable lsn are rot, not a torn tail: what a header,
+    /// a Vouch the walk read, or one the sweep found (`swept`) vouches for.
+    fn check_rot(&mut self, swept: Lsn, file: &dyn File) -> Result<()> {
+        let vouched = self.vouched.max(self.records).max(swept);
+        if self.cut >= vouched || self.config.recovery_mode == RecoveryMode::TolerateCorruptTail {
             return Ok(());
         }
-        Err(error.unwrap_or_else(|| {
+        let cut = self.cut;
+        Err(self.last_error.take().unwrap_or_else(|| {
             Error::corruption(
                 file.name(),
                 0,
                 format!(
-                    "log ends at lsn {} but a segment header vouches lsns below {} were durable",
-                    self.cut, self.vouched
+                    "log ends at lsn {cut} but lsns below {vouched} were vouched durable (a segment header or a Vouch message)"
                 ),
             )
         }))
     }
+}
+
+/// The highest stable lsn vouched for by Vouch messages the walk did not read
+/// (`sweep.rs`): in the segment where it stopped, past the stop, and in every slot
+/// outside the recovered log that holds a non-zero byte.
+fn sweep_outside(
+    config: &Config,
+    file: &dyn File,
+    file_len: u64,
+    slots: usize,
+    headers: &[Slot],
+    walk: &Walk<'_>,
+) -> Result<Lsn> {
+    let size = config.segment_size_bytes;
+    let mut best = 0;
+    for slot in 0..slots {
+        let header_lsn = headers
+            .iter()
+            .find(|s| s.slot == slot)
+            .map(|s| s.header.segment_lsn);
+        let from = match walk.stop {
+            Some((stop_slot, seg, end)) if stop_slot == slot => (end - seg) as usize,
+            _ if walk.chain.iter().any(|&(_, c)| c == slot) => continue,
+            _ => 0,
+        };
+        let at = slot as u64 * size;
+        let mut bytes = vec![0; size.min(file_len - at) as usize];
+        failpoint!("recovery::sweep::read");
+        file.read_at(&mut bytes, at)?;
+        let swept = SweptSlot {
+            bytes: &bytes,
+            size,
+            segment_lsn: header_lsn,
+            from,
+        };
+        best = best.max(highest_vouch(swept, &walk.voids));
+    }
+    Ok(best)
 }
 
 /// The tip after dropping every batch whose manifest points past it (I5), and how many

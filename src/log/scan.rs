@@ -66,7 +66,8 @@ pub struct SegmentBytes<'a> {
 }
 
 /// Scans `seg`, calling `visit` for each valid message that is not a Pad or
-/// Cancelled. Returns the lsn where the scan ended and why.
+/// Cancelled (Vouch messages included: their `word` is the stable lsn they vouch
+/// for). Returns the lsn where the scan ended and why.
 pub fn scan(
     seg: SegmentBytes<'_>,
     stop_at: &dyn Fn(Lsn) -> bool,
@@ -129,6 +130,14 @@ fn one(seg: SegmentBytes<'_>, pos: u64) -> Result<(Found, u64), Error> {
         Kind::AppendBlob | Kind::ReplaceBlob | Kind::BatchManifest | Kind::Counter => {
             Some(decode_u64(payload, place)?)
         }
+        Kind::Vouch if header.pid > header.lsn || header.len != 0 => {
+            return Err(Error::corruption(
+                seg.file,
+                place.offset,
+                "vouch past its own position",
+            ));
+        }
+        Kind::Vouch => Some(header.pid),
         _ => None,
     };
     let found = Found {

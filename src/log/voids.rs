@@ -58,6 +58,15 @@ impl Voids {
         upto > 0 && self.max_end[upto - 1] > lsn
     }
 
+    /// The lowest start of the voids holding `lsn` strictly inside, if any.
+    pub fn start_of_void_holding(&self, lsn: Lsn) -> Option<Lsn> {
+        self.ranges
+            .iter()
+            .take_while(|&&(s, _)| s < lsn)
+            .find(|&&(_, e)| e > lsn)
+            .map(|&(s, _)| s)
+    }
+
     /// True if a void starts exactly at `lsn`: a scan stops there.
     pub fn is_cut_point(&self, lsn: Lsn) -> bool {
         self.starts.contains(&lsn)

@@ -351,7 +351,7 @@ fn draw_config(rng: &mut ChaCha8Rng, pins: &Pins) -> Config {
         let max_shift = (segment / 4096).trailing_zeros();
         4096 << rng.random_range(0..=max_shift.min(2))
     };
-    let inline_max = (segment as usize - 40 - 28).min(buf - 28);
+    let inline_max = crate::config::max_inline_bytes(segment, buf);
     let blob = pins
         .blob
         .unwrap_or_else(|| rng.random_range(16..=inline_max.min(1024)));
