@@ -127,6 +127,8 @@ impl Log {
             None => Recovery::fresh(),
         };
         let mut space = recovered_space(&config, &rec);
+        let blob_files = blob::blobs_from(storage.as_ref(), 0)?;
+        check_live_blobs(&rec, &space, &blob_files)?;
         let file_offset = space.accountant_mut().next(rec.jump);
         space.accountant_mut().require(rec.jump, rec.tip);
         let nonce = Nonce::draw(storage.nonce(), &rec.taken_nonces);
@@ -140,7 +142,7 @@ impl Log {
         .encode();
         let (file, blobs) = match existing.filter(|_| !rec.fresh) {
             Some(file) => {
-                let blobs = continue_log(storage.as_ref(), file.as_ref(), &rec)?;
+                let blobs = continue_log(storage.as_ref(), file.as_ref(), &rec, blob_files)?;
                 failpoint!("handle::open::write_header");
                 file.write_at(&header, file_offset)?;
                 failpoint!("handle::open::sync_header");
@@ -297,12 +299,43 @@ impl Drop for Log {
     }
 }
 
+/// Every live recovered message that points at a blob finds its file (`blob_files`,
+/// the blob files present): a blob is removed only once a later message of its page
+/// superseded its message durably (`space.rs`), so a missing blob of a live message is
+/// damage, in either mode. Reported before the open writes anything.
+fn check_live_blobs(rec: &Recovery, space: &Space, blob_files: &[Lsn]) -> Result<()> {
+    let missing = rec
+        .messages
+        .iter()
+        .filter(|m| m.kind.is_blob() && space.is_live(m.pid, m.lsn))
+        .find(|m| {
+            m.word
+                .is_some_and(|b| blob_files.binary_search(&b).is_err())
+        });
+    match missing {
+        Some(m) => Err(Error::corruption(
+            blob::blob_name(m.word.unwrap_or(0)),
+            0,
+            format!(
+                "the blob file of the live message at lsn {} (page {}) is missing",
+                m.lsn, m.pid
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// What an open of an existing log does before its jump header: removes the blob
 /// files no recovered message points at, syncs what recovery read (the log now stands
 /// on it, and a header will vouch for it), and zeroes what recovery cut off. Returns
 /// the blob files kept.
-fn continue_log(storage: &dyn Storage, file: &dyn File, rec: &Recovery) -> Result<BTreeSet<Lsn>> {
-    let blobs = remove_unreferenced_blobs(storage, rec)?;
+fn continue_log(
+    storage: &dyn Storage,
+    file: &dyn File,
+    rec: &Recovery,
+    blob_files: Vec<Lsn>,
+) -> Result<BTreeSet<Lsn>> {
+    let blobs = remove_unreferenced_blobs(storage, rec, blob_files)?;
     failpoint!("handle::open::sync_recovered");
     file.sync()?;
     erase::zero_ranges(file, &rec.zero_ranges)?;
@@ -361,14 +394,18 @@ fn release_step(space: &mut Space, done: &[u64]) -> Vec<u64> {
 /// Removes blob files no recovered message points at: blobs of messages past the tip,
 /// and blobs of aborted reservations whose removal a crash interrupted. Returns the
 /// blob files left (each one a recovered message points at).
-fn remove_unreferenced_blobs(storage: &dyn Storage, rec: &Recovery) -> Result<BTreeSet<Lsn>> {
+fn remove_unreferenced_blobs(
+    storage: &dyn Storage,
+    rec: &Recovery,
+    blob_files: Vec<Lsn>,
+) -> Result<BTreeSet<Lsn>> {
     let referenced: BTreeSet<Lsn> = rec
         .messages
         .iter()
         .filter(|m| m.kind.is_blob())
         .filter_map(|m| m.word)
         .collect();
-    let (kept, unreferenced): (Vec<Lsn>, Vec<Lsn>) = blob::blobs_from(storage, 0)?
+    let (kept, unreferenced): (Vec<Lsn>, Vec<Lsn>) = blob_files
         .into_iter()
         .partition(|lsn| referenced.contains(lsn));
     blob::remove_blobs(storage, &unreferenced)?;
@@ -642,8 +679,11 @@ impl Inner {
     /// A blob file missing under a Linear log is damage: nothing ever removes the blob
     /// of a message the log still holds. (A Gc log removes the blobs of dead messages,
     /// so there a missing file may mean reclaimed, and `NotFound` passes through.)
-    fn missing_blob(&self, e: Error, lsn: Lsn, blob_lsn: Lsn) -> Error {
-        if !e.is_not_found() || self.config.segment_mode == SegmentMode::Gc {
+    /// A blob read failed with `e`: a missing blob file of a message still live
+    /// (every message in Linear mode) is damage; of a superseded Gc message it is a
+    /// reclaimed blob, and `e` stands (iteration skips it).
+    fn missing_blob(&self, e: Error, pid: u64, lsn: Lsn, blob_lsn: Lsn) -> Error {
+        if !e.is_not_found() || !self.space.lock().is_live(pid, lsn) {
             return e;
         }
         Error::corruption(
@@ -667,7 +707,7 @@ impl Inner {
             Kind::AppendBlob | Kind::ReplaceBlob => {
                 let blob_lsn = super::format::decode_u64(&payload, place)?;
                 let value = blob::read_blob(self.storage.as_ref(), blob_lsn, nonce)
-                    .map_err(|e| self.missing_blob(e, lsn, blob_lsn))?;
+                    .map_err(|e| self.missing_blob(e, pid, lsn, blob_lsn))?;
                 let logical = if kind == Kind::AppendBlob {
                     Kind::Append
                 } else {

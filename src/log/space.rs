@@ -97,6 +97,17 @@ impl Space {
         self.blob_deaths.entry(lsn).or_default().extend(dead_blobs);
     }
 
+    /// Whether the message at `lsn` of page `pid` is live: in Linear mode every
+    /// message is; in Gc mode, a fragment no later message of its page superseded.
+    /// A live message's blob file has not been removed and must exist.
+    pub fn is_live(&self, pid: PageId, lsn: Lsn) -> bool {
+        !self.gc
+            || self
+                .pages
+                .get(&pid)
+                .is_some_and(|p| p.frags.iter().any(|&(l, _)| l == lsn))
+    }
+
     /// A batch's manifest at `manifest` covers lsns up to `end`.
     pub fn record_batch(&mut self, manifest: Lsn, end: Lsn) {
         self.acct.mark_batch(manifest, end);
@@ -156,6 +167,18 @@ mod tests {
         s.record(Kind::AppendBlob, 1, 200, Some(200));
         s.vouch(600);
         assert_eq!(s.stabilize(600), vec![200]);
+    }
+
+    #[test]
+    fn a_fragment_is_live_until_a_later_message_of_its_page_supersedes_it() {
+        let mut s = gc();
+        s.accountant_mut().next(0);
+        s.record(Kind::AppendBlob, 1, 100, Some(100));
+        s.record(Kind::Append, 1, 150, None);
+        assert!(s.is_live(1, 100) && s.is_live(1, 150));
+        assert!(!s.is_live(2, 100), "another page");
+        s.record(Kind::Replace, 1, 300, None);
+        assert!(!s.is_live(1, 100) && !s.is_live(1, 150) && s.is_live(1, 300));
     }
 
     #[test]
