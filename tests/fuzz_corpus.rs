@@ -160,6 +160,21 @@ fn recover_image_seeds() {
         "two-runs",
         &image_input(&after, &all, None),
     );
+    // Damaged-log mode (selector high bit): a seeded workload, then damage records
+    // [op, offset lo, offset hi, arg]; see pagelog::fuzzing's damaged_log.rs.
+    let damaged: [(&str, &[u8]); 5] = [
+        ("damaged-linear-flip", &[0x80, 7, 0, 0, 0x20, 0x01, 3]),
+        (
+            "damaged-gc-flip-flush-only",
+            &[0x84, 9, 1, 0, 0x80, 0x00, 5],
+        ),
+        ("damaged-linear-header-rot", &[0x81, 3, 0, 3, 1, 0, 17]),
+        ("damaged-gc-stale-header", &[0x85, 5, 0, 2, 0, 0, 2]),
+        ("damaged-tolerant-zeroed", &[0x88, 11, 1, 1, 0x10, 0x01, 90]),
+    ];
+    for (name, input) in damaged {
+        write("recover_image", name, input);
+    }
     let empty = SimStorage::new(2);
     let file = empty.open(LOG_FILE, OpenMode::Create).expect("create");
     file.sync().expect("sync");

@@ -2,7 +2,9 @@
 //! corpus file through exactly the code cargo-fuzz runs (`tests/fuzz_corpus.rs`).
 //!
 //! Each body takes arbitrary bytes and panics only when it finds a bug:
-//! - [`recover_image`]: recovery of a log and blob files shaped by the input;
+//! - [`recover_image`]: recovery of a log and blob files shaped by the input, or of
+//!   a seeded workload's log damaged where the input says, checked against the
+//!   undamaged log's messages;
 //! - [`ops_then_crash`]: a simulation run (operations, power cuts) checked by the
 //!   oracle;
 //! - [`format_roundtrip`]: header decoding of arbitrary bytes, and round trips;
@@ -12,6 +14,8 @@
 //! that open a `Log` are not built under `--cfg loom` (loom's `Arc` cannot hold the
 //! storage trait object they build, and they are not models).
 
+#[cfg(not(loom))]
+mod damaged_log;
 mod format_roundtrip;
 #[cfg(not(loom))]
 mod ops_then_crash;

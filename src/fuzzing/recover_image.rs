@@ -1,6 +1,10 @@
 //! Fuzz body `recover_image`: recovery reads a log (and blob files) shaped by the
 //! input, as a crash, a bad disk or an attacker might have left them.
 //!
+//! Two modes, by the high bit of byte 0. Set: a seeded workload's log, damaged where
+//! the input says and checked against the undamaged log's messages
+//! (`damaged_log.rs`). Clear: a log image taken from the input as it is:
+//!
 //! Input layout:
 //! - byte 0: the config (segment size 256 B to 2 KiB, Linear or Gc, recovery mode);
 //! - bytes 1..3: `L`, little-endian; the next `L` bytes (or all that is left) are the
@@ -30,6 +34,9 @@ pub fn recover_image(data: &[u8]) {
         return;
     };
     let config = config(selector);
+    if selector & 0x80 != 0 {
+        return super::damaged_log::damaged_log(config, rest);
+    }
     let disk = SimStorage::new(u64::from(selector));
     place_files(&disk, rest);
     let first = match Log::open(config.clone(), Arc::new(disk.clone())) {
