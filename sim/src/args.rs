@@ -10,7 +10,7 @@ pub struct ScenarioArgs {
     #[arg(long)]
     pub ops: Option<u32>,
     /// Fault classes a seed may turn on: all, none, or a list (read_eio, write_eio,
-    /// sync_eio, short_read, short_write, misdirected, bit_flip, enospc).
+    /// sync_eio, short_read, short_write, misdirected, bit_flip, header, enospc).
     #[arg(long, default_value = "all")]
     pub faults: String,
     /// A disk outside the legal model, to prove the oracle bites: sync or resurrect.

@@ -83,6 +83,7 @@ impl Summary {
                     FaultClass::ShortWrite => s.short_writes,
                     FaultClass::Misdirected => s.misdirected_writes,
                     FaultClass::BitFlip => s.bit_flips,
+                    FaultClass::HeaderDamage => s.header_damage,
                     FaultClass::Enospc => s.enospc,
                 };
                 (c, n)
@@ -288,6 +289,7 @@ fn add_sim(sum: &mut SimStats, s: &SimStats) {
         (&mut sum.short_writes, s.short_writes),
         (&mut sum.misdirected_writes, s.misdirected_writes),
         (&mut sum.bit_flips, s.bit_flips),
+        (&mut sum.header_damage, s.header_damage),
         (&mut sum.crashes, s.crashes),
         (&mut sum.writes_persisted, s.writes_persisted),
         (&mut sum.writes_vanished, s.writes_vanished),

@@ -81,6 +81,7 @@ impl<'a> Incarnation<'a> {
             if state.durable_damage() {
                 state.model.lost_acked = true;
             }
+            state.disk.set_write_tag(state.model.acked);
             let result = match step {
                 Step::Crash => return End::Crash,
                 Step::Reopen => return End::Reopen,

@@ -21,10 +21,23 @@
 //! - I5: a batch is recovered whole or not at all;
 //! - I6: lsns after a recovery exceed every lsn handed out before.
 //!
-//! When a fault that damages durable bytes silently (a misdirected write, a bit flip)
-//! has fired, acknowledged data may be lost: I1 and I5 are not required and I2 weakens
-//! to "every recovered message is one once completed at its lsn (the `history`, kept
-//! across recoveries), none aborted". Wrong data is a violation under every fault.
+//! A recovery that returned Ok made what it recovered durable (it synced it, and the
+//! new run's first segment header vouches for it): its messages are the next
+//! baseline, acknowledged up to its tip, so a later recovery that loses them is I1
+//! like any other acknowledged loss.
+//!
+//! When a fault that damages durable bytes silently (a misdirected write, a bit flip,
+//! header damage) has fired, acknowledged data may be lost only where the damage hid
+//! every proof that it was durable: I2 weakens to "every recovered message is one once
+//! completed at its lsn (the `history`, kept across recoveries), none aborted", and I1
+//! holds below the *vouched floor*: the acknowledged lsn as of the newest durable
+//! write to the log that is still intact on disk (`SimStorage::vouched_tag`; every
+//! write the log makes records what was durable when it was made, so an intact later
+//! write proves the damage lies in acknowledged data, which under AbsoluteConsistency
+//! must be reported as Corruption, not cut). The runner sets the floor; it leaves it
+//! unset for Gc damage that touched a segment header (the known limit: such a
+//! segment looks freed until the durable segment table) and under TolerateCorruptTail.
+//! Wrong data is a violation under every fault.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -123,6 +136,9 @@ pub struct Model {
     /// Every message ever completed, by lsn (at a reused lsn, the newest), across
     /// recoveries.
     pub history: BTreeMap<Lsn, Entry>,
+    /// After durable damage (`lost_acked`): every acknowledged message below this must
+    /// still be recovered (module doc). None: no such floor.
+    pub vouched_floor: Option<Lsn>,
 }
 
 /// The live messages of each page: from its newest non-Append message on.
@@ -239,6 +255,7 @@ impl Model {
         let highest = self.highest;
         *self = Model {
             completed: kept,
+            acked: tip,
             floor: highest,
             highest,
             history: std::mem::take(&mut self.history),
@@ -260,6 +277,8 @@ impl Model {
         if !self.lost_acked {
             self.check_acked(tip)?;
             self.check_batches(cut)?;
+        } else if let Some(floor) = self.vouched_floor {
+            self.check_vouched(got, floor.min(self.acked), mode)?;
         }
         Ok(())
     }
@@ -299,6 +318,7 @@ impl Model {
         let highest = self.highest;
         *self = Model {
             completed: kept,
+            acked: tip,
             aborted: std::mem::take(&mut self.aborted),
             lost_acked: self.lost_acked,
             floor: highest,
@@ -372,6 +392,45 @@ impl Model {
                 e.2.len()
             ),
         ))
+    }
+
+    /// After durable damage: every completed message below `floor` (in Gc mode, every
+    /// live one) came back, since an intact later write vouches that it was durable.
+    fn check_vouched(
+        &self,
+        got: &[(Lsn, Entry)],
+        floor: Lsn,
+        mode: SegmentMode,
+    ) -> Result<(), Violation> {
+        let below: Vec<(Lsn, Entry)> = self
+            .completed
+            .range(..floor)
+            .map(|(l, e)| (*l, e.clone()))
+            .collect();
+        let must: Vec<(Lsn, Entry)> = match mode {
+            SegmentMode::Linear => below,
+            SegmentMode::Gc => {
+                let all: Vec<(Lsn, Entry)> = self
+                    .completed
+                    .iter()
+                    .map(|(l, e)| (*l, e.clone()))
+                    .collect();
+                live(&all)
+                    .into_values()
+                    .flatten()
+                    .filter(|(l, _)| *l < floor)
+                    .collect()
+            }
+        };
+        match must.iter().find(|m| !got.contains(m)) {
+            Some((l, _)) => Err(Violation::new(
+                Invariant::I1,
+                format!(
+                    "message {l} lost without a reported corruption after durable damage, though an intact later write vouches it was durable (vouched floor {floor})"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn check_acked(&self, tip: Lsn) -> Result<(), Violation> {

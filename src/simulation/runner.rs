@@ -19,13 +19,14 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::config::{RecoveryMode, SegmentMode};
 use crate::error::Error;
 use crate::io::{FaultRates, SimStorage, Storage};
 use crate::log::format::{
     Kind, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
 };
 use crate::log::recovery::Branches;
-use crate::log::{LOG_FILE, Log};
+use crate::log::{LOG_FILE, Log, Lsn};
 
 use super::clients::{End, incarnation};
 use super::oracle::{Invariant, Model, Violation};
@@ -85,6 +86,7 @@ fn run_inner(scenario: &Scenario, plan: &[Step], mask: Option<&[u64]>, verbose: 
         branches: Branches::default(),
         at: 0,
         sync_errors_seen: 0,
+        pre_open_vouched: None,
     };
     let outcome = run.all(&mut state, plan);
     let disk_hash = state.disk.trace_hash();
@@ -109,6 +111,9 @@ struct Run {
     at: usize,
     /// Sync errors injected up to the last power cut.
     sync_errors_seen: u64,
+    /// `SimStorage::vouched_tag` of the log just before the last open attempt: what
+    /// the disk proved durable before recovery wrote anything.
+    pre_open_vouched: Option<u64>,
 }
 
 impl Run {
@@ -222,6 +227,7 @@ impl Run {
         if state.durable_damage() {
             state.model.lost_acked = true;
         }
+        state.model.vouched_floor = vouched_floor(state, self.pre_open_vouched);
         let mode = state.scenario.config.segment_mode;
         // The oracle reads with runtime faults paused: its reads are not the
         // engine's. Damage already done (bad sectors, flipped bits) stays.
@@ -263,6 +269,13 @@ impl Run {
             if paused {
                 let _ = state.disk.set_faults(FaultRates::default());
             }
+            // A recovery's own writes vouch for what it recovered, not for what was
+            // acknowledged: tag them 0, and take the proof from before them.
+            self.pre_open_vouched = state
+                .durable_damage()
+                .then(|| state.disk.vouched_tag(LOG_FILE))
+                .flatten();
+            state.disk.set_write_tag(0);
             let result = Log::open(state.scenario.config.clone(), storage);
             if paused {
                 let _ = state.disk.set_faults(faults);
@@ -396,4 +409,25 @@ fn forge_aborted(state: &mut State<'_>) {
             state.counts.forged += 1;
         }
     }
+}
+
+/// After durable damage, the lsn below which every acknowledged message must still be
+/// recovered (the oracle's module doc): the highest acknowledged lsn as of a durable
+/// write to the log still intact on disk before the recovery wrote anything. None where no floor applies: no damage,
+/// TolerateCorruptTail, or Gc damage that touched a segment header (the known limit).
+fn vouched_floor(state: &State<'_>, pre_open: Option<u64>) -> Option<Lsn> {
+    let c = &state.scenario.config;
+    if !state.model.lost_acked || c.recovery_mode == RecoveryMode::TolerateCorruptTail {
+        return None;
+    }
+    let size = c.segment_size_bytes;
+    let header = |&(start, end): &(u64, u64)| {
+        let next_boundary = start - start % size + size;
+        start % size < SEGMENT_HEADER_LEN as u64 || next_boundary < end
+    };
+    let damaged = state.disk.damaged_ranges(LOG_FILE);
+    if c.segment_mode == SegmentMode::Gc && damaged.iter().any(header) {
+        return None;
+    }
+    Some(pre_open.unwrap_or(0))
 }

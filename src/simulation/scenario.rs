@@ -28,13 +28,17 @@ pub enum FaultClass {
     Misdirected,
     /// A bit of a durable image flips at a crash (durable corruption).
     BitFlip,
+    /// At a crash, a durable write's first bytes (a segment or message header) are
+    /// zeroed, get a bit flipped, or are overwritten by another write's (durable
+    /// corruption aimed at headers, which random bit flips rarely hit).
+    HeaderDamage,
     /// The disk fills up.
     Enospc,
 }
 
 impl FaultClass {
     /// Every class.
-    pub const ALL: [FaultClass; 8] = [
+    pub const ALL: [FaultClass; 9] = [
         FaultClass::ReadEio,
         FaultClass::WriteEio,
         FaultClass::SyncEio,
@@ -42,6 +46,7 @@ impl FaultClass {
         FaultClass::ShortWrite,
         FaultClass::Misdirected,
         FaultClass::BitFlip,
+        FaultClass::HeaderDamage,
         FaultClass::Enospc,
     ];
 
@@ -55,6 +60,7 @@ impl FaultClass {
             FaultClass::ShortWrite => "short_write",
             FaultClass::Misdirected => "misdirected",
             FaultClass::BitFlip => "bit_flip",
+            FaultClass::HeaderDamage => "header",
             FaultClass::Enospc => "enospc",
         }
     }
@@ -62,11 +68,14 @@ impl FaultClass {
     /// The unit of the class's drawn rate (a scenario draws 1 to 20 of them). A sticky
     /// bad sector or a flipped bit usually ends its seed with a reported corruption
     /// (the engine finds the damage and says so), so those two classes draw a
-    /// twentieth of the rate of the others: most seeds still run to their end. A misdirected
+    /// twentieth of the rate of the others: most seeds still run to their end. Header
+    /// damage draws ten times a bit flip's rate: it is the class that tests whether
+    /// recovery tells damage from a torn tail, so it must fire often enough to bite. A misdirected
     /// write damages bytes too, but rarely ones that are read again.
     pub fn rate_step(self) -> f64 {
         match self {
             FaultClass::ReadEio | FaultClass::BitFlip => 0.00005,
+            FaultClass::HeaderDamage => 0.0005,
             _ => 0.001,
         }
     }
@@ -80,7 +89,10 @@ impl FaultClass {
     /// recovery may lose acknowledged data (it must say Corruption or return a prefix
     /// of true data, never wrong data).
     pub fn corrupts_durably(self) -> bool {
-        matches!(self, FaultClass::Misdirected | FaultClass::BitFlip)
+        matches!(
+            self,
+            FaultClass::Misdirected | FaultClass::BitFlip | FaultClass::HeaderDamage
+        )
     }
 
     /// Parses `all`, `none` or a comma- or plus-separated list of class names.
@@ -390,6 +402,7 @@ fn scale_damage(r: &mut FaultRates, ops: u32) {
     let k = f64::from(DAMAGE_REFERENCE_OPS) / f64::from(ops.max(DAMAGE_REFERENCE_OPS));
     r.read_eio *= k;
     r.bit_flip *= k;
+    r.header_damage *= k;
     r.misdirected_write *= k;
 }
 
@@ -420,6 +433,7 @@ fn draw_rates(
             FaultClass::ShortWrite => r.short_write = rate,
             FaultClass::Misdirected => r.misdirected_write = rate,
             FaultClass::BitFlip => r.bit_flip = (rate * 20.0).min(1.0),
+            FaultClass::HeaderDamage => r.header_damage = (rate * 20.0).min(1.0),
             FaultClass::Enospc => headroom = Some(rng.random_range(4u64..=256) * 1024),
         }
     }

@@ -5,7 +5,8 @@
 //! mask and the engine.
 //!
 //! Every key is required and none may repeat; an unknown key, a missing one or a bad
-//! value is an error naming it. Engine settings a scenario never draws
+//! value is an error naming it. The one exception is `header_damage`, added after
+//! regression tests were first written: a text without it means 0. Engine settings a scenario never draws
 //! (`flush_every_ms`, off) take `Config::default()`; the recovery policy is written
 //! out. Floating-point values print in Rust's shortest round-trip form, so
 //! `text.parse::<Scenario>()?.to_string() == text`.
@@ -53,6 +54,7 @@ fn pairs(s: &Scenario) -> Vec<(&'static str, String)> {
         ("short_write", r.short_write.to_string()),
         ("misdirected", r.misdirected_write.to_string()),
         ("bit_flip", r.bit_flip.to_string()),
+        ("header_damage", r.header_damage.to_string()),
         ("quota", optional(r.enospc_quota_bytes)),
         ("headroom", optional(s.headroom)),
         ("sector", s.sim.sector_size.to_string()),
@@ -130,6 +132,15 @@ impl<'a> Fields<'a> {
         let v = self.text(key)?;
         v.parse()
             .map_err(|_| format!("scenario: {key}={v} is not a number"))
+    }
+
+    /// A number that texts written before the key existed lack: `default` then.
+    fn num_or<T: FromStr>(&mut self, key: &str, default: T) -> Result<T, String> {
+        if self.0.contains_key(key) {
+            self.num(key)
+        } else {
+            Ok(default)
+        }
     }
 
     fn optional(&mut self, key: &str) -> Result<Option<u64>, String> {
@@ -232,6 +243,7 @@ fn parse_sim(f: &mut Fields<'_>, liar: Liar) -> Result<(SimConfig, Option<u64>),
         short_write: f.num("short_write")?,
         misdirected_write: f.num("misdirected")?,
         bit_flip: f.num("bit_flip")?,
+        header_damage: f.num_or("header_damage", 0.0)?,
         enospc_quota_bytes: f.optional("quota")?,
     };
     let headroom = f.optional("headroom")?;

@@ -106,6 +106,6 @@ impl State<'_> {
     /// still never return wrong data.
     pub fn durable_damage(&self) -> bool {
         let s = self.disk.stats();
-        s.bit_flips + s.misdirected_writes + s.read_eio > 0
+        s.bit_flips + s.header_damage + s.misdirected_writes + s.read_eio > 0
     }
 }

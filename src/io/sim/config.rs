@@ -75,6 +75,11 @@ pub struct FaultRates {
     pub misdirected_write: f64,
     /// Per file per crash: one bit of its durable image flips.
     pub bit_flip: f64,
+    /// Per file per crash: the first [`DAMAGED_PREFIX_BYTES`] bytes of one of its
+    /// durable writes (for a log: a segment header or a message header) are zeroed,
+    /// get one bit flipped, or are overwritten by another write's first bytes (a stale
+    /// header in the wrong place).
+    pub header_damage: f64,
     /// Total bytes all files may hold; a write or extension past it is ENOSPC.
     pub enospc_quota_bytes: Option<u64>,
 }
@@ -90,11 +95,12 @@ impl FaultRates {
             short_write: rate,
             misdirected_write: rate,
             bit_flip: rate,
+            header_damage: rate,
             enospc_quota_bytes: None,
         }
     }
 
-    fn named(&self) -> [(&'static str, f64); 7] {
+    fn named(&self) -> [(&'static str, f64); 8] {
         [
             ("read_eio", self.read_eio),
             ("write_eio", self.write_eio),
@@ -103,9 +109,14 @@ impl FaultRates {
             ("short_write", self.short_write),
             ("misdirected_write", self.misdirected_write),
             ("bit_flip", self.bit_flip),
+            ("header_damage", self.header_damage),
         ]
     }
 }
+
+/// How many first bytes of a write header damage hits: a pagelog segment header is 40
+/// bytes, a message header 28.
+pub const DAMAGED_PREFIX_BYTES: usize = 40;
 
 /// Everything a [`super::SimStorage`] is built from, besides its seed.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,8 @@
 //!    (no order is kept between unsynced writes) and each decides its fate: a write
 //!    persists, vanishes or tears by the model's weights; a length change persists with
 //!    probability `set_len_persist`.
-//! 3. Each surviving file with bytes may get one flipped bit (`bit_flip`).
+//! 3. Each surviving file with bytes may get one flipped bit (`bit_flip`), and may
+//!    have the first bytes of one of its durable writes damaged (`header_damage`).
 //!
 //! Every draw comes from the storage's seeded generator in a fixed order, so the result
 //! is a function of (seed, calls).
@@ -18,8 +19,8 @@ use std::collections::BTreeMap;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{CrashModel, Filler, Tearing};
-use super::inode::{Pending, apply_set_len, apply_write};
+use super::config::{CrashModel, DAMAGED_PREFIX_BYTES, Filler, Tearing};
+use super::inode::{Pending, WriteRecord, apply_set_len, apply_write};
 use super::names::{Directory, apply_dir_op};
 use super::stats::SimStats;
 
@@ -43,6 +44,8 @@ pub struct CrashReport {
     pub filler: Vec<TornRange>,
     /// Bits flipped in durable images: file, byte offset, bit index.
     pub bit_flips: Vec<(String, u64, u8)>,
+    /// Header damage: file, and the byte range changed.
+    pub headers_damaged: Vec<(String, u64, u64)>,
 }
 
 /// The fate of one unsynced write.
@@ -115,6 +118,57 @@ impl Resolver<'_> {
             .bit_flips
             .push((name.to_string(), byte as u64, bit));
         true
+    }
+
+    /// With probability `rate`, if `allowed` (the draws happen either way), damages
+    /// the first [`DAMAGED_PREFIX_BYTES`] bytes of one of the durable `writes` still
+    /// inside `image`: zeroes them, flips one bit, or copies another write's first
+    /// bytes over them. Returns the byte range it changed.
+    pub(super) fn damage_header(
+        &mut self,
+        name: &str,
+        image: &mut [u8],
+        writes: &[WriteRecord],
+        rate: f64,
+        allowed: bool,
+    ) -> Option<(u64, u64)> {
+        let inside: Vec<&WriteRecord> = writes
+            .iter()
+            .filter(|w| w.synced && w.offset < image.len() as u64)
+            .collect();
+        if inside.is_empty() || rate == 0.0 || !self.rng.random_bool(rate) {
+            return None;
+        }
+        let target = inside[self.rng.random_range(0..inside.len())];
+        let source = inside[self.rng.random_range(0..inside.len())];
+        let how = self.rng.random_range(0..3u8);
+        let bit = self.rng.random_range(0..DAMAGED_PREFIX_BYTES * 8);
+        if !allowed {
+            return None;
+        }
+        let prefix = |w: &WriteRecord| {
+            let start = w.offset as usize;
+            let len = (w.len as usize)
+                .min(DAMAGED_PREFIX_BYTES)
+                .min(image.len() - start);
+            (start, len)
+        };
+        let (at, len) = prefix(target);
+        match how {
+            0 => image[at..at + len].fill(0),
+            1 => image[at + (bit / 8) % len] ^= 1 << (bit % 8),
+            _ => {
+                let (from, from_len) = prefix(source);
+                let n = len.min(from_len);
+                image.copy_within(from..from + n, at);
+            }
+        }
+        self.stats.header_damage += 1;
+        let range = (at as u64, (at + len) as u64);
+        self.report
+            .headers_damaged
+            .push((name.to_string(), range.0, range.1));
+        Some(range)
     }
 
     fn fate(&mut self) -> Fate {

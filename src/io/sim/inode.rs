@@ -23,6 +23,24 @@ pub(super) struct Inode {
     /// Set once a failed sync dropped pending changes: from then on `current` may hold
     /// bytes `durable` never gets, and the invariant above no longer holds.
     pub(super) diverged: bool,
+    /// The newest whole writes of non-zero bytes (at most [`MAX_WRITES_KEPT`]), oldest
+    /// first: what [`super::SimStorage::vouched_tag`] reads.
+    pub(super) writes: Vec<WriteRecord>,
+}
+
+/// How many whole writes each file remembers for [`Inode::vouched_tag`].
+pub(super) const MAX_WRITES_KEPT: usize = 256;
+
+/// A write that landed whole where it was aimed, with the tag current when it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct WriteRecord {
+    pub(super) offset: u64,
+    pub(super) len: u64,
+    /// CRC-32C of the bytes written.
+    pub(super) crc: u32,
+    pub(super) tag: u64,
+    /// A sync of the file returned Ok after it: it is durable.
+    pub(super) synced: bool,
 }
 
 /// Writes `data` at `offset` into `image`, zero-filling any gap (a sparse hole).
@@ -44,14 +62,51 @@ pub(super) fn apply_set_len(image: &mut Vec<u8>, len: u64) {
 }
 
 impl Inode {
-    /// A file whose durable and current contents are `image`, with nothing pending.
-    pub(super) fn from_image(image: Vec<u8>) -> Inode {
+    /// A file whose durable and current contents are `image`, with nothing pending,
+    /// remembering the durable ones of `writes`.
+    pub(super) fn from_image(image: Vec<u8>, writes: &[WriteRecord]) -> Inode {
         Inode {
             current: image.clone(),
             durable: image,
             pending: Vec::new(),
             diverged: false,
+            writes: writes.iter().copied().filter(|w| w.synced).collect(),
         }
+    }
+
+    /// Remembers a whole write of `data` at `offset` made under `tag` (all-zero
+    /// writes erase; they are not remembered).
+    pub(super) fn note_write(&mut self, offset: u64, data: &[u8], tag: u64) {
+        if data.iter().all(|&b| b == 0) {
+            return;
+        }
+        if self.writes.len() == MAX_WRITES_KEPT {
+            self.writes.remove(0);
+        }
+        self.writes.push(WriteRecord {
+            offset,
+            len: data.len() as u64,
+            crc: crc32c::crc32c(data),
+            tag,
+            synced: false,
+        });
+    }
+
+    /// The highest tag of a durable write whose bytes are still in the durable image
+    /// exactly as written (no later write, tear or damage changed them), if any.
+    pub(super) fn vouched_tag(&self) -> Option<u64> {
+        let intact = |w: &&WriteRecord| {
+            let start = usize::try_from(w.offset).ok();
+            let end = start.and_then(|s| s.checked_add(usize::try_from(w.len).ok()?));
+            let bytes = start.zip(end).and_then(|(s, e)| self.durable.get(s..e));
+            bytes.is_some_and(|b| crc32c::crc32c(b) == w.crc)
+        };
+        self.writes
+            .iter()
+            .filter(|w| w.synced)
+            .filter(intact)
+            .map(|w| w.tag)
+            .max()
     }
 
     pub(super) fn len(&self) -> u64 {
@@ -96,6 +151,9 @@ impl Inode {
                 Pending::SetLen(len) => apply_set_len(&mut self.durable, len),
             }
         }
+        for w in &mut self.writes {
+            w.synced = true;
+        }
         if !self.diverged {
             assert_eq!(
                 self.durable.len(),
@@ -108,6 +166,7 @@ impl Inode {
     /// fsyncgate: the dirty state is marked clean without reaching the medium.
     pub(super) fn drop_pending(&mut self) {
         self.pending.clear();
+        self.writes.retain(|w| w.synced);
         self.diverged = true;
     }
 }
@@ -133,11 +192,38 @@ mod tests {
 
     #[test]
     fn dropped_pending_stays_visible_but_never_becomes_durable() {
-        let mut f = Inode::from_image(vec![1; 4]);
+        let mut f = Inode::from_image(vec![1; 4], &[]);
         f.write(0, &[2; 4]);
         f.drop_pending();
         f.sync();
         assert_eq!(f.current, vec![2; 4], "page cache still shows the data");
         assert_eq!(f.durable, vec![1; 4], "the medium never got it");
+    }
+
+    #[test]
+    fn the_vouched_tag_is_the_highest_of_the_durable_writes_still_intact() {
+        let mut f = Inode::default();
+        f.note_write(0, b"first", 1);
+        f.write(0, b"first");
+        f.sync();
+        f.note_write(10, b"second", 2);
+        f.write(10, b"second");
+        assert_eq!(f.vouched_tag(), Some(1), "the second is not synced");
+        f.sync();
+        assert_eq!(f.vouched_tag(), Some(2));
+        f.note_write(20, b"third", 0);
+        f.write(20, b"third");
+        f.sync();
+        assert_eq!(f.vouched_tag(), Some(2), "the highest tag, not the newest");
+        f.durable[12] ^= 1;
+        assert_eq!(f.vouched_tag(), Some(1), "the second was damaged");
+        f.note_write(0, &[0; 5], 3);
+        f.write(0, &[0; 5]);
+        f.sync();
+        assert_eq!(
+            f.vouched_tag(),
+            Some(0),
+            "zeros erased the first and vouch for nothing"
+        );
     }
 }

@@ -22,6 +22,9 @@ pub struct SimStats {
     pub misdirected_writes: u64,
     /// Bits flipped in durable images.
     pub bit_flips: u64,
+    /// Headers damaged at a crash (the first bytes of a durable write zeroed, a bit of
+    /// them flipped, or another write's first bytes copied over them).
+    pub header_damage: u64,
     /// Crashes resolved.
     pub crashes: u64,
     /// Unsynced writes that persisted whole at a crash.

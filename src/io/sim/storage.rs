@@ -136,6 +136,38 @@ impl SimStorage {
         Some(w.inodes.get(ino)?.durable.clone())
     }
 
+    /// Tags every whole write from now on with `tag` (a simulator passes the lsn
+    /// acknowledged so far). Not a storage call: no fault, no trace entry.
+    pub fn set_write_tag(&self, tag: u64) {
+        self.world.lock().write_tag = tag;
+    }
+
+    /// The highest tag of a write to `name` that is durable (a sync returned Ok after
+    /// it) and still holds exactly the bytes written (no later write, tear or damage
+    /// changed any of them), among the last 256 non-zero writes to it; None if there
+    /// is none. For a log whose every write records what was durable when it was made,
+    /// this bounds what recovery may lose without reporting damage.
+    pub fn vouched_tag(&self, name: &str) -> Option<u64> {
+        let w = self.world.lock();
+        let ino = w.dir.current.get(name)?;
+        w.inodes.get(ino)?.vouched_tag()
+    }
+
+    /// The byte ranges `(start, end)` of the file `name` names that durable-damage
+    /// faults changed, over every life of this disk: bit flips, header damage, and
+    /// misdirected writes' landings.
+    pub fn damaged_ranges(&self, name: &str) -> Vec<(u64, u64)> {
+        let w = self.world.lock();
+        let Some(&ino) = w.dir.current.get(name) else {
+            return Vec::new();
+        };
+        w.damage
+            .iter()
+            .filter(|(i, _, _)| *i == ino)
+            .map(|&(_, s, e)| (s, e))
+            .collect()
+    }
+
     /// Current names, sorted.
     pub fn names(&self) -> Vec<String> {
         self.world.lock().dir.current.keys().cloned().collect()

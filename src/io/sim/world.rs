@@ -57,6 +57,11 @@ pub(super) struct World {
     pub(super) injected: Vec<u64>,
     /// Nonces handed out so far, over every life of this disk.
     pub(super) nonces: u64,
+    /// The tag recorded with each whole write (`SimStorage::set_write_tag`).
+    pub(super) write_tag: u64,
+    /// Byte ranges `(inode, start, end)` that durable-damage faults changed, over every
+    /// life of this disk: bit flips, header damage, misdirected writes' landings.
+    pub(super) damage: Vec<(u64, u64, u64)>,
 }
 
 fn eio(what: String) -> io::Error {
@@ -84,6 +89,8 @@ impl World {
             nonces: 0,
             fault_mask: None,
             injected: Vec::new(),
+            write_tag: 0,
+            damage: Vec::new(),
         }
     }
 
@@ -335,6 +342,7 @@ impl World {
             if self.fire() {
                 self.stats.misdirected_writes += 1;
                 self.store(target, at, data);
+                self.damage.push((target, at, at + data.len() as u64));
                 return Ok(());
             }
         }
@@ -365,6 +373,8 @@ impl World {
         for (at, piece) in pieces {
             self.store(ino, at, &piece);
         }
+        let tag = self.write_tag;
+        self.inode_mut(ino).note_write(offset, data, tag);
         Ok(())
     }
 
@@ -473,6 +483,7 @@ impl World {
         let mut inodes = BTreeMap::new();
         for (name, &ino) in &names {
             let old = self.inode(ino);
+            let writes = old.writes.clone();
             let mut image = if liar {
                 old.durable.clone()
             } else {
@@ -480,8 +491,17 @@ impl World {
             };
             if resolver.rot(name, &mut image, self.config.faults.bit_flip, rot_allowed) {
                 self.injected.push(self.stats.calls);
+                if let Some(&(_, at, _)) = resolver.report.bit_flips.last() {
+                    self.damage.push((ino, at, at + 1));
+                }
             }
-            inodes.insert(ino, Inode::from_image(image));
+            let rate = self.config.faults.header_damage;
+            let hit = resolver.damage_header(name, &mut image, &writes, rate, rot_allowed);
+            if let Some((start, end)) = hit {
+                self.injected.push(self.stats.calls);
+                self.damage.push((ino, start, end));
+            }
+            inodes.insert(ino, Inode::from_image(image, &writes));
         }
         let mut trace = self.trace;
         trace.u64(u64::MAX);
@@ -512,6 +532,8 @@ impl World {
             nonces: self.nonces,
             fault_mask: self.fault_mask.clone(),
             injected: std::mem::take(&mut self.injected),
+            write_tag: self.write_tag,
+            damage: std::mem::take(&mut self.damage),
         };
         self.life = Life::Superseded;
         self.inodes.clear();
