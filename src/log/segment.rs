@@ -501,6 +501,9 @@ mod tests {
     }
 
     #[test]
+    /// The batch-manifest reuse rule: a segment holding a manifest is neither released
+    /// nor scheduled for release before its whole batch is durable (else a crash could
+    /// leave the batch's members without the manifest that makes them one, I5).
     fn a_segment_holding_a_manifest_waits_for_its_batch() {
         let mut a = gc();
         a.next(0);
@@ -508,6 +511,20 @@ mod tests {
         a.deactivate(0);
         a.stabilize(2 * SEG);
         assert_ne!(a.state_at(0), Some(SegmentState::Free), "batch not durable");
+        assert_ne!(
+            a.state_at(0),
+            Some(SegmentState::Releasing),
+            "nor scheduled"
+        );
+        assert!(
+            a.take_releases().is_empty(),
+            "no release handed out before it is"
+        );
+        a.stabilize(3 * SEG - 1);
+        assert!(
+            a.take_releases().is_empty(),
+            "one byte of the batch still unstable"
+        );
         a.stabilize(3 * SEG);
         settle(&mut a);
         assert_eq!(a.state_at(0), Some(SegmentState::Free));
