@@ -63,7 +63,7 @@ fn disk_with(image: &[u8]) -> SimStorage {
 }
 
 /// Appends a message at `lsn` (its position) into `image` at `file_offset`.
-fn put_message(image: &mut Vec<u8>, at: usize, lsn: Lsn, value: &[u8], nonce: Nonce) {
+fn put_message(image: &mut [u8], at: usize, lsn: Lsn, value: &[u8], nonce: Nonce) {
     let h = MessageHeader::new(Kind::Append, 1, lsn, value, nonce).expect("header");
     image[at..at + 28].copy_from_slice(&h.encode());
     image[at + 28..at + 28 + value.len()].copy_from_slice(value);
