@@ -32,13 +32,13 @@ for seed in $(seq 1 20); do
         recovery_is 2>&1 | grep -E '^test result|Arguments|seed [0-9]+:' | tee -a "$results"
 done
 
-step "failpoint crash suite: a power cut at each failpoint's first 8 hits, 3 workloads"
+step "failpoint crash suite: a power cut at each failpoint's first 8 hits, 12 workloads"
 cargo test --locked --features failpoints --test failpoints 2>&1 | tee -a "$results"
 
 step "loom models"
 bash scripts/loom.sh 2>&1 | tee -a "$results"
 
-# Every fault class on in every seed; about a minute on 2 cores.
+# Every fault class on in every seed (header damage included, coverage required).
 step "simulation campaign: seeds 0..2000, every fault class on, coverage required"
 cargo run --quiet --release --locked -p pagelog-sim -- run --seeds 0..2000 \
     --faults all --require-coverage

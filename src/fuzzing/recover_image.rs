@@ -12,7 +12,9 @@
 //! - then blob files, each `[lsn: u64][len: u16][len bytes]`, until the input ends.
 //!
 //! Checks: opening returns Ok or a clean error (Corruption, or InvalidConfig when the
-//! segment headers name another segment size), never panics; when it returns Ok, reading
+//! segment headers name another segment size), never panics; Ok only for a file that
+//! is all zeros or holds a valid segment header (a foreign file is never taken for a
+//! new log and rewritten); when it returns Ok, reading
 //! every message back yields messages or a Corruption error (a damaged blob is found
 //! only when read), never anything else; and a second open of what the first left
 //! behind yields exactly the same messages (I7). Work is bounded by the input: the
@@ -22,6 +24,7 @@ use crate::config::{Config, RecoveryMode, SegmentMode};
 use crate::error::Error;
 use crate::io::{OpenMode, SimStorage, Storage};
 use crate::log::blob::blob_name;
+use crate::log::format::{Place, SegmentHeader};
 use crate::log::{Kind, LOG_FILE, Log, Lsn};
 use crate::sync::Arc;
 
@@ -39,16 +42,33 @@ pub fn recover_image(data: &[u8]) {
     }
     let disk = SimStorage::new(u64::from(selector));
     place_files(&disk, rest);
+    let image = disk.read_file(LOG_FILE).unwrap_or_default();
     let first = match Log::open(config.clone(), Arc::new(disk.clone())) {
         Ok(log) => readback(&log),
         Err(e) => return expect_clean_open(&e, config.segment_mode),
     };
+    assert!(
+        image.iter().all(|&b| b == 0) || has_segment_header(&image, config.segment_size_bytes),
+        "a file with no valid segment header and non-zero bytes opened as a log"
+    );
     let log = Log::open(config, Arc::new(disk)).expect("a log that opened once opens again");
     assert_eq!(
         readback(&log),
         first,
         "a second open recovered another state"
     );
+}
+
+/// Whether some slot of `image` starts with a valid segment header (its checksum and
+/// fields check out): a file without one is not a pagelog log.
+fn has_segment_header(image: &[u8], size: u64) -> bool {
+    (0..image.len()).step_by(size as usize).any(|at| {
+        let place = Place {
+            file: LOG_FILE,
+            offset: at as u64,
+        };
+        SegmentHeader::decode(&image[at..], place).is_ok()
+    })
 }
 
 fn config(selector: u8) -> Config {

@@ -223,6 +223,18 @@ impl Run {
 
     fn check(&mut self, state: &mut State<'_>, log: &Log) -> Result<(), Violation> {
         state.counts.recoveries += 1;
+        // One log per disk: a second open while this one lives is refused at once,
+        // before any storage call (so the trace is the same either way).
+        let second = Log::open(state.scenario.config.clone(), Arc::new(state.disk.clone()));
+        if !matches!(second, Err(Error::Locked { .. })) {
+            let what = second
+                .map(|_| "Ok".to_string())
+                .unwrap_or_else(|e| e.to_string());
+            return Err(Violation::new(
+                Invariant::Open,
+                format!("a second log opened a disk already open: {what}"),
+            ));
+        }
         add_branches(&mut self.branches, &log.recovery().branches);
         if state.durable_damage() {
             state.model.lost_acked = true;
