@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use pagelog::io::{SimStorage, StdStorage};
@@ -75,21 +75,26 @@ fn lock_holder_child() {
     let _ = std::io::stdin().read_line(&mut line);
 }
 
-#[test]
-fn a_log_held_by_another_process_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
+/// Starts this test binary's `lock_holder_child` on `dir`.
+fn spawn_holder(dir: &Path) -> Child {
+    Command::new(std::env::current_exe().expect("own path"))
         .args([
             "--exact",
             "lock_holder_child",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(HOLDER_ENV, dir.path())
+        .env(HOLDER_ENV, dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("spawn holder");
+        .expect("spawn holder")
+}
+
+#[test]
+fn a_log_held_by_another_process_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = spawn_holder(dir.path());
     let out = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(out).lines();
     let holding = lines.any(|l| l.expect("read child").contains("holding"));
@@ -112,18 +117,7 @@ fn a_log_held_by_another_process_is_refused() {
 #[test]
 fn a_killed_holder_leaves_no_stale_lock() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .args([
-            "--exact",
-            "lock_holder_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HOLDER_ENV, dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn holder");
+    let mut child = spawn_holder(dir.path());
     let out = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(out).lines();
     assert!(lines.any(|l| l.expect("read").contains("holding")));

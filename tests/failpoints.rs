@@ -206,6 +206,13 @@ impl Run {
                     continue;
                 }
             };
+            // A second log on the same disk, while this one lives, is refused.
+            let second = Log::open(config(), Arc::new(disk.clone()));
+            assert!(
+                matches!(second, Err(Error::Locked { .. })),
+                "{}: a second log opened the disk: {second:?}",
+                self.label
+            );
             if !self.check(&log, &disk) {
                 log.abandon();
                 self.power_cut();

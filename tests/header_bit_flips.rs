@@ -18,8 +18,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::payload;
-use pagelog::io::{OpenMode, SimStorage, Storage};
+use common::{disk_with_log, payload};
+use pagelog::io::SimStorage;
 use pagelog::log::LOG_FILE;
 use pagelog::{Config, Kind, Log, RecoveryMode, SegmentMode};
 
@@ -72,7 +72,7 @@ fn image(mode: SegmentMode) -> (Vec<u8>, Written) {
 /// their segment is reclaimed).
 fn reference(mode: SegmentMode, image: &[u8], written: &Written) -> Written {
     let strict = config(mode, RecoveryMode::AbsoluteConsistency);
-    let log = Log::open(strict, Arc::new(disk_with(image))).expect("clean open");
+    let log = Log::open(strict, Arc::new(disk_with_log(image))).expect("clean open");
     let got = recovered(&log).expect("clean iteration");
     let mut rest = written.iter();
     assert!(
@@ -129,15 +129,6 @@ fn headers(image: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
-fn disk_with(image: &[u8]) -> SimStorage {
-    let disk = SimStorage::new(1);
-    let f = disk.open(LOG_FILE, OpenMode::Create).expect("create");
-    f.write_at(image, 0).expect("write");
-    f.sync().expect("sync");
-    disk.sync_dir().expect("sync dir");
-    disk
-}
-
 fn is_subsequence(got: &Written, of: &Written) -> bool {
     let mut rest = of.iter();
     got.iter().all(|m| rest.any(|w| w == m))
@@ -163,7 +154,7 @@ fn every_bit_of_every_header_is_checked() {
                 damaged[at + bit / 8] ^= 1 << (bit % 8);
                 let strict = config(mode, RecoveryMode::AbsoluteConsistency);
                 let what = format!("{mode:?}: byte {} bit {}", at + bit / 8, bit % 8);
-                match Log::open(strict, Arc::new(disk_with(&damaged))) {
+                match Log::open(strict, Arc::new(disk_with_log(&damaged))) {
                     Err(e) if e.is_corruption() => reported += 1,
                     Err(e) => panic!("{what}: {e}"),
                     Ok(log) => {
@@ -186,7 +177,7 @@ fn every_bit_of_every_header_is_checked() {
                     }
                 }
                 let tolerant = config(mode, RecoveryMode::TolerateCorruptTail);
-                if let Ok(log) = Log::open(tolerant, Arc::new(disk_with(&damaged))) {
+                if let Ok(log) = Log::open(tolerant, Arc::new(disk_with_log(&damaged))) {
                     let got = recovered(&log).unwrap_or_else(|e| panic!("{what}: tolerant: {e}"));
                     let gc_limit = mode == SegmentMode::Gc && len == SEGMENT_HEADER;
                     let fine = is_prefix(&got, &want) || gc_limit && is_subsequence(&got, &want);

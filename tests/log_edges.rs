@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::payload;
+use common::{payload, recovered};
 use pagelog::io::{FaultRates, OpenMode, SimStorage, Storage};
 use pagelog::log::LOG_FILE;
 use pagelog::log::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN, VOUCH_LEN};
@@ -37,14 +37,6 @@ fn gc_config() -> Config {
 
 fn open(disk: &SimStorage, config: &Config) -> pagelog::Result<Log> {
     Log::open(config.clone(), Arc::new(disk.clone()))
-}
-
-fn recovered(log: &Log) -> Vec<(Lsn, Vec<u8>)> {
-    log.iter_from(0)
-        .expect("iter")
-        .map(|m| m.expect("message"))
-        .map(|m| (m.lsn, m.value))
-        .collect()
 }
 
 #[test]

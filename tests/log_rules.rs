@@ -15,7 +15,7 @@ mod common;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use common::payload;
+use common::{disk_with_log, payload, recovered};
 use pagelog::io::{FaultRates, File, OpenMode, SimStorage, Storage, StorageLock};
 use pagelog::log::LOG_FILE;
 use pagelog::log::format::{
@@ -34,14 +34,6 @@ fn small(mode: SegmentMode) -> Config {
     }
 }
 
-fn recovered(log: &Log) -> Vec<(Lsn, Vec<u8>)> {
-    log.iter_from(0)
-        .expect("iter")
-        .map(|m| m.expect("message"))
-        .map(|m| (m.lsn, m.value))
-        .collect()
-}
-
 /// Runs `f` on its own thread; fails with `name` if it has not returned within
 /// `secs` seconds (the thread is left behind: the test has failed anyway).
 fn watchdog<T: Send + 'static>(name: &str, secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -51,15 +43,6 @@ fn watchdog<T: Send + 'static>(name: &str, secs: u64, f: impl FnOnce() -> T + Se
     });
     rx.recv_timeout(Duration::from_secs(secs))
         .unwrap_or_else(|_| panic!("{name}: hung for {secs} s"))
-}
-
-fn disk_with(image: &[u8]) -> SimStorage {
-    let disk = SimStorage::new(1);
-    let f = disk.open(LOG_FILE, OpenMode::Create).expect("create");
-    f.write_at(image, 0).expect("write");
-    f.sync().expect("sync");
-    disk.sync_dir().expect("sync dir");
-    disk
 }
 
 /// Appends a message at `lsn` (its position) into `image` at `file_offset`.
@@ -98,7 +81,7 @@ fn nothing_after_a_torn_piece_is_recovered() {
     image[256..296].copy_from_slice(&h1.encode());
     image[296..324].copy_from_slice(&Vouch::new(296, 97).encode());
     put_message(&mut image, 324, 324, b"C", n);
-    let log = Log::open(small(SegmentMode::Linear), Arc::new(disk_with(&image)))
+    let log = Log::open(small(SegmentMode::Linear), Arc::new(disk_with_log(&image)))
         .expect("a torn tail is not damage");
     assert_eq!(
         recovered(&log),

@@ -22,7 +22,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::payload;
+use common::{payload, recovered};
 use pagelog::io::{SimStorage, StdStorage};
 use pagelog::log::LOG_FILE;
 use pagelog::{Config, Error, Kind, Log, Lsn, RecoveryMode, SegmentMode};
@@ -60,14 +60,6 @@ fn flushed(config: &Config, n: u32, len: usize, seed: u64) -> (SimStorage, Vec<(
     let after = disk.crash();
     log.abandon();
     (after, written)
-}
-
-fn recovered(log: &Log) -> Vec<(Lsn, Vec<u8>)> {
-    log.iter_from(0)
-        .expect("iter")
-        .map(|m| m.expect("message"))
-        .map(|m| (m.lsn, m.value))
-        .collect()
 }
 
 /// Opens `disk` under `config`; under AbsoluteConsistency it must report corruption

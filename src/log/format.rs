@@ -321,8 +321,13 @@ impl MessageHeader {
     }
 
     /// The checksum these header fields and `payload` should carry in a segment of run
-    /// `nonce`.
+    /// `nonce`. A Vouch's is unseeded whatever `nonce` is (see [`Vouch`]).
     pub fn checksum(&self, payload: &[u8], nonce: Nonce) -> u32 {
+        let nonce = if self.kind == Kind::Vouch {
+            Nonce(0)
+        } else {
+            nonce
+        };
         crc32c::crc32c_append(nonce.crc(&self.prefix()), payload)
     }
 
@@ -363,13 +368,7 @@ impl MessageHeader {
 
     /// Checks the payload against the header's checksum, for a message in a segment of
     /// run `nonce`.
-    /// A Vouch's checksum is unseeded whatever `nonce` is (see [`Vouch`]).
     pub fn check_payload(&self, payload: &[u8], nonce: Nonce, place: Place<'_>) -> Result<()> {
-        let nonce = if self.kind == Kind::Vouch {
-            Nonce(0)
-        } else {
-            nonce
-        };
         if payload.len() != self.len as usize {
             return Err(place.corrupt(format!(
                 "payload is {} bytes, header says {}",
@@ -651,8 +650,8 @@ mod tests {
         assert!(err.to_string().contains("sits at lsn"), "{err}");
     }
 
-    #[test]
-    fn newer_format_versions_are_unsupported_not_corrupt() {
+    /// A valid segment header that says format version `v`.
+    fn header_of_version(v: u8) -> [u8; SEGMENT_HEADER_LEN] {
         let mut b = SegmentHeader {
             segment_lsn: 0,
             stable_lsn: 0,
@@ -661,9 +660,15 @@ mod tests {
             nonce: Nonce(1),
         }
         .encode();
-        b[4] = 9;
+        b[4] = v;
         let crc = crc32c::crc32c(&b[..SEGMENT_CRC_AT]);
         b[SEGMENT_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn newer_format_versions_are_unsupported_not_corrupt() {
+        let b = header_of_version(9);
         assert!(matches!(
             SegmentHeader::decode(&b, AT),
             Err(Error::Unsupported(_))
@@ -739,17 +744,6 @@ mod tests {
 
     #[test]
     fn version_1_logs_are_still_read() {
-        let mut b = SegmentHeader {
-            segment_lsn: 0,
-            stable_lsn: 0,
-            prev_end: 0,
-            size_log2: 10,
-            nonce: Nonce(1),
-        }
-        .encode();
-        b[4] = 1;
-        let crc = crc32c::crc32c(&b[..SEGMENT_CRC_AT]);
-        b[SEGMENT_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
-        SegmentHeader::decode(&b, AT).expect("version 1");
+        SegmentHeader::decode(&header_of_version(1), AT).expect("version 1");
     }
 }

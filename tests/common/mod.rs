@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 use pagelog::io::{File, OpenMode, SimConfig, SimStorage, Storage};
+use pagelog::log::LOG_FILE;
+use pagelog::{Log, Lsn};
 
 /// A payload whose bytes are never zero, so a byte that vanished (reads as zero) can
 /// never pass for one that was written. `tag` makes payloads of different writes
@@ -56,4 +58,22 @@ pub fn qc_gen(size: usize) -> quickcheck::Gen {
         .unwrap_or(0x7061_6765_6c6f_6721);
     eprintln!("quickcheck seed {seed} (set PAGELOG_QC_SEED to change)");
     quickcheck::Gen::from_size_and_seed(size, seed)
+}
+
+/// Every message of `log` from lsn 0, as (lsn, value); panics on an error.
+pub fn recovered(log: &Log) -> Vec<(Lsn, Vec<u8>)> {
+    log.iter_from(0)
+        .expect("iter")
+        .map(|m| m.expect("message"))
+        .map(|m| (m.lsn, m.value))
+        .collect()
+}
+
+/// A simulated disk whose log file durably holds `image`.
+pub fn disk_with_log(image: &[u8]) -> SimStorage {
+    let disk = SimStorage::new(1);
+    let f = create_durable(&disk, LOG_FILE);
+    f.write_at(image, 0).expect("write");
+    f.sync().expect("sync");
+    disk
 }
