@@ -29,7 +29,7 @@ pub(super) struct Inode {
 }
 
 /// How many whole writes each file remembers for [`Inode::vouched_tag`].
-pub(super) const MAX_WRITES_KEPT: usize = 256;
+pub(super) const MAX_WRITES_KEPT: usize = 32;
 
 /// A write that landed whole where it was aimed, with the tag current when it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -144,7 +144,7 @@ impl SimStorage {
 
     /// The highest tag of a write to `name` that is durable (a sync returned Ok after
     /// it) and still holds exactly the bytes written (no later write, tear or damage
-    /// changed any of them), among the last 256 non-zero writes to it; None if there
+    /// changed any of them), among the last 32 non-zero writes to it; None if there
     /// is none. For a log whose every write records what was durable when it was made,
     /// this bounds what recovery may lose without reporting damage.
     pub fn vouched_tag(&self, name: &str) -> Option<u64> {
