@@ -34,7 +34,8 @@ pub struct Config {
     /// Bytes per segment: a power of two, 256 B to 1 GiB.
     pub segment_size_bytes: u64,
     /// Bytes per IO buffer: a multiple of 4 KiB no larger than a segment (or the
-    /// segment size itself when segments are smaller than 4 KiB).
+    /// segment size itself when segments are smaller than 4 KiB), and at most
+    /// [`MAX_IO_BUF_BYTES`] (64 MiB less 4 KiB).
     pub io_buf_size_bytes: usize,
     /// IO buffers in the ring: 2 to 64.
     pub io_bufs: usize,
@@ -77,10 +78,10 @@ impl Config {
         }
         let buf = self.io_buf_size_bytes;
         let aligned = buf % 4096 == 0 || buf as u64 == seg;
-        let most = (seg as usize).min(MAX_OFFSET);
+        let most = (seg as usize).min(MAX_IO_BUF_BYTES);
         if buf == 0 || !aligned || buf > most {
             return bad(format!(
-                "io_buf_size_bytes = {buf}: must be a non-zero multiple of 4096 (or equal the segment size), at most {most} (the smaller of segment_size_bytes = {seg} and the buffer offset limit {MAX_OFFSET})"
+                "io_buf_size_bytes = {buf}: must be a non-zero multiple of 4096 (or equal the segment size), at most {most} (the smaller of segment_size_bytes = {seg} and the buffer limit {MAX_IO_BUF_BYTES})"
             ));
         }
         if !(2..=64).contains(&self.io_bufs) {
@@ -124,6 +125,10 @@ pub fn max_inline_bytes(seg: u64, buf: usize) -> usize {
     let in_buffer = buf - VOUCH_LEN - MESSAGE_HEADER_LEN;
     in_segment.min(in_buffer)
 }
+
+/// The largest IO buffer: the largest multiple of 4 KiB the buffer header's offset
+/// field can count to (64 MiB less 4 KiB).
+pub const MAX_IO_BUF_BYTES: usize = MAX_OFFSET / 4096 * 4096;
 
 /// The most memory the IO-buffer ring may take (`io_bufs * io_buf_size_bytes`).
 pub const MAX_RING_BYTES: usize = 1 << 30;
