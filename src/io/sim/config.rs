@@ -75,7 +75,7 @@ pub struct FaultRates {
     pub misdirected_write: f64,
     /// Per file per crash: one bit of its durable image flips.
     pub bit_flip: f64,
-    /// Per file per crash: the first [`DAMAGED_PREFIX_BYTES`] bytes of one of its
+    /// Per file per crash: the first 40 bytes of one of its
     /// durable writes (for a log: a segment header or a message header) are zeroed,
     /// get one bit flipped, or are overwritten by another write's first bytes (a stale
     /// header in the wrong place).
