@@ -432,9 +432,15 @@ impl Vouch {
 
     /// The message's bytes.
     pub fn encode(&self) -> [u8; VOUCH_LEN] {
-        MessageHeader::new(Kind::Vouch, self.stable, self.lsn, &[], Nonce(0))
-            .expect("empty payload")
-            .encode()
+        let mut h = MessageHeader {
+            kind: Kind::Vouch,
+            len: 0,
+            pid: self.stable,
+            lsn: self.lsn,
+            crc: 0,
+        };
+        h.crc = h.checksum(&[], Nonce(0));
+        h.encode()
     }
 
     /// The Vouch in `bytes` (at least [`VOUCH_LEN`] of them), if they hold a valid one:

@@ -224,12 +224,13 @@ impl Model {
 
     /// The live state of the completed messages (Gc mode keeps only this).
     pub fn live_view(&self) -> BTreeMap<u64, Vec<(Lsn, Entry)>> {
-        let all: Vec<(Lsn, Entry)> = self
-            .completed
-            .iter()
-            .map(|(l, e)| (*l, e.clone()))
-            .collect();
-        live(&all)
+        live(
+            &self
+                .completed
+                .iter()
+                .map(|(l, e)| (*l, e.clone()))
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// Reads every message of `log` from lsn 0.
@@ -409,18 +410,12 @@ impl Model {
             .collect();
         let must: Vec<(Lsn, Entry)> = match mode {
             SegmentMode::Linear => below,
-            SegmentMode::Gc => {
-                let all: Vec<(Lsn, Entry)> = self
-                    .completed
-                    .iter()
-                    .map(|(l, e)| (*l, e.clone()))
-                    .collect();
-                live(&all)
-                    .into_values()
-                    .flatten()
-                    .filter(|(l, _)| *l < floor)
-                    .collect()
-            }
+            SegmentMode::Gc => self
+                .live_view()
+                .into_values()
+                .flatten()
+                .filter(|(l, _)| *l < floor)
+                .collect(),
         };
         match must.iter().find(|m| !got.contains(m)) {
             Some((l, _)) => Err(Violation::new(
