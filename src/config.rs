@@ -1,8 +1,22 @@
 //! [`Config`]: every tunable of a log, validated before anything is opened.
 //!
-//! Build one with struct-update syntax over [`Config::default`] and call
-//! [`Config::validate`] (the log's `open` calls it too). Each rejection names the field,
-//! its value, and the rule it broke.
+//! Build one with the builder methods over [`Config::new`] (the defaults), or with
+//! struct-update syntax over [`Config::default`]; [`Config::open`] opens a log in a
+//! directory with it. `Log::open` validates it first ([`Config::validate`]): each
+//! rejection names the field, its value, and the rule it broke.
+//!
+//! ```
+//! use pagelog::{Config, SegmentMode};
+//! let config = Config::new()
+//!     .segment_mode(SegmentMode::Linear)
+//!     .segment_size(64 << 20)
+//!     .io_buf_size(4 << 20);
+//! config.validate().unwrap();
+//! ```
+//!
+//! The settings that must match the log on disk are the segment size (an open with
+//! another one is `Error::InvalidConfig`) and the segment mode (not recorded on disk
+//! yet: open a log with the mode it was written with).
 
 use crate::error::{Error, Result};
 use crate::log::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN, VOUCH_LEN};
@@ -28,27 +42,43 @@ pub enum RecoveryMode {
     TolerateCorruptTail,
 }
 
-/// The log's configuration.
+/// The log's configuration. Every field's default is stated with its reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Bytes per segment: a power of two, 256 B to 1 GiB.
+    /// Bytes per segment: a power of two, 256 B to 1 GiB. **Default 8 MiB**: large
+    /// enough that a segment header and the Pad at a segment's end cost nothing
+    /// measurable, small enough that Gc mode reclaims space in useful steps. Must match
+    /// the log on disk.
     pub segment_size_bytes: u64,
     /// Bytes per IO buffer: a multiple of 4 KiB no larger than a segment (or the
     /// segment size itself when segments are smaller than 4 KiB), and at most
-    /// [`MAX_IO_BUF_BYTES`] (64 MiB less 4 KiB).
+    /// [`MAX_IO_BUF_BYTES`] (64 MiB less 4 KiB). **Default 1 MiB**: one write and one
+    /// sync carry up to this many bytes of messages (group commit), large enough to
+    /// stream at disk speed, small enough that a flush does not wait on a long write.
     pub io_buf_size_bytes: usize,
-    /// IO buffers in the ring: 2 to 64.
+    /// IO buffers in the ring: 2 to 64. **Default 4**: writers fill one buffer while
+    /// others are written; more help only when syncs are slow and writers many. The
+    /// ring takes `io_bufs * io_buf_size_bytes` of memory (at most 1 GiB).
     pub io_bufs: usize,
-    /// Values larger than this go to their own blob file.
+    /// Values larger than this go to their own blob file (written and synced before
+    /// the log message that points at it). **Default 64 KiB**: below it, copying into
+    /// the buffer is cheaper than a file of its own. At most what fits a buffer and a
+    /// segment ([`max_inline_bytes`]).
     pub blob_threshold_bytes: usize,
-    /// Linear (append only) or Gc (reuse segments).
+    /// Linear (a complete history; bound it with `Log::truncate_before`) or Gc (keeps
+    /// each page's live state, reuses segments). **Default Gc**, the page cache's mode;
+    /// a write-ahead log wants Linear.
     pub segment_mode: SegmentMode,
     /// In Gc mode, a segment whose live share falls below this percentage is drained.
+    /// **Default 40**: the point where rewriting what is left costs less than keeping
+    /// the dead space.
     pub cleanup_threshold_pct: u8,
-    /// Start a background thread that flushes this often; None (the default) starts no
-    /// thread, as simulation requires.
+    /// Start a background thread that flushes this often. **Default None**: no thread
+    /// (the simulator requires none; call `flush` yourself, or set a period such as
+    /// `Some(10)` to bound how much a crash can lose without flushing).
     pub flush_every_ms: Option<u64>,
-    /// What recovery does with damage.
+    /// What recovery does with damage. **Default AbsoluteConsistency**: damage inside
+    /// acknowledged data is an error at open, never silently cut.
     pub recovery_mode: RecoveryMode,
 }
 
@@ -68,6 +98,99 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The default configuration (see each field), to build on with the methods below.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// A small configuration for testing code that uses pagelog under
+    /// [`crate::io::SimStorage`]: 16 KiB segments, four 4 KiB buffers and a 1 KiB blob
+    /// threshold. Small buffers keep a simulated disk's memory low (a few hundred KiB
+    /// per seed instead of megabytes) and make crashes tear writes and cross segments
+    /// after a few messages, where large buffers would hide both.
+    pub fn for_simulation() -> Config {
+        Config {
+            segment_size_bytes: 16 << 10,
+            io_buf_size_bytes: 4 << 10,
+            io_bufs: 4,
+            blob_threshold_bytes: 1 << 10,
+            ..Config::default()
+        }
+    }
+
+    /// Opens (creating if needed) the log in directory `dir` on real files
+    /// ([`crate::io::StdStorage`]) with this configuration.
+    pub fn open(&self, dir: impl AsRef<std::path::Path>) -> Result<crate::Log> {
+        let storage = crate::io::StdStorage::open(dir)?;
+        crate::Log::open(self.clone(), std::sync::Arc::new(storage))
+    }
+
+    /// Sets `segment_size_bytes`. If the IO buffer no longer fits a segment, it
+    /// shrinks to the segment size, and the blob threshold with it (below).
+    pub fn segment_size(mut self, bytes: u64) -> Config {
+        self.segment_size_bytes = bytes;
+        if self.io_buf_size_bytes as u64 > bytes {
+            self.io_buf_size_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
+        self.clamp_blob_threshold()
+    }
+
+    /// Sets `io_buf_size_bytes`. If the blob threshold no longer fits a buffer, it is
+    /// lowered to the largest that does ([`max_inline_bytes`]).
+    pub fn io_buf_size(mut self, bytes: usize) -> Config {
+        self.io_buf_size_bytes = bytes;
+        self.clamp_blob_threshold()
+    }
+
+    /// Sets `io_bufs`.
+    pub fn io_bufs(mut self, n: usize) -> Config {
+        self.io_bufs = n;
+        self
+    }
+
+    /// Sets `blob_threshold_bytes` (not clamped: a value too large is an error).
+    pub fn blob_threshold(mut self, bytes: usize) -> Config {
+        self.blob_threshold_bytes = bytes;
+        self
+    }
+
+    /// Sets `segment_mode`.
+    pub fn segment_mode(mut self, mode: SegmentMode) -> Config {
+        self.segment_mode = mode;
+        self
+    }
+
+    /// Sets `cleanup_threshold_pct`.
+    pub fn cleanup_threshold_pct(mut self, pct: u8) -> Config {
+        self.cleanup_threshold_pct = pct;
+        self
+    }
+
+    /// Sets `flush_every_ms`.
+    pub fn flush_every_ms(mut self, period: Option<u64>) -> Config {
+        self.flush_every_ms = period;
+        self
+    }
+
+    /// Sets `recovery_mode`.
+    pub fn recovery_mode(mut self, mode: RecoveryMode) -> Config {
+        self.recovery_mode = mode;
+        self
+    }
+
+    /// Lowers the blob threshold to what fits the buffer and segment, when both are
+    /// large enough to hold any value at all (validation reports the rest).
+    fn clamp_blob_threshold(mut self) -> Config {
+        let room = VOUCH_LEN + MESSAGE_HEADER_LEN + SEGMENT_HEADER_LEN;
+        let seg = self.segment_size_bytes;
+        let buf = self.io_buf_size_bytes;
+        if seg > room as u64 && buf > room && seg <= 1 << 30 {
+            let most = max_inline_bytes(seg, buf);
+            self.blob_threshold_bytes = self.blob_threshold_bytes.min(most);
+        }
+        self
+    }
+
     /// Checks every field and their relations; the error names the first that fails.
     pub fn validate(&self) -> Result<()> {
         let seg = self.segment_size_bytes;
@@ -98,7 +221,7 @@ impl Config {
         let most = max_inline_bytes(seg, buf);
         if blob == 0 || blob > most {
             return bad(format!(
-                "blob_threshold_bytes = {blob}: must be 1 to {most}, so every inline message fits one IO buffer and one segment"
+                "blob_threshold_bytes = {blob}: must be 1 to {most}, so every inline message fits one IO buffer (io_buf_size_bytes = {buf}) and one segment (segment_size_bytes = {seg}); lower it with the buffer (the builder's io_buf_size does)"
             ));
         }
         if !(1..=99).contains(&self.cleanup_threshold_pct) {

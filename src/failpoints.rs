@@ -50,6 +50,7 @@ pub const REGISTRY: &[&str] = &[
     "handle::open::write_header",
     "handle::read::header",
     "handle::read::payload",
+    "handle::read::scan",
     "handle::write_out::sync",
     "handle::write_out::write",
     "iter::segment::len",

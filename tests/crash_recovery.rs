@@ -338,7 +338,7 @@ fn check(
     let mut got = Vec::new();
     for m in log.iter_from(0).map_err(|e| e.to_string())? {
         let m = m.map_err(|e| format!("iterate: {e}"))?;
-        got.push((m.lsn, m.value));
+        got.push((m.lsn(), m.value));
     }
     if got.len() < prev.len() || got[..prev.len()] != *prev {
         return Err("messages from earlier cycles changed (I1/I2)".into());

@@ -191,7 +191,10 @@ fn opens_to_a_prefix(disk: &SimStorage, mode: RecoveryMode, want: &[(Lsn, Vec<u8
         ),
         Ok(log) => {
             let got: Vec<_> = match log.iter_from(0) {
-                Ok(it) => it.map_while(|m| m.ok()).map(|m| (m.lsn, m.value)).collect(),
+                Ok(it) => it
+                    .map_while(|m| m.ok())
+                    .map(|m| (m.lsn(), m.value))
+                    .collect(),
                 Err(e) => panic!("{what}: iter {e}"),
             };
             assert!(want.starts_with(&got), "{what}: not a prefix");

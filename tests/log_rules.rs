@@ -19,9 +19,9 @@ use common::{disk_with_log, payload, recovered};
 use pagelog::io::{FaultRates, File, OpenMode, SimStorage, Storage, StorageLock};
 use pagelog::log::LOG_FILE;
 use pagelog::log::format::{
-    Kind, MessageHeader, Nonce, SEGMENT_HEADER_LEN, SegmentHeader, VOUCH_LEN, Vouch,
+    MessageHeader, Nonce, SEGMENT_HEADER_LEN, SegmentHeader, VOUCH_LEN, Vouch,
 };
-use pagelog::{Config, Error, Log, Lsn, SegmentMode};
+use pagelog::{Config, Error, Kind, Log, Lsn, SegmentMode};
 
 fn small(mode: SegmentMode) -> Config {
     Config {
@@ -47,7 +47,14 @@ fn watchdog<T: Send + 'static>(name: &str, secs: u64, f: impl FnOnce() -> T + Se
 
 /// Appends a message at `lsn` (its position) into `image` at `file_offset`.
 fn put_message(image: &mut [u8], at: usize, lsn: Lsn, value: &[u8], nonce: Nonce) {
-    let h = MessageHeader::new(Kind::Append, 1, lsn, value, nonce).expect("header");
+    let h = MessageHeader::new(
+        pagelog::log::format::StoredKind::Append,
+        1,
+        lsn,
+        value,
+        nonce,
+    )
+    .expect("header");
     image[at..at + 28].copy_from_slice(&h.encode());
     image[at + 28..at + 28 + value.len()].copy_from_slice(value);
 }

@@ -81,7 +81,7 @@ fn check(storage: Arc<dyn Storage>, reopen: impl Fn() -> Arc<dyn Storage>) {
         .iter_from(0)
         .expect("iter")
         .map(|m| m.expect("message"))
-        .map(|m| (m.lsn, (m.pid, m.value)))
+        .map(|m| (m.lsn(), (m.pid, m.value)))
         .collect();
     let want: Vec<(Lsn, (u64, Vec<u8>))> = done.into_iter().collect();
     assert_eq!(got.len(), want.len(), "message count");

@@ -23,7 +23,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use pagelog::log::format::{Lsn, Nonce, SEGMENT_HEADER_LEN};
+use pagelog::log::format::{Lsn, Nonce, RunNonces, SEGMENT_HEADER_LEN};
 use pagelog::log::iobuf::{Claim, First, Placement, Ring, WriteJob};
 use std::sync::Mutex;
 
@@ -50,10 +50,19 @@ impl Rig {
         let first = First {
             base: 0,
             file_offset: 0,
-            header: [0x5E; SEGMENT_HEADER_LEN],
+            header: Some([0x5E; SEGMENT_HEADER_LEN]),
         };
         Rig {
-            ring: Ring::new(2, BUF, SEGMENT, first, Nonce(1)),
+            ring: Ring::new(
+                2,
+                BUF,
+                SEGMENT,
+                first,
+                RunNonces {
+                    own: Nonce(1),
+                    resumed: None,
+                },
+            ),
             image: Mutex::new(vec![0; SEGMENT as usize]),
         }
     }

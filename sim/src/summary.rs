@@ -115,6 +115,16 @@ impl Summary {
         ]
         .iter()
         .any(|f| enabled.contains(f));
+        let resumes = [
+            ("a clean close", c.clean_closes),
+            ("an open that resumed", c.resumed),
+        ];
+        missing.extend(
+            resumes
+                .iter()
+                .filter(|(_, n)| *n == 0)
+                .map(|(name, _)| name.to_string()),
+        );
         let points = [
             ("between steps", crashes, c.crashes_between),
             ("inside an operation", crashes, c.crashes_inside),
@@ -168,7 +178,9 @@ impl Summary {
         row("  between steps", c.crashes_between.to_string());
         row("  inside an operation", c.crashes_inside.to_string());
         row("  after a poisoning", c.crashes_after_poison.to_string());
-        row("clean reopens", c.reopens.to_string());
+        row("reopens without a crash", c.reopens.to_string());
+        row("  clean closes", c.clean_closes.to_string());
+        row("  opens that resumed", c.resumed.to_string());
         row("recoveries checked", c.recoveries.to_string());
         row("open retries (injected IO)", c.open_retries.to_string());
         row("poisonings", c.poisonings.to_string());
@@ -222,6 +234,8 @@ impl Summary {
             format!("\"crashes_inside\":{}", c.crashes_inside),
             format!("\"crashes_after_poison\":{}", c.crashes_after_poison),
             format!("\"reopens\":{}", c.reopens),
+            format!("\"clean_closes\":{}", c.clean_closes),
+            format!("\"resumed\":{}", c.resumed),
             format!("\"recoveries\":{}", c.recoveries),
             format!("\"poisonings\":{}", c.poisonings),
             format!("\"passed\":{}", self.passed),

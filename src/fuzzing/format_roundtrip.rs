@@ -6,7 +6,7 @@
 //! and the rest of the input is the message payload and blob value.
 
 use crate::log::format::{
-    BlobHeader, Kind, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
+    BlobHeader, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader, StoredKind,
 };
 
 const PLACE: Place<'static> = Place {
@@ -59,7 +59,7 @@ fn segment_roundtrip(a: u64, b: u64, c: u64, log2: u8, nonce: Nonce) {
 }
 
 fn message_roundtrip(code: u8, pid: u64, lsn: u64, payload: &[u8], nonce: Nonce) {
-    let kind = Kind::ALL[usize::from(code) % Kind::ALL.len()];
+    let kind = StoredKind::ALL[usize::from(code) % StoredKind::ALL.len()];
     let h = MessageHeader::new(kind, pid, lsn, payload, nonce).expect("small payload");
     let back = MessageHeader::decode(&h.encode(), payload.len() as u64, PLACE)
         .expect("own message header");
@@ -68,7 +68,7 @@ fn message_roundtrip(code: u8, pid: u64, lsn: u64, payload: &[u8], nonce: Nonce)
         .expect("own payload checks");
     back.check_lsn(lsn, PLACE).expect("own lsn");
     // A Vouch's checksum is unseeded (format.rs): any run's nonce checks it.
-    if !payload.is_empty() && kind != Kind::Vouch {
+    if !payload.is_empty() && kind != StoredKind::Vouch {
         let other = Nonce(nonce.0 ^ 1);
         assert!(
             back.check_payload(payload, other, PLACE).is_err(),

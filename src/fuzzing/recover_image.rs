@@ -135,7 +135,7 @@ fn readback(log: &Log) -> Readback {
     };
     for m in iter {
         match m {
-            Ok(m) => got.push((m.lsn, m.kind, m.pid, m.value)),
+            Ok(m) => got.push((m.lsn(), m.kind, m.pid, m.value)),
             Err(e) => {
                 expect_clean(&e, mode);
                 return (got, true);

@@ -14,8 +14,9 @@
 //! seals it with the messages it has: completed messages cannot be taken back, and
 //! aborted ones are Cancelled either way.
 
-use super::format::{Kind, Lsn, encode_u64};
+use super::format::{Lsn, StoredKind, encode_u64};
 use super::handle::{Log, Pointer};
+use super::kind::Kind;
 use super::reservation::Reservation;
 use crate::error::Result;
 
@@ -38,8 +39,21 @@ impl Log {
         self.open_batch(false)
     }
 
+    /// Appends every value of `values` as one atomic batch of plain messages (see
+    /// [`Log::append`]): after a crash, all of them are recovered or none. Returns
+    /// their pointers, in order; durable once a flush covers the last one.
+    pub fn append_batch(&self, values: &[&[u8]]) -> Result<Vec<Pointer>> {
+        let mut batch = self.pin_batch()?;
+        let pointers = values
+            .iter()
+            .map(|v| batch.append(v))
+            .collect::<Result<Vec<_>>>()?;
+        batch.seal()?;
+        Ok(pointers)
+    }
+
     fn open_batch(&self, block: bool) -> Result<Batch<'_>> {
-        let r = self.reserve_any(Kind::BatchManifest, 0, &encode_u64(0), block)?;
+        let r = self.reserve_any(StoredKind::BatchManifest, 0, &encode_u64(0), block)?;
         // The manifest's buffer cannot be written while `r` is held, so the stable lsn
         // is still at or below it.
         self.inner.stable.hold(r.lsn());
@@ -78,6 +92,11 @@ impl<'a> Batch<'a> {
     /// Reserves and completes a message in the batch.
     pub fn write(&mut self, kind: Kind, pid: u64, value: &[u8]) -> Result<Pointer> {
         self.reserve(kind, pid, value)?.complete()
+    }
+
+    /// Appends `value` to the batch as a plain message (see [`Log::append`]).
+    pub fn append(&mut self, value: &[u8]) -> Result<Pointer> {
+        self.write(Kind::Append, 0, value)
     }
 
     /// Closes the batch; returns the manifest's lsn. Complete or abort the batch's

@@ -33,9 +33,9 @@ pub type Lsn = u64;
 pub const SEGMENT_MAGIC: [u8; 4] = *b"PGLS";
 /// Blob file header magic, "PGLB".
 pub const BLOB_MAGIC: [u8; 4] = *b"PGLB";
-/// The format version this build writes. Version 2 added Vouch messages; this build
-/// also reads version 1 logs, which have none.
-pub const FORMAT_VERSION: u16 = 2;
+/// The format version this build writes. Version 2 added Vouch messages and version 3
+/// Closed records; this build also reads versions 1 and 2, which have fewer kinds.
+pub const FORMAT_VERSION: u16 = 3;
 /// The oldest format version this build reads.
 pub const OLDEST_READ_VERSION: u16 = 1;
 /// Bytes of a segment header.
@@ -67,11 +67,33 @@ impl Nonce {
     }
 }
 
-/// What a message means. Kind 0 is never written: zeroed or never-written space reads
+/// The nonces a run writes with: its own, and, when it continues the segment a cleanly
+/// closed run ended in (`recovery.rs`, step 6), that segment's nonce for the messages
+/// it adds there. Every message is checksummed with its segment header's nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunNonces {
+    /// This run's nonce: in every segment header it writes.
+    pub own: Nonce,
+    /// The continued segment's end and nonce, if this run continues one.
+    pub resumed: Option<(Lsn, Nonce)>,
+}
+
+impl RunNonces {
+    /// The nonce of the segment holding `lsn`, for lsns this run writes.
+    pub fn at(&self, lsn: Lsn) -> Nonce {
+        match self.resumed {
+            Some((end, nonce)) if lsn < end => nonce,
+            _ => self.own,
+        }
+    }
+}
+
+/// What a stored message means: the user's kinds ([`crate::Kind`]) and the log's own
+/// records. Kind 0 is never written: zeroed or never-written space reads
 /// as kind 0 and is rejected as "no message".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
-pub enum Kind {
+pub enum StoredKind {
     /// A page fragment appended to a page's stack, payload inline.
     Append = 1,
     /// A page replacement (consolidated page), payload inline.
@@ -84,7 +106,7 @@ pub enum Kind {
     Free = 5,
     /// The meta page (named roots).
     Meta = 6,
-    /// The id counter (generate_id high-water mark); payload is a u64.
+    /// A counter's high-water mark (the page cache's id counter, say).
     Counter = 7,
     /// Persisted configuration that must match at reopen.
     Config = 8,
@@ -99,33 +121,39 @@ pub enum Kind {
     /// write was made (every lsn below it was durable), the payload is empty, and the
     /// checksum is unseeded (see [`Vouch`]). Skipped by iteration.
     Vouch = 12,
+    /// Written last by a clean close, after every message reserved before it: no lsn
+    /// at or past its end was handed out. A header alone (no payload, page id 0),
+    /// checksummed with its segment's nonce. Lets the next open continue in the same
+    /// segment (`recovery.rs`, step 6). Skipped by iteration.
+    Closed = 13,
 }
 
-impl Kind {
+impl StoredKind {
     /// Every kind, in code order.
-    pub const ALL: [Kind; 12] = [
-        Kind::Append,
-        Kind::Replace,
-        Kind::AppendBlob,
-        Kind::ReplaceBlob,
-        Kind::Free,
-        Kind::Meta,
-        Kind::Counter,
-        Kind::Config,
-        Kind::Cancelled,
-        Kind::Pad,
-        Kind::BatchManifest,
-        Kind::Vouch,
+    pub const ALL: [StoredKind; 13] = [
+        StoredKind::Append,
+        StoredKind::Replace,
+        StoredKind::AppendBlob,
+        StoredKind::ReplaceBlob,
+        StoredKind::Free,
+        StoredKind::Meta,
+        StoredKind::Counter,
+        StoredKind::Config,
+        StoredKind::Cancelled,
+        StoredKind::Pad,
+        StoredKind::BatchManifest,
+        StoredKind::Vouch,
+        StoredKind::Closed,
     ];
 
     /// The kind with code `code`, if any.
-    pub fn from_code(code: u8) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| *k as u8 == code)
+    pub fn from_code(code: u8) -> Option<StoredKind> {
+        StoredKind::ALL.into_iter().find(|k| *k as u8 == code)
     }
 
     /// True for kinds whose payload is a blob pointer.
     pub fn is_blob(self) -> bool {
-        matches!(self, Kind::AppendBlob | Kind::ReplaceBlob)
+        matches!(self, StoredKind::AppendBlob | StoredKind::ReplaceBlob)
     }
 }
 
@@ -262,7 +290,7 @@ impl SegmentHeader {
 ///
 /// | bytes | field |
 /// |---|---|
-/// | 0 | kind (1..=11) |
+/// | 0 | kind (1..=13) |
 /// | 1..4 | zero |
 /// | 4..8 | payload length (u32) |
 /// | 8..16 | page id (u64) |
@@ -271,7 +299,7 @@ impl SegmentHeader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageHeader {
     /// What the message means.
-    pub kind: Kind,
+    pub kind: StoredKind,
     /// Payload bytes following the header.
     pub len: u32,
     /// The page the message is about (0 where none).
@@ -288,7 +316,7 @@ impl MessageHeader {
     /// bytes cannot be described by the format and is `InvalidArgument` (the log sends
     /// values that large to blobs long before this).
     pub fn new(
-        kind: Kind,
+        kind: StoredKind,
         pid: u64,
         lsn: Lsn,
         payload: &[u8],
@@ -323,7 +351,7 @@ impl MessageHeader {
     /// The checksum these header fields and `payload` should carry in a segment of run
     /// `nonce`. A Vouch's is unseeded whatever `nonce` is (see [`Vouch`]).
     pub fn checksum(&self, payload: &[u8], nonce: Nonce) -> u32 {
-        let nonce = if self.kind == Kind::Vouch {
+        let nonce = if self.kind == StoredKind::Vouch {
             Nonce(0)
         } else {
             nonce
@@ -343,7 +371,7 @@ impl MessageHeader {
     /// payload length above `max_len` (so no caller allocates more than can exist).
     pub fn decode(bytes: &[u8], max_len: u64, place: Place<'_>) -> Result<MessageHeader> {
         let b = exact::<MESSAGE_HEADER_LEN>(bytes, &place, "message header")?;
-        let kind = match Kind::from_code(b[0]) {
+        let kind = match StoredKind::from_code(b[0]) {
             Some(kind) => kind,
             None if b[0] == 0 => return Err(place.corrupt("no message here (kind 0)")),
             None => return Err(place.corrupt(format!("unknown message kind {}", b[0]))),
@@ -433,7 +461,7 @@ impl Vouch {
     /// The message's bytes.
     pub fn encode(&self) -> [u8; VOUCH_LEN] {
         let mut h = MessageHeader {
-            kind: Kind::Vouch,
+            kind: StoredKind::Vouch,
             len: 0,
             pid: self.stable,
             lsn: self.lsn,
@@ -448,7 +476,7 @@ impl Vouch {
     /// `stable <= lsn`. Cheap to reject: the kind byte is checked first.
     pub fn decode(bytes: &[u8]) -> Option<Vouch> {
         let b = bytes.first_chunk::<VOUCH_LEN>()?;
-        if b[0] != Kind::Vouch as u8 || b[1..8] != [0; 7] {
+        if b[0] != StoredKind::Vouch as u8 || b[1..8] != [0; 7] {
             return None;
         }
         let (stable, lsn) = (u64_at(b, 8), u64_at(b, 16));
@@ -591,7 +619,7 @@ mod tests {
     fn message_header_round_trips_and_payload_checksum_covers_header_fields() {
         let payload = b"hello pages";
         let n = Nonce(3);
-        let h = MessageHeader::new(Kind::Append, 7, 4096, payload, n).expect("small payload");
+        let h = MessageHeader::new(StoredKind::Append, 7, 4096, payload, n).expect("small payload");
         let back = MessageHeader::decode(&h.encode(), 1 << 20, AT).expect("decode");
         assert_eq!(back, h);
         back.check_payload(payload, n, AT).expect("payload ok");
@@ -620,7 +648,7 @@ mod tests {
             if a == b {
                 continue;
             }
-            let h = MessageHeader::new(Kind::Replace, 9, 512, payload, a).expect("small");
+            let h = MessageHeader::new(StoredKind::Replace, 9, 512, payload, a).expect("small");
             h.check_payload(payload, a, AT).expect("own run");
             let err = h.check_payload(payload, b, AT).expect_err("other run");
             assert!(err.is_corruption(), "{err}");
@@ -639,7 +667,7 @@ mod tests {
     fn zeroed_space_is_not_a_message_and_lengths_are_bounded() {
         let err = MessageHeader::decode(&[0; MESSAGE_HEADER_LEN], 100, AT).expect_err("kind 0");
         assert!(err.to_string().contains("kind 0"), "{err}");
-        let h = MessageHeader::new(Kind::Replace, 1, 0, &[1; 200], Nonce(1)).expect("small");
+        let h = MessageHeader::new(StoredKind::Replace, 1, 0, &[1; 200], Nonce(1)).expect("small");
         let err = MessageHeader::decode(&h.encode(), 199, AT).expect_err("too long");
         assert!(err.is_corruption());
         assert!(
@@ -650,7 +678,8 @@ mod tests {
 
     #[test]
     fn a_message_found_at_the_wrong_lsn_is_rejected() {
-        let h = MessageHeader::new(Kind::Free, 3, 8192, &[], Nonce(1)).expect("empty payload");
+        let h =
+            MessageHeader::new(StoredKind::Free, 3, 8192, &[], Nonce(1)).expect("empty payload");
         h.check_lsn(8192, AT).expect("right place");
         let err = h.check_lsn(8192 + 512, AT).expect_err("misplaced");
         assert!(err.to_string().contains("sits at lsn"), "{err}");
@@ -710,16 +739,16 @@ mod tests {
 
     #[test]
     fn every_kind_code_round_trips_and_others_are_rejected() {
-        for k in Kind::ALL {
-            assert_eq!(Kind::from_code(k as u8), Some(k));
+        for k in StoredKind::ALL {
+            assert_eq!(StoredKind::from_code(k as u8), Some(k));
         }
-        let known = Kind::ALL
+        let known = StoredKind::ALL
             .iter()
             .filter(|k| (0..=255).contains(&(**k as u8)))
             .count();
-        assert_eq!(known, 12);
-        assert_eq!(Kind::from_code(0), None);
-        assert_eq!(Kind::from_code(13), None);
+        assert_eq!(known, 13);
+        assert_eq!(StoredKind::from_code(0), None);
+        assert_eq!(StoredKind::from_code(14), None);
     }
 
     #[test]

@@ -18,10 +18,9 @@ use super::erase;
 use crate::failpoints::failpoint;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::format::{
-    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
-};
+use super::format::{Lsn, Nonce, Place, RunNonces, SEGMENT_HEADER_LEN, SegmentHeader, StoredKind};
 use super::iobuf::{First, Placement, Ring, WriteJob};
+use super::kind::Kind;
 use super::recovery::{self, Recovery};
 use super::segment::Accountant;
 use super::space::Space;
@@ -29,7 +28,7 @@ use super::stable::Stable;
 use super::stats::{Counter, Counters, Stats};
 use crate::config::{Config, SegmentMode};
 use crate::error::{Error, Result};
-use crate::io::{File, Storage, StorageLock};
+use crate::io::{File, OpenMode, Storage, StorageLock};
 use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
 
 /// The log file's name in its storage.
@@ -47,14 +46,22 @@ pub struct Pointer {
 /// A message read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
-    /// Its lsn.
-    pub lsn: Lsn,
+    /// Where it lives: [`Log::read`] reads it again from this, so an index rebuilt
+    /// from a replay can keep pointers.
+    pub pointer: Pointer,
     /// The kind the writer gave (blob storage is invisible here).
     pub kind: Kind,
-    /// Page id.
+    /// Page id (0 for [`Log::append`]'s messages).
     pub pid: u64,
     /// The value.
     pub value: Vec<u8>,
+}
+
+impl Message {
+    /// Its lsn: its position in the log.
+    pub fn lsn(&self) -> Lsn {
+        self.pointer.lsn
+    }
 }
 
 /// What the last open recovered.
@@ -62,10 +69,14 @@ pub struct Message {
 pub struct RecoveryInfo {
     /// Every recovered message has an lsn below this.
     pub tip: Lsn,
-    /// Messages recovered (not counting Pad and Cancelled).
+    /// User messages recovered (the log's own records not counted).
     pub messages: usize,
-    /// The lsn where this run's writes start.
+    /// The lsn where this run's writes start: the tip when the run resumed the
+    /// segment a clean close ended in, else the start of a new segment past it.
     pub start: Lsn,
+    /// Whether this run resumed the segment a clean close ended in (the file not
+    /// grown; the open wrote and synced one 28-byte Vouch after the Closed record).
+    pub resumed: bool,
     /// Which branches of the recovery walk were taken.
     pub branches: super::recovery::Branches,
 }
@@ -80,12 +91,15 @@ pub(crate) struct Inner {
     pub(crate) space: Mutex<Space>,
     pub(crate) counters: Counters,
     poisoned: AtomicBool,
+    /// Opened with [`Log::open_read_only`]: every write is refused.
+    pub(crate) read_only: bool,
     pub(crate) voids: super::voids::Voids,
     pub(crate) info: RecoveryInfo,
-    /// This run's nonce: in every segment header it writes, seeding every checksum.
-    pub(crate) nonce: Nonce,
+    /// This run's nonces: its own in every segment header it writes, and the resumed
+    /// segment's for the messages it adds there.
+    pub(crate) nonces: RunNonces,
     /// The nonces of the recovered segments (all below `info.start`), by segment lsn.
-    recovered_nonces: BTreeMap<Lsn, Nonce>,
+    pub(crate) recovered_nonces: BTreeMap<Lsn, Nonce>,
     /// The storage's lock, held while this log lives: no second log writes here.
     _lock: StorageLock,
 }
@@ -115,10 +129,40 @@ impl std::fmt::Debug for Log {
     }
 }
 
+/// How a log is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
 impl Log {
     /// Opens (creating if needed) the log in `storage` and recovers it. Validates
-    /// `config` first; see `recovery.rs` for what recovery guarantees.
+    /// `config` first; see `recovery.rs` for what recovery guarantees. The storage's
+    /// lock is held until the log is closed or dropped: a second open of the same
+    /// directory, from this process or another, is `Error::Locked`.
     pub fn open(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
+        Log::open_as(config, storage, Access::ReadWrite)
+    }
+
+    /// Opens the log in the directory `dir` (created if missing) with the default
+    /// [`Config`]; see [`Config::open`] for another configuration.
+    pub fn open_dir(dir: impl AsRef<std::path::Path>) -> Result<Log> {
+        Config::default().open(dir)
+    }
+
+    /// Opens the log in `storage` to read it and writes nothing: not to the log file,
+    /// not to blob files, not even what an open would zero after a crash. It recovers
+    /// exactly what [`Log::open`] would (and reports the same damage). Reads and
+    /// iteration work as usual; every write (reserve, append, batches) is
+    /// `Error::InvalidArgument`, `flush` returns the recovered tip, and closing writes
+    /// nothing. It takes the storage's lock like any open (no writer runs beside it).
+    /// A storage with no log file is `Error::Io` (`NotFound`).
+    pub fn open_read_only(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
+        Log::open_as(config, storage, Access::ReadOnly)
+    }
+
+    fn open_as(config: Config, storage: Arc<dyn Storage>, access: Access) -> Result<Log> {
         config.validate()?;
         let lock = storage.lock()?;
         let existing = create::existing(storage.as_ref())?;
@@ -129,76 +173,60 @@ impl Log {
         let mut space = recovered_space(&config, &rec);
         let blob_files = blob::blobs_from(storage.as_ref(), 0)?;
         check_live_blobs(&rec, &space, &blob_files)?;
-        let file_offset = space.accountant_mut().next(rec.jump);
-        space.accountant_mut().require(rec.jump, rec.tip);
-        let nonce = Nonce::draw(storage.nonce(), &rec.taken_nonces);
-        let header = SegmentHeader {
-            segment_lsn: rec.jump,
-            stable_lsn: rec.tip,
-            prev_end: rec.tip,
-            size_log2: config.segment_size_bytes.trailing_zeros() as u16,
-            nonce,
-        }
-        .encode();
-        let (file, blobs) = match existing.filter(|_| !rec.fresh) {
-            Some(file) => {
-                let blobs = continue_log(storage.as_ref(), file.as_ref(), &rec, blob_files)?;
-                failpoint!("handle::open::write_header");
-                file.write_at(&header, file_offset)?;
-                failpoint!("handle::open::sync_header");
-                file.sync()?;
-                (file, blobs)
+        let own = Nonce::draw(storage.nonce(), &rec.taken_nonces);
+        let opened = match access {
+            Access::ReadOnly => read_only_start(&config, &rec, storage.as_ref(), existing, own)?,
+            Access::ReadWrite => {
+                let found = Found {
+                    existing,
+                    blob_files,
+                };
+                writable_start(&config, &rec, storage.as_ref(), found, &mut space, own)?
             }
-            None => {
-                assert_eq!(file_offset, 0, "a new log starts at the file's start");
-                (create::create(storage.as_ref(), &header)?, BTreeSet::new())
-            }
-        };
-        space.vouch(rec.tip);
-        let mut dead = space.stabilize(rec.jump);
-        dead.retain(|lsn| blobs.contains(lsn));
-        let removed = blob::remove_blobs(storage.as_ref(), &dead)?;
-        let (released, _) = erase::release_segments(file.as_ref(), SEGMENT_HEADER_LEN, |done| {
-            release_step(&mut space, done)
-        })?;
-        cut_free_tail(file.as_ref(), &mut space)?;
-        let first = First {
-            base: rec.jump,
-            file_offset,
-            header,
         };
         let ring = Ring::new(
             config.io_bufs,
             config.io_buf_size_bytes,
             config.segment_size_bytes,
-            first,
-            nonce,
+            opened.first,
+            opened.nonces,
         );
         let info = RecoveryInfo {
             tip: rec.tip,
-            messages: rec.messages.len(),
-            start: rec.jump,
+            messages: rec
+                .messages
+                .iter()
+                .filter(|m| Kind::of_stored(m.kind).is_some())
+                .count(),
+            start: opened.start,
+            resumed: rec.resume && access == Access::ReadWrite,
             branches: rec.branches,
         };
-        let flush_every = config.flush_every_ms;
+        let flush_every = config
+            .flush_every_ms
+            .filter(|_| access == Access::ReadWrite);
         let counters = Counters::default();
-        counters.add(Counter::SegmentsReleased, released);
-        counters.add(Counter::BlobsRemoved, removed);
+        counters.add(Counter::SegmentsReleased, opened.released);
+        counters.add(Counter::BlobsRemoved, opened.removed);
         let inner = Arc::new(Inner {
             config,
             storage,
-            file,
+            file: opened.file,
             ring,
-            stable: Stable::new(rec.jump),
+            stable: Stable::new(opened.start),
             space: Mutex::new(space),
             counters,
             poisoned: AtomicBool::new(false),
+            read_only: access == Access::ReadOnly,
             voids: rec.voids,
             info,
-            nonce,
+            nonces: opened.nonces,
             recovered_nonces: rec.nonces,
             _lock: lock,
         });
+        if inner.info.resumed {
+            inner.write_resume_mark()?;
+        }
         let flusher = flush_every.map(|ms| super::flusher::Flusher::start(Arc::clone(&inner), ms));
         Ok(Log {
             inner,
@@ -258,8 +286,9 @@ impl Log {
 }
 
 impl Log {
-    /// Makes every completed message durable, then closes the log and releases the
-    /// directory lock. Returns the flush's error, if any: unlike a drop, which can
+    /// Makes every completed message durable, ending the log with a Closed record so
+    /// that the next open continues in the same segment (the file does not grow by a
+    /// segment per open), then closes the log and releases the directory lock. Returns the flush's error, if any: unlike a drop, which can
     /// only log it. Reservations and batches borrow the log, so none is open here.
     pub fn close(mut self) -> Result<()> {
         self.shut_down()
@@ -280,10 +309,13 @@ impl Log {
         if let Some(f) = self.flusher.take() {
             f.stop();
         }
-        if self.closed {
+        if self.closed || self.inner.read_only {
+            self.closed = true;
             return Ok(());
         }
         self.closed = true;
+        self.reserve_any(StoredKind::Closed, 0, &[], true)?
+            .complete()?;
         self.inner.flush(true).map(|_| ())
     }
 }
@@ -342,6 +374,129 @@ fn continue_log(
     Ok(blobs)
 }
 
+/// What an open found in the storage: the log file, if any, and the blob files.
+struct Found {
+    existing: Option<Box<dyn File>>,
+    blob_files: Vec<Lsn>,
+}
+
+/// Where a run starts, as `open` set it up.
+struct Opened {
+    file: Box<dyn File>,
+    first: First,
+    start: Lsn,
+    nonces: RunNonces,
+    released: u64,
+    removed: u64,
+}
+
+/// A writable open: resumes the tip's segment after a clean close, or writes and
+/// syncs the jump segment's header (after `continue_log`), or creates a new log; then
+/// applies what the recovered state lets go (dead blobs, free segments, the free
+/// tail).
+fn writable_start(
+    config: &Config,
+    rec: &Recovery,
+    storage: &dyn Storage,
+    found: Found,
+    space: &mut Space,
+    own: Nonce,
+) -> Result<Opened> {
+    let size = config.segment_size_bytes;
+    let (file_offset, header, nonces) = if rec.resume {
+        let segment = rec.tip - rec.tip % size;
+        let resumed = rec
+            .nonces
+            .get(&segment)
+            .copied()
+            .expect("resumed segment's nonce");
+        let offset = space.accountant_mut().resume(segment) + rec.tip % size;
+        let nonces = RunNonces {
+            own,
+            resumed: Some((segment + size, resumed)),
+        };
+        (offset, None, nonces)
+    } else {
+        let offset = space.accountant_mut().next(rec.jump);
+        space.accountant_mut().require(rec.jump, rec.tip);
+        let header = SegmentHeader {
+            segment_lsn: rec.jump,
+            stable_lsn: rec.tip,
+            prev_end: rec.tip,
+            size_log2: size.trailing_zeros() as u16,
+            nonce: own,
+        }
+        .encode();
+        (offset, Some(header), RunNonces { own, resumed: None })
+    };
+    let (file, blobs) = match found.existing.filter(|_| !rec.fresh) {
+        Some(file) => {
+            let blobs = continue_log(storage, file.as_ref(), rec, found.blob_files)?;
+            if let Some(header) = header {
+                failpoint!("handle::open::write_header");
+                file.write_at(&header, file_offset)?;
+                failpoint!("handle::open::sync_header");
+                file.sync()?;
+            }
+            (file, blobs)
+        }
+        None => {
+            assert_eq!(file_offset, 0, "a new log starts at the file's start");
+            let header = header.expect("a new log starts with a segment header");
+            (create::create(storage, &header)?, BTreeSet::new())
+        }
+    };
+    space.vouch(if rec.resume { rec.vouched } else { rec.tip });
+    let mut dead = space.stabilize(rec.jump);
+    dead.retain(|lsn| blobs.contains(lsn));
+    let removed = blob::remove_blobs(storage, &dead)?;
+    let (released, _) = erase::release_segments(file.as_ref(), SEGMENT_HEADER_LEN, |done| {
+        release_step(space, done)
+    })?;
+    cut_free_tail(file.as_ref(), space)?;
+    Ok(Opened {
+        file,
+        first: First {
+            base: rec.jump,
+            file_offset,
+            header,
+        },
+        start: rec.jump,
+        nonces,
+        released,
+        removed,
+    })
+}
+
+/// A read-only open: the recovered log as it is. The ring is set up past the tip but
+/// never used (every write is refused), and the stable lsn is the tip.
+fn read_only_start(
+    config: &Config,
+    rec: &Recovery,
+    storage: &dyn Storage,
+    existing: Option<Box<dyn File>>,
+    own: Nonce,
+) -> Result<Opened> {
+    let file = match existing {
+        Some(file) => file,
+        None => storage.open(LOG_FILE, OpenMode::Existing)?,
+    };
+    let size = config.segment_size_bytes;
+    let base = rec.tip - rec.tip % size + size;
+    Ok(Opened {
+        file,
+        first: First {
+            base,
+            file_offset: 0,
+            header: Some([0; SEGMENT_HEADER_LEN]),
+        },
+        start: rec.tip,
+        nonces: RunNonces { own, resumed: None },
+        released: 0,
+        removed: 0,
+    })
+}
+
 fn recovered_space(config: &Config, rec: &Recovery) -> Space {
     let acct = Accountant::recovered(
         config.segment_mode,
@@ -357,7 +512,7 @@ fn recovered_space(config: &Config, rec: &Recovery) -> Space {
     for m in &rec.messages {
         let blob = m.kind.is_blob().then_some(m.word).flatten();
         space.record(m.kind, m.pid, m.lsn, blob);
-        if let (Kind::BatchManifest, Some(end)) = (m.kind, m.word) {
+        if let (StoredKind::BatchManifest, Some(end)) = (m.kind, m.word) {
             space.record_batch(m.lsn, end.min(rec.tip));
         }
     }
@@ -424,6 +579,17 @@ impl Inner {
         })
     }
 
+    /// A resumed run writes its first buffer (a Vouch right after the Closed record)
+    /// and syncs it before handing out any lsn: then the log no longer ends with a
+    /// Closed record, so if this run crashes, the next open does not resume at a tip
+    /// below lsns this run handed out; it starts a new segment (`recovery.rs`, step 6).
+    fn write_resume_mark(&self) -> Result<()> {
+        let mut jobs = Vec::new();
+        self.ring.seal_now(self, &mut jobs);
+        self.run_jobs(jobs)?;
+        self.wait(self.info.start + 1, true)
+    }
+
     /// Records an IO error: every waiter and later call sees it.
     pub(crate) fn fail(&self, error: Error) -> Error {
         self.poisoned.store(true, Ordering::Release);
@@ -470,7 +636,7 @@ impl Inner {
             }
             // The jump segment's header is durable since open: never write those bytes
             // again (a torn rewrite of durable bytes could destroy them).
-            let skip = if job.base == self.info.start {
+            let skip = if job.base == self.info.start && job.base % size == 0 {
                 super::format::SEGMENT_HEADER_LEN.min(bytes.len())
             } else {
                 0
@@ -531,8 +697,17 @@ impl Inner {
         Ok(())
     }
 
-    fn make_stable(&self, lsn: Lsn, block: bool) -> Result<()> {
+    pub(crate) fn make_stable(&self, lsn: Lsn, block: bool) -> Result<()> {
         self.check()?;
+        if self.read_only {
+            return match lsn < self.info.tip {
+                true => Ok(()),
+                false => Err(Error::InvalidArgument(format!(
+                    "lsn {lsn} is past the end of a log opened read-only ({})",
+                    self.info.tip
+                ))),
+            };
+        }
         let end = lsn
             .checked_add(1)
             .ok_or_else(|| Error::InvalidArgument(format!("lsn {lsn} was never reserved")))?;
@@ -570,8 +745,11 @@ impl Inner {
         Ok(())
     }
 
-    fn flush(&self, block: bool) -> Result<Lsn> {
+    pub(crate) fn flush(&self, block: bool) -> Result<Lsn> {
         self.check()?;
+        if self.read_only {
+            return Ok(self.info.tip);
+        }
         let mut jobs = Vec::new();
         let target = self.ring.seal_for_flush(None, self, &mut jobs);
         self.run_jobs(jobs)?;
@@ -601,31 +779,6 @@ impl Inner {
         }
     }
 
-    /// Reads and checks the message at `ptr`, resolving blobs.
-    pub(crate) fn read(&self, ptr: Pointer) -> Result<Message> {
-        self.check()?;
-        if self.stable.try_until(ptr.lsn + 1).is_err() {
-            self.make_stable(ptr.lsn, true)?;
-        }
-        let void = self.voids.covers(ptr.lsn);
-        if void {
-            return Err(Error::InvalidArgument(format!(
-                "lsn {} was cut by recovery",
-                ptr.lsn
-            )));
-        }
-        let pinned = self.space.lock().accountant_mut().try_pin(ptr.lsn);
-        if !pinned {
-            return Err(Error::InvalidArgument(format!(
-                "no segment in use holds lsn {}",
-                ptr.lsn
-            )));
-        }
-        let result = self.read_pinned(ptr);
-        self.space.lock().accountant_mut().unpin(ptr.lsn);
-        result.map_err(|e| self.fail_on_io(e))
-    }
-
     /// An IO error (not a missing blob of a reclaimed message, not corruption) poisons
     /// the log like any other; other errors pass through.
     pub(crate) fn fail_on_io(&self, e: Error) -> Error {
@@ -633,100 +786,5 @@ impl Inner {
             Error::Io { .. } if !e.is_not_found() => self.fail(e),
             other => other,
         }
-    }
-
-    fn read_pinned(&self, ptr: Pointer) -> Result<Message> {
-        let size = self.config.segment_size_bytes;
-        let place = Place {
-            file: LOG_FILE,
-            offset: ptr.file_offset,
-        };
-        let in_segment = ptr.lsn % size;
-        if in_segment + (MESSAGE_HEADER_LEN as u64) > size {
-            return Err(Error::InvalidArgument(format!(
-                "lsn {} is no message",
-                ptr.lsn
-            )));
-        }
-        let mut hb = [0; MESSAGE_HEADER_LEN];
-        failpoint!("handle::read::header");
-        self.file.read_at(&mut hb, ptr.file_offset)?;
-        let max_len = size - in_segment - MESSAGE_HEADER_LEN as u64;
-        let header = MessageHeader::decode(&hb, max_len, place)?;
-        header.check_lsn(ptr.lsn, place)?;
-        let mut payload = vec![0; header.len as usize];
-        failpoint!("handle::read::payload");
-        self.file
-            .read_at(&mut payload, ptr.file_offset + MESSAGE_HEADER_LEN as u64)?;
-        let nonce = self.nonce_at(ptr.lsn)?;
-        header.check_payload(&payload, nonce, place)?;
-        self.message(header.kind, header.pid, ptr.lsn, payload, nonce, place)
-    }
-
-    /// The nonce of the run that wrote the segment holding `lsn`: this run's from its
-    /// start on, the recovered header's below.
-    fn nonce_at(&self, lsn: Lsn) -> Result<Nonce> {
-        if lsn >= self.info.start {
-            return Ok(self.nonce);
-        }
-        let segment = lsn - lsn % self.config.segment_size_bytes;
-        self.recovered_nonces
-            .get(&segment)
-            .copied()
-            .ok_or_else(|| Error::InvalidArgument(format!("lsn {lsn} is in no recovered segment")))
-    }
-
-    /// A blob file missing under a Linear log is damage: nothing ever removes the blob
-    /// of a message the log still holds. (A Gc log removes the blobs of dead messages,
-    /// so there a missing file may mean reclaimed, and `NotFound` passes through.)
-    /// A blob read failed with `e`: a missing blob file of a message still live
-    /// (every message in Linear mode) is damage; of a superseded Gc message it is a
-    /// reclaimed blob, and `e` stands (iteration skips it).
-    fn missing_blob(&self, e: Error, pid: u64, lsn: Lsn, blob_lsn: Lsn) -> Error {
-        if !e.is_not_found() || !self.space.lock().is_live(pid, lsn) {
-            return e;
-        }
-        Error::corruption(
-            blob::blob_name(blob_lsn),
-            0,
-            format!("the blob file of the message at lsn {lsn} is missing"),
-        )
-    }
-
-    /// The user-facing message for a stored one, written by run `nonce`.
-    pub(crate) fn message(
-        &self,
-        kind: Kind,
-        pid: u64,
-        lsn: Lsn,
-        payload: Vec<u8>,
-        nonce: Nonce,
-        place: Place<'_>,
-    ) -> Result<Message> {
-        let (kind, value) = match kind {
-            Kind::AppendBlob | Kind::ReplaceBlob => {
-                let blob_lsn = super::format::decode_u64(&payload, place)?;
-                let value = blob::read_blob(self.storage.as_ref(), blob_lsn, nonce)
-                    .map_err(|e| self.missing_blob(e, pid, lsn, blob_lsn))?;
-                let logical = if kind == Kind::AppendBlob {
-                    Kind::Append
-                } else {
-                    Kind::Replace
-                };
-                (logical, value)
-            }
-            Kind::Cancelled | Kind::Pad | Kind::BatchManifest | Kind::Vouch => {
-                return Err(Error::InvalidArgument(format!(
-                    "lsn {lsn} holds an internal {kind:?} message"
-                )));
-            }
-            other => (other, payload),
-        };
-        Ok(Message {
-            lsn,
-            kind,
-            pid,
-            value,
-        })
     }
 }

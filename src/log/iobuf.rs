@@ -33,7 +33,8 @@
 
 use super::aligned::AlignedBytes;
 use super::format::{
-    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, SEGMENT_HEADER_LEN, VOUCH_LEN, Vouch,
+    Lsn, MESSAGE_HEADER_LEN, MessageHeader, RunNonces, SEGMENT_HEADER_LEN, StoredKind, VOUCH_LEN,
+    Vouch,
 };
 use super::header::Header;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
@@ -128,12 +129,14 @@ pub trait Placement {
 /// The first buffer's position, from recovery.
 #[derive(Debug, Clone, Copy)]
 pub struct First {
-    /// Lsn of the first buffer's first byte (a segment start).
+    /// Lsn of the first buffer's first byte: a segment start, or the recovered tip of
+    /// a resumed segment.
     pub base: Lsn,
     /// Its file offset.
     pub file_offset: u64,
-    /// The segment header already written (and synced) there.
-    pub header: [u8; SEGMENT_HEADER_LEN],
+    /// The segment header already written (and synced) there, when `base` starts a
+    /// segment.
+    pub header: Option<[u8; SEGMENT_HEADER_LEN]>,
 }
 
 #[derive(Debug)]
@@ -158,19 +161,24 @@ pub struct Ring {
     poisoned: AtomicBool,
     segment_size: u64,
     buf_size: usize,
-    /// The run's nonce, for the segment headers and Pads the ring writes.
-    nonce: Nonce,
+    /// The run's nonces, for the segment headers and Pads the ring writes.
+    nonces: RunNonces,
 }
 
 impl Ring {
-    /// A ring of `n` buffers of `buf_size` bytes whose first buffer starts the segment
-    /// described by `first`.
-    pub fn new(n: usize, buf_size: usize, segment_size: u64, first: First, nonce: Nonce) -> Ring {
+    /// A ring of `n` buffers of `buf_size` bytes whose first buffer starts at `first`.
+    pub fn new(
+        n: usize,
+        buf_size: usize,
+        segment_size: u64,
+        first: First,
+        nonces: RunNonces,
+    ) -> Ring {
         assert!(n >= 2, "a ring needs two buffers");
         assert_eq!(
-            first.base % segment_size,
-            0,
-            "first buffer not at a segment"
+            first.base % segment_size == 0,
+            first.header.is_some(),
+            "a first buffer has a segment header exactly when it starts a segment"
         );
         let bufs: Box<[IoBuf]> = (0..n)
             .map(|_| IoBuf {
@@ -184,16 +192,19 @@ impl Ring {
             })
             .collect();
         let b = &bufs[0];
-        // SAFETY: the ring is not shared yet; nothing else can touch the bytes.
-        unsafe { b.bytes.write(0, &first.header) };
+        if let Some(header) = first.header {
+            // SAFETY: the ring is not shared yet; nothing else can touch the bytes.
+            unsafe { b.bytes.write(0, &header) };
+        }
+        let segment_end = first.base - first.base % segment_size + segment_size;
+        let capacity = (buf_size as u64).min(segment_end - first.base) as usize;
+        let initial = first.header.map_or(0, |h| h.len()) + VOUCH_LEN;
+        assert!(capacity >= initial, "no room for the first vouch");
         b.base.store(first.base, Ordering::Relaxed);
         b.file_offset.store(first.file_offset, Ordering::Relaxed);
-        b.capacity
-            .store(buf_size.min(segment_size as usize), Ordering::Relaxed);
+        b.capacity.store(capacity, Ordering::Relaxed);
         b.free.store(false, Ordering::Relaxed);
-        let h = Header::new(0)
-            .sealed()
-            .reused_at(SEGMENT_HEADER_LEN + VOUCH_LEN);
+        let h = Header::new(0).sealed().reused_at(initial);
         b.header.store(h.0, Ordering::Release);
         Ring {
             bufs,
@@ -203,7 +214,7 @@ impl Ring {
             poisoned: AtomicBool::new(false),
             segment_size,
             buf_size,
-            nonce,
+            nonces,
         }
     }
 
@@ -388,7 +399,7 @@ impl Ring {
                 stable_lsn: stable,
                 prev_end: base,
                 size_log2: self.segment_size.trailing_zeros() as u16,
-                nonce: self.nonce,
+                nonce: self.nonces.own,
             };
             // `next` is free (its last write finished) and not current; we hold the
             // rotation lock.
@@ -446,8 +457,14 @@ impl Ring {
         let payload_len = pad_len - MESSAGE_HEADER_LEN;
         let zeros = vec![0; payload_len];
         b.bytes.exclusive();
-        let header = MessageHeader::new(Kind::Pad, 0, base + at as u64, &zeros, self.nonce)
-            .expect("pad shorter than a buffer");
+        let header = MessageHeader::new(
+            StoredKind::Pad,
+            0,
+            base + at as u64,
+            &zeros,
+            self.nonces.at(base),
+        )
+        .expect("pad shorter than a buffer");
         // Sealed with no writers and the write job not yet handed out.
         // SAFETY: so the caller is the only thread that can reach these bytes.
         unsafe {
@@ -530,6 +547,16 @@ impl Ring {
         }
         self.rotate_locked(k, place);
         target
+    }
+
+    /// Seals the current buffer even if it holds no claim, so that its write (its
+    /// Vouch, at least) happens now: a resumed run's open uses it to put a durable
+    /// record past the Closed one before handing out any lsn (`recovery.rs`, step 6).
+    pub fn seal_now(&self, place: &dyn Placement, jobs: &mut Vec<WriteJob>) {
+        let _guard = self.rotation.lock();
+        let k = self.current.load(Ordering::Acquire);
+        self.seal_locked(k, false, jobs);
+        self.rotate_locked(k, place);
     }
 
     /// Blocks until generation `k` is no longer current, the next buffer is free, or

@@ -3,7 +3,9 @@
 //!
 //! The iterator reads one segment at a time from the file (memory: one segment plus
 //! its messages) through the same scanner as recovery, stops at cuts made by recovery,
-//! and skips Pad, Cancelled and batch manifests. Each segment is read under a pin, so
+//! and skips the log's own records (Pad, Cancelled, batch manifests, Vouch, Closed).
+//! Each message carries its [`Pointer`], so an index rebuilt from a replay can read
+//! it again with [`Log::read`]. Each segment is read under a pin, so
 //! it cannot be reclaimed and reused mid-read. In Gc mode a segment reclaimed before
 //! the iterator reaches it is skipped, and so are messages whose blob was reclaimed:
 //! Gc mode keeps live state, not history.
@@ -11,8 +13,9 @@
 use crate::failpoints::failpoint;
 use std::collections::VecDeque;
 
-use super::format::{Kind, Lsn, Place, SEGMENT_HEADER_LEN, SegmentHeader};
-use super::handle::{Inner, LOG_FILE, Log, Message};
+use super::format::{Lsn, Place, SEGMENT_HEADER_LEN, SegmentHeader};
+use super::handle::{Inner, LOG_FILE, Log, Message, Pointer};
+use super::kind::Kind;
 use super::scan::{Found, ScanEnd, SegmentBytes, scan};
 use crate::config::SegmentMode;
 use crate::error::Result;
@@ -24,7 +27,8 @@ pub struct LogIter {
     segments: VecDeque<(Lsn, u64)>,
     from: Lsn,
     end: Lsn,
-    ready: VecDeque<(Found, Vec<u8>)>,
+    /// Messages read and not yet yielded, with their file offsets.
+    ready: VecDeque<(Found, u64, Vec<u8>)>,
     failed: bool,
 }
 
@@ -103,10 +107,11 @@ impl LogIter {
                 return Err(e);
             }
         }
-        let wanted = |f: &Found| f.lsn >= from && f.kind != Kind::Vouch;
+        let wanted = |f: &Found| f.lsn >= from && Kind::of_stored(f.kind).is_some();
         for f in found.into_iter().filter(wanted) {
             let payload = bytes[f.payload_at..f.payload_at + f.payload_len].to_vec();
-            self.ready.push_back((f, payload));
+            let file_offset = offset + (f.lsn - lsn);
+            self.ready.push_back((f, file_offset, payload));
         }
         Ok(true)
     }
@@ -129,14 +134,18 @@ impl LogIter {
         read.map(Some).map_err(|e| self.inner.fail_on_io(e))
     }
 
-    fn yield_one(&self, f: Found, payload: Vec<u8>) -> Option<Result<Message>> {
+    fn yield_one(&self, f: Found, file_offset: u64, payload: Vec<u8>) -> Option<Result<Message>> {
         let place = Place {
             file: LOG_FILE,
-            offset: 0,
+            offset: file_offset,
+        };
+        let ptr = Pointer {
+            lsn: f.lsn,
+            file_offset,
         };
         let msg = self
             .inner
-            .message(f.kind, f.pid, f.lsn, payload, f.nonce, place)
+            .message(f.kind, f.pid, ptr, payload, f.nonce, place)
             .map_err(|e| self.inner.fail_on_io(e));
         let reclaimed = self.inner.config.segment_mode == SegmentMode::Gc
             && f.kind.is_blob()
@@ -157,11 +166,8 @@ impl Iterator for LogIter {
             if self.failed {
                 return None;
             }
-            if let Some((f, payload)) = self.ready.pop_front() {
-                if f.kind == Kind::BatchManifest {
-                    continue;
-                }
-                match self.yield_one(f, payload) {
+            if let Some((f, file_offset, payload)) = self.ready.pop_front() {
+                match self.yield_one(f, file_offset, payload) {
                     Some(Err(e)) => {
                         self.failed = true;
                         return Some(Err(e));

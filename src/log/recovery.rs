@@ -30,21 +30,31 @@
 //!    after their sync with nothing written since) cannot be told from a torn tail.
 //! 5. Batches: while some recovered manifest below the tip points past it, the tip
 //!    moves back to that manifest (I5).
-//! 6. The next run starts at a fresh segment `jump`, beyond any lsn the crashed run
-//!    could have written: above the highest valid segment lsn by `MAX_IO_BUFS + 3`
-//!    segments (a run writes at most one segment per IO buffer past its lowest
-//!    unwritten buffer, whose segment header or its predecessor's is durable). The
-//!    caller first zeroes (`zero_ranges`) every slot that is not part of the
-//!    recovered log and whose header bytes are not already zero (the whole slot: a
-//!    header destroyed by damage must not leave its messages to be read again if
-//!    their lsns are ever reused), and the message header at the tip, and syncs; then writes the jump segment's header with `prev_end = tip` and syncs it
-//!    before any write: that declares `(tip, jump)` void (step 1), and no stale header
-//!    is left to be mistaken for a freed gap's successor once the jump segment itself
-//!    is reclaimed. Zeroing the tip's header keeps what was cut there cut even if the
-//!    jump header is later lost to a truncated file: a cut-off tail reads back as
-//!    zeros, and a message torn before its trailing zero bytes would read as whole.
-//!    The accountant keeps a jump segment while the segment holding its `prev_end` is
-//!    in the log (a cut point must stay explained).
+//! 6. Where the next run writes. After a clean close (the log ends with the Closed
+//!    message that `Log::close` writes last, so no lsn at or past the tip was ever
+//!    handed out) and with nothing outside the recovered log to zero, the next run
+//!    *resumes*: it continues in the tip's segment, right at the tip, checksumming
+//!    what it adds there with that segment's nonce (and its own new segments with its
+//!    own). Before handing out any lsn it writes and syncs its first buffer, a lone
+//!    Vouch right after the Closed message: from then on the log no longer ends with a
+//!    Closed message, so if this run crashes, the next open does not resume below lsns
+//!    it handed out. A log opened and closed many times so does not grow by a segment
+//!    per open. Otherwise (a crash) it starts at a fresh segment
+//!    `jump`, beyond any lsn the crashed run could have written: above the highest
+//!    valid segment lsn by `MAX_IO_BUFS + 3` segments (a run writes at most one
+//!    segment per IO buffer past its lowest unwritten buffer, whose segment header or
+//!    its predecessor's is durable). The caller first zeroes (`zero_ranges`) every
+//!    slot that is not part of the recovered log and whose header bytes are not
+//!    already zero (the whole slot: a header destroyed by damage must not leave its
+//!    messages to be read again if their lsns are ever reused), and the message header
+//!    at the tip, and syncs; then writes the jump segment's header with `prev_end =
+//!    tip` and syncs it before any write: that declares `(tip, jump)` void (step 1),
+//!    and no stale header is left to be mistaken for a freed gap's successor once the
+//!    jump segment itself is reclaimed. Zeroing the tip's header keeps what was cut
+//!    there cut even if the jump header is later lost to a truncated file: a cut-off
+//!    tail reads back as zeros, and a message torn before its trailing zero bytes
+//!    would read as whole. The accountant keeps a jump segment while the segment
+//!    holding its `prev_end` is in the log (a cut point must stay explained).
 //!    The jump header carries the new run's nonce, drawn unlike every valid header's
 //!    ([`Recovery::taken_nonces`]): if a destroyed header ever makes a later open
 //!    start below lsns a run used, that run's leftovers fail the new checksums.
@@ -59,13 +69,17 @@
 //! zeroed (or half zeroed) lies past the same cut, so the same walk gives the same
 //! tip. A crash after it leaves a header that continues from the same tip. Either way
 //! a second recovery gives the same state, and an old message can never reappear: no
-//! later run writes a segment header at an lsn the crashed run used.
+//! later run writes a segment header at an lsn the crashed run used. A resuming open
+//! writes nothing below the tip; a crash before its first Vouch is durable leaves the
+//! log ending with the same Closed message (and no lsn was handed out yet), and a crash
+//! after it leaves a log that does not end with one, so the open after starts a new
+//! segment past anything the run could have written.
 
 use crate::failpoints::failpoint;
 use std::collections::BTreeMap;
 
 use super::format::{
-    Kind, Lsn, MESSAGE_HEADER_LEN, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
+    Lsn, MESSAGE_HEADER_LEN, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader, StoredKind, VOUCH_LEN,
 };
 use super::scan::{Found, ScanEnd, SegmentBytes, scan};
 use super::sweep::{SweptSlot, highest_vouch};
@@ -107,7 +121,7 @@ pub struct Recovered {
     /// Its lsn.
     pub lsn: Lsn,
     /// Kind as stored.
-    pub kind: Kind,
+    pub kind: StoredKind,
     /// Page id.
     pub pid: u64,
     /// Blob lsn or batch end, for kinds that carry one.
@@ -121,8 +135,15 @@ pub struct Recovery {
     pub fresh: bool,
     /// Every message below this lsn (and none at or above) is recovered.
     pub tip: Lsn,
-    /// Where the next run's first segment starts.
+    /// Where the next run starts writing: the start of a new segment (a jump), or the
+    /// tip itself when `resume`.
     pub jump: Lsn,
+    /// The log ends with a clean close's Closed message at the tip, in a segment with
+    /// room left, and nothing outside the recovered log needs zeroing: the next run
+    /// continues in the tip's segment, right at the tip (step 6).
+    pub resume: bool,
+    /// The highest stable lsn a valid segment header vouches for.
+    pub vouched: Lsn,
     /// Segment slots in the file.
     pub slots: usize,
     /// Recovered segments holding lsns below the tip: (segment lsn, slot).
@@ -154,6 +175,8 @@ impl Recovery {
             fresh: true,
             tip: 0,
             jump: 0,
+            resume: false,
+            vouched: 0,
             slots: 0,
             chain: Vec::new(),
             nonces: BTreeMap::new(),
@@ -216,8 +239,17 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     walk.check_rot(swept, file)?;
     let (tip, dropped) = batch_tip(walk.cut, &walk.messages);
     walk.branches.batches_dropped = dropped;
+    let chain: Vec<(Lsn, usize)> = walk.chain.into_iter().filter(|(l, _)| *l < tip).collect();
+    let mut zero_ranges: Vec<(u64, usize)> = dirty
+        .into_iter()
+        .filter(|&slot| !chain.iter().any(|&(_, c)| c == slot))
+        .map(|slot| slot_range(slot as u64 * size, size, file_len))
+        .collect();
+    let resume = zero_ranges.is_empty() && closed_at(config, &walk.messages, tip, &chain);
+    zero_ranges.extend(tip_range(config, file, file_len, tip, &chain)?);
     let highest = headers.iter().map(|s| s.header.segment_lsn).max();
     let jump = match highest {
+        _ if resume => tip,
         None => 0,
         Some(h) => h.checked_add(size * (MAX_IO_BUFS + 3)).ok_or_else(|| {
             Error::corruption(file.name(), 0, "segment lsns near the end of the lsn space")
@@ -228,13 +260,6 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         voids.push((tip, jump));
     }
     let voids = Voids::new(voids);
-    let chain: Vec<(Lsn, usize)> = walk.chain.into_iter().filter(|(l, _)| *l < tip).collect();
-    let mut zero_ranges: Vec<(u64, usize)> = dirty
-        .into_iter()
-        .filter(|&slot| !chain.iter().any(|&(_, c)| c == slot))
-        .map(|slot| slot_range(slot as u64 * size, size, file_len))
-        .collect();
-    zero_ranges.extend(tip_range(config, file, file_len, tip, &chain)?);
     walk.branches.zeroed = zero_ranges.len() as u32;
     let nonces = headers
         .iter()
@@ -252,6 +277,8 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         fresh: false,
         tip,
         jump,
+        resume,
+        vouched: walk.vouched,
         slots,
         zero_ranges,
         jumps,
@@ -262,6 +289,19 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         voids,
         branches: walk.branches,
     })
+}
+
+/// Whether the log ends with a clean close (step 6): its last recovered message is a
+/// Closed one ending at `tip`, in the last recovered segment, with room after it for a
+/// buffer's Vouch and a message. Then no lsn at or past `tip` was ever handed out.
+fn closed_at(config: &Config, messages: &[Recovered], tip: Lsn, chain: &[(Lsn, usize)]) -> bool {
+    let size = config.segment_size_bytes;
+    let last = messages.iter().rev().find(|m| m.lsn < tip);
+    let closed = last
+        .is_some_and(|m| m.kind == StoredKind::Closed && m.lsn + MESSAGE_HEADER_LEN as u64 == tip);
+    let in_last = chain.last().is_some_and(|&(l, _)| l == tip - tip % size);
+    let room = size - tip % size >= (VOUCH_LEN + MESSAGE_HEADER_LEN) as u64;
+    closed && in_last && tip % size != 0 && room
 }
 
 /// The header bytes of the slot at `at` that exist in a file of `file_len` bytes.
@@ -511,7 +551,7 @@ impl<'a> Walk<'a> {
         let messages = &mut self.messages;
         let records = &mut self.records;
         let mut visit = |f: Found| match (f.kind, f.word) {
-            (Kind::Vouch, Some(stable)) => *records = (*records).max(stable),
+            (StoredKind::Vouch, Some(stable)) => *records = (*records).max(stable),
             _ => messages.push(Recovered {
                 lsn: f.lsn,
                 kind: f.kind,
@@ -587,7 +627,7 @@ fn batch_tip(mut tip: Lsn, messages: &[Recovered]) -> (Lsn, u32) {
     loop {
         let broken = messages
             .iter()
-            .filter(|m| m.kind == Kind::BatchManifest && m.lsn < tip)
+            .filter(|m| m.kind == StoredKind::BatchManifest && m.lsn < tip)
             .filter(|m| m.word.is_some_and(|end| end > tip))
             .map(|m| m.lsn)
             .min();
@@ -608,7 +648,7 @@ mod tests {
     fn manifest(lsn: Lsn, end: Lsn) -> Recovered {
         Recovered {
             lsn,
-            kind: Kind::BatchManifest,
+            kind: StoredKind::BatchManifest,
             pid: 0,
             word: Some(end),
         }

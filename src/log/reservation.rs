@@ -7,9 +7,10 @@
 //! and removes its blob file if it had one. Dropping a reservation aborts it.
 
 use super::blob;
-use super::format::{Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, encode_u64};
+use super::format::{Lsn, MESSAGE_HEADER_LEN, MessageHeader, StoredKind, encode_u64};
 use super::handle::{Log, Pointer};
 use super::iobuf::Claim;
+use super::kind::Kind;
 use super::stats::Counter;
 use crate::config::SegmentMode;
 use crate::error::{Error, Result};
@@ -20,22 +21,10 @@ use crate::error::{Error, Result};
 pub struct Reservation<'a> {
     log: &'a Log,
     claim: Claim,
-    kind: Kind,
+    kind: StoredKind,
     pid: u64,
     blob: Option<Lsn>,
     done: bool,
-}
-
-/// The kinds a caller may write.
-fn check_kind(kind: Kind) -> Result<()> {
-    match kind {
-        Kind::Append | Kind::Replace | Kind::Free | Kind::Meta | Kind::Counter | Kind::Config => {
-            Ok(())
-        }
-        other => Err(Error::InvalidArgument(format!(
-            "{other:?} messages are written by the log itself"
-        ))),
-    }
 }
 
 impl Log {
@@ -44,14 +33,12 @@ impl Log {
     /// blob file (Append and Replace only). Holding reservations in every buffer from
     /// one thread and reserving again waits forever: use [`Log::try_reserve`] there.
     pub fn reserve(&self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'_>> {
-        check_kind(kind)?;
-        self.reserve_any(kind, pid, value, true)
+        self.reserve_any(kind.stored(), pid, value, true)
     }
 
     /// [`Log::reserve`] that returns `WouldBlock` instead of waiting.
     pub fn try_reserve(&self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'_>> {
-        check_kind(kind)?;
-        self.reserve_any(kind, pid, value, false)
+        self.reserve_any(kind.stored(), pid, value, false)
     }
 
     /// Reserves and completes: the message's pointer.
@@ -59,26 +46,34 @@ impl Log {
         self.reserve(kind, pid, value)?.complete()
     }
 
-    /// Reads the message at `ptr` (written by this run or recovered), waiting for it
-    /// to be durable first if it is not yet.
-    pub fn read(&self, ptr: Pointer) -> Result<super::handle::Message> {
-        self.inner.read(ptr)
+    /// Appends `value` as one message (an [`Kind::Append`] to page 0), for a log used
+    /// as a plain write-ahead log; waits while every IO buffer is busy. The message is
+    /// durable once [`Log::flush`] or [`Log::make_stable`] covers its lsn. The pointer
+    /// reads it back ([`Log::read`]); its lsn orders it and bounds
+    /// [`Log::truncate_before`].
+    pub fn append(&self, value: &[u8]) -> Result<Pointer> {
+        self.write(Kind::Append, 0, value)
     }
 
     pub(crate) fn reserve_any(
         &self,
-        kind: Kind,
+        kind: StoredKind,
         pid: u64,
         value: &[u8],
         block: bool,
     ) -> Result<Reservation<'_>> {
         let inner = &self.inner;
         inner.check()?;
+        if inner.read_only {
+            return Err(Error::InvalidArgument(
+                "the log was opened read-only".to_string(),
+            ));
+        }
         let as_blob = value.len() > inner.config.blob_threshold_bytes;
         let stored = match (as_blob, kind) {
             (false, k) => k,
-            (true, Kind::Append) => Kind::AppendBlob,
-            (true, Kind::Replace) => Kind::ReplaceBlob,
+            (true, StoredKind::Append) => StoredKind::AppendBlob,
+            (true, StoredKind::Replace) => StoredKind::ReplaceBlob,
             (true, k) => {
                 return Err(Error::InvalidArgument(format!(
                     "a {k:?} value of {} bytes exceeds the blob threshold {}",
@@ -99,8 +94,13 @@ impl Log {
         };
         inner.count(Counter::Reservations, 1);
         if as_blob {
-            blob::write_blob(inner.storage.as_ref(), claim.lsn, value, inner.nonce)
-                .map_err(|e| inner.fail(e))?;
+            blob::write_blob(
+                inner.storage.as_ref(),
+                claim.lsn,
+                value,
+                inner.nonces.at(claim.lsn),
+            )
+            .map_err(|e| inner.fail(e))?;
             inner.count(Counter::BlobsWritten, 1);
             inner.count(Counter::Syncs, 2);
             r.blob = Some(claim.lsn);
@@ -174,7 +174,13 @@ impl<'a> Reservation<'a> {
     pub(crate) fn fill(&mut self, payload: &[u8]) -> Result<()> {
         assert_eq!(MESSAGE_HEADER_LEN + payload.len(), self.claim.len);
         let inner = &self.log.inner;
-        let header = MessageHeader::new(self.kind, self.pid, self.claim.lsn, payload, inner.nonce)?;
+        let header = MessageHeader::new(
+            self.kind,
+            self.pid,
+            self.claim.lsn,
+            payload,
+            inner.nonces.at(self.claim.lsn),
+        )?;
         let ring = &inner.ring;
         ring.fill(&self.claim, 0, &header.encode());
         ring.fill(&self.claim, MESSAGE_HEADER_LEN, payload);
@@ -203,7 +209,7 @@ impl<'a> Reservation<'a> {
 
     fn abort_inner(&mut self) -> Result<()> {
         self.done = true;
-        self.kind = Kind::Cancelled;
+        self.kind = StoredKind::Cancelled;
         self.pid = 0;
         let zeros = vec![0; self.claim.len - MESSAGE_HEADER_LEN];
         self.fill(&zeros)?;

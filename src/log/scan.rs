@@ -14,7 +14,8 @@
 //! Nothing here panics on input or allocates beyond the slice it is given.
 
 use super::format::{
-    Kind, Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, decode_u64,
+    Lsn, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, StoredKind,
+    decode_u64,
 };
 use crate::error::Error;
 
@@ -24,7 +25,7 @@ pub struct Found {
     /// Its lsn.
     pub lsn: Lsn,
     /// Its stored kind (blob kinds as stored).
-    pub kind: Kind,
+    pub kind: StoredKind,
     /// Its page id.
     pub pid: u64,
     /// Offset of its payload in the scanned slice.
@@ -86,15 +87,15 @@ pub fn scan(
             Ok((found, total)) => {
                 pos += total;
                 match found.kind {
-                    Kind::Pad if pos == seg.size => {
+                    StoredKind::Pad if pos == seg.size => {
                         return (seg.lsn + seg.size, ScanEnd::Complete);
                     }
-                    Kind::Pad => {
+                    StoredKind::Pad => {
                         let at = seg.file_offset + pos - total;
                         let e = Error::corruption(seg.file, at, "pad does not end its segment");
                         return (lsn, ScanEnd::Invalid(e));
                     }
-                    Kind::Cancelled => {}
+                    StoredKind::Cancelled => {}
                     _ => visit(found),
                 }
             }
@@ -127,17 +128,17 @@ fn one(seg: SegmentBytes<'_>, pos: u64) -> Result<(Found, u64), Error> {
     let payload = &seg.bytes[payload_at..payload_at + header.len as usize];
     header.check_payload(payload, seg.nonce, place)?;
     let word = match header.kind {
-        Kind::AppendBlob | Kind::ReplaceBlob | Kind::BatchManifest | Kind::Counter => {
+        StoredKind::AppendBlob | StoredKind::ReplaceBlob | StoredKind::BatchManifest => {
             Some(decode_u64(payload, place)?)
         }
-        Kind::Vouch if header.pid > header.lsn || header.len != 0 => {
+        StoredKind::Vouch if header.pid > header.lsn || header.len != 0 => {
             return Err(Error::corruption(
                 seg.file,
                 place.offset,
                 "vouch past its own position",
             ));
         }
-        Kind::Vouch => Some(header.pid),
+        StoredKind::Vouch => Some(header.pid),
         _ => None,
     };
     let found = Found {
@@ -160,7 +161,7 @@ mod tests {
     const SEG: u64 = 512;
     const N: Nonce = Nonce(77);
 
-    fn segment(messages: &[(Kind, &[u8])]) -> Vec<u8> {
+    fn segment(messages: &[(StoredKind, &[u8])]) -> Vec<u8> {
         let mut b = SegmentHeader {
             segment_lsn: SEG,
             stable_lsn: 0,
@@ -200,9 +201,9 @@ mod tests {
     #[test]
     fn scan_skips_cancelled_and_stops_at_zeros() {
         let b = segment(&[
-            (Kind::Append, b"one"),
-            (Kind::Cancelled, b"xx"),
-            (Kind::Append, b""),
+            (StoredKind::Append, b"one"),
+            (StoredKind::Cancelled, b"xx"),
+            (StoredKind::Append, b""),
         ]);
         let mut padded = b.clone();
         padded.resize(SEG as usize, 0);
@@ -214,9 +215,12 @@ mod tests {
 
     #[test]
     fn a_pad_to_the_end_completes_the_segment_and_a_cut_stops_cleanly() {
-        let b = segment(&[(Kind::Append, b"one")]);
+        let b = segment(&[(StoredKind::Append, b"one")]);
         let pad_len = SEG as usize - b.len() - MESSAGE_HEADER_LEN;
-        let full = segment(&[(Kind::Append, b"one"), (Kind::Pad, &vec![0; pad_len])]);
+        let full = segment(&[
+            (StoredKind::Append, b"one"),
+            (StoredKind::Pad, &vec![0; pad_len]),
+        ]);
         assert_eq!(full.len(), SEG as usize);
         let (end, why, found) = run(&full, None);
         assert!(matches!(why, ScanEnd::Complete));
@@ -228,7 +232,7 @@ mod tests {
 
     #[test]
     fn messages_of_another_run_end_the_scan_where_they_start() {
-        let b = segment(&[(Kind::Append, b"old run"), (Kind::Free, b"")]);
+        let b = segment(&[(StoredKind::Append, b"old run"), (StoredKind::Free, b"")]);
         let (end, why, found) = run_as(&b, None, Nonce(N.0 + 1));
         assert!(found.is_empty());
         assert_eq!(end, SEG + SEGMENT_HEADER_LEN as u64);
@@ -237,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_message_cut_short_by_the_file_end_is_invalid_not_a_panic() {
-        let b = segment(&[(Kind::Append, b"hello")]);
+        let b = segment(&[(StoredKind::Append, b"hello")]);
         for cut in SEGMENT_HEADER_LEN..b.len() {
             let (end, why, found) = run(&b[..cut], None);
             assert!(found.is_empty() && end == SEG + SEGMENT_HEADER_LEN as u64);

@@ -135,8 +135,8 @@ impl Accountant {
     }
 
     /// The accountant for a recovered file of `slots` segment slots: each `(lsn,
-    /// slot)` in `chain` is a recovered segment (Inactive: recovery never writes into
-    /// an old segment again); every other slot is Free. Replay the recovered messages
+    /// slot)` in `chain` is a recovered segment (Inactive, until a run resumes the last
+    /// one after a clean close); every other slot is Free. Replay the recovered messages
     /// with `mark_link`/`mark_replace`, then call `stabilize`.
     pub fn recovered(
         mode: SegmentMode,
@@ -191,6 +191,16 @@ impl Accountant {
             self.pin(lsn);
         }
         held
+    }
+
+    /// Makes the recovered segment starting at `lsn` Active again, for a run that
+    /// continues writing in it after a clean close; returns its file offset.
+    pub fn resume(&mut self, lsn: Lsn) -> u64 {
+        let i = self.index_of(lsn);
+        let s = &mut self.segments[i];
+        assert_eq!(s.state, SegmentState::Inactive, "resume of segment {lsn}");
+        s.state = SegmentState::Active;
+        i as u64 * self.segment_size
     }
 
     /// Picks the file offset for a new segment starting at `lsn` and makes it Active.

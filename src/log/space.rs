@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use super::format::{Kind, Lsn};
+use super::format::{Lsn, StoredKind};
 use super::segment::{Accountant, PageId};
 
 #[derive(Debug, Default, Clone)]
@@ -65,11 +65,16 @@ impl Space {
     }
 
     /// A completed message: `kind` for page `pid` at `lsn`, its payload in blob `blob`.
-    pub fn record(&mut self, kind: Kind, pid: PageId, lsn: Lsn, blob: Option<Lsn>) {
-        if !self.gc || matches!(kind, Kind::Cancelled | Kind::Pad) {
-            return;
-        }
-        if kind == Kind::BatchManifest {
+    pub fn record(&mut self, kind: StoredKind, pid: PageId, lsn: Lsn, blob: Option<Lsn>) {
+        let bookkeeping = matches!(
+            kind,
+            StoredKind::Cancelled
+                | StoredKind::Pad
+                | StoredKind::BatchManifest
+                | StoredKind::Vouch
+                | StoredKind::Closed
+        );
+        if !self.gc || bookkeeping {
             return;
         }
         let page = self.pages.entry(pid).or_default();
@@ -81,7 +86,7 @@ impl Space {
             self.blob_deaths.entry(base).or_default().extend(blob);
             return;
         }
-        let supersedes = !matches!(kind, Kind::Append | Kind::AppendBlob);
+        let supersedes = !matches!(kind, StoredKind::Append | StoredKind::AppendBlob);
         if !supersedes {
             page.frags.push((lsn, blob));
             self.acct.mark_link(pid, lsn);
@@ -150,8 +155,8 @@ mod tests {
     fn a_replaced_blob_dies_only_once_the_replacement_is_vouched_stable() {
         let mut s = gc();
         s.accountant_mut().next(0);
-        s.record(Kind::AppendBlob, 1, 100, Some(100));
-        s.record(Kind::Replace, 1, 300, None);
+        s.record(StoredKind::AppendBlob, 1, 100, Some(100));
+        s.record(StoredKind::Replace, 1, 300, None);
         s.vouch(250);
         assert!(s.stabilize(1000).is_empty(), "vouched only up to 250");
         s.vouch(400);
@@ -163,8 +168,8 @@ mod tests {
     fn an_append_completing_after_a_newer_replace_is_dead_on_arrival() {
         let mut s = gc();
         s.accountant_mut().next(0);
-        s.record(Kind::Replace, 1, 500, None);
-        s.record(Kind::AppendBlob, 1, 200, Some(200));
+        s.record(StoredKind::Replace, 1, 500, None);
+        s.record(StoredKind::AppendBlob, 1, 200, Some(200));
         s.vouch(600);
         assert_eq!(s.stabilize(600), vec![200]);
     }
@@ -173,11 +178,11 @@ mod tests {
     fn a_fragment_is_live_until_a_later_message_of_its_page_supersedes_it() {
         let mut s = gc();
         s.accountant_mut().next(0);
-        s.record(Kind::AppendBlob, 1, 100, Some(100));
-        s.record(Kind::Append, 1, 150, None);
+        s.record(StoredKind::AppendBlob, 1, 100, Some(100));
+        s.record(StoredKind::Append, 1, 150, None);
         assert!(s.is_live(1, 100) && s.is_live(1, 150));
         assert!(!s.is_live(2, 100), "another page");
-        s.record(Kind::Replace, 1, 300, None);
+        s.record(StoredKind::Replace, 1, 300, None);
         assert!(!s.is_live(1, 100) && !s.is_live(1, 150) && s.is_live(1, 300));
     }
 
@@ -185,8 +190,8 @@ mod tests {
     fn linear_mode_tracks_nothing_and_frees_no_blob() {
         let mut s = Space::new(Accountant::new(SegmentMode::Linear, SEG, 40), false);
         s.accountant_mut().next(0);
-        s.record(Kind::AppendBlob, 1, 100, Some(100));
-        s.record(Kind::Replace, 1, 300, None);
+        s.record(StoredKind::AppendBlob, 1, 100, Some(100));
+        s.record(StoredKind::Replace, 1, 300, None);
         s.vouch(900);
         assert!(s.stabilize(900).is_empty());
     }

@@ -23,7 +23,7 @@
 //! open decided the log ended there). Stale Vouches in a Gc segment's reused or freed
 //! slot sit below lsns that were stable when the segment was freed.
 
-use super::format::{Kind, Lsn, VOUCH_LEN, Vouch};
+use super::format::{Lsn, StoredKind, VOUCH_LEN, Vouch};
 use super::voids::Voids;
 
 /// Where the bytes being swept sit in the log.
@@ -46,7 +46,7 @@ pub fn highest_vouch(slot: SweptSlot<'_>, voids: &Voids) -> Lsn {
     let last = slot.bytes.len().saturating_sub(VOUCH_LEN);
     let mut i = slot.from;
     while i <= last {
-        if slot.bytes[i] == Kind::Vouch as u8 {
+        if slot.bytes[i] == StoredKind::Vouch as u8 {
             let found = Vouch::decode(&slot.bytes[i..]).filter(|v| placed(v, i, slot));
             if let Some(v) = found {
                 best = best.max(clamped(&v, voids));

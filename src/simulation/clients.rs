@@ -20,6 +20,8 @@ pub enum End {
     CrashInside,
     /// The plan asked for a clean reopen.
     Reopen,
+    /// A clean close was asked for (`Step::Close`).
+    Close,
     /// An IO error poisoned the log (and the poison was verified).
     Poisoned,
     /// An operation reported corruption after a durable-corruption fault.
@@ -85,6 +87,7 @@ impl<'a> Incarnation<'a> {
             let result = match step {
                 Step::Crash => return End::Crash,
                 Step::Reopen => return End::Reopen,
+                Step::Close => return End::Close,
                 Step::CrashInside { calls } => {
                     state.disk.crash_after(u64::from(calls));
                     self.armed = true;
@@ -160,7 +163,7 @@ impl<'a> Incarnation<'a> {
             Step::BatchSeal { client } => self.batch_seal(state, client),
             Step::Read { pick } => self.read(state, pick),
             Step::Scan => self.scan(state),
-            Step::Crash | Step::CrashInside { .. } | Step::Reopen => Ok(()),
+            Step::Crash | Step::CrashInside { .. } | Step::Reopen | Step::Close => Ok(()),
         }
     }
 

@@ -238,7 +238,7 @@ impl Model {
         let mut got = Vec::new();
         for m in log.iter_from(0)? {
             let m = m?;
-            got.push((m.lsn, (m.kind, m.pid, m.value)));
+            got.push((m.lsn(), (m.kind, m.pid, m.value)));
         }
         Ok(got)
     }

@@ -80,8 +80,12 @@ pub enum Step {
     },
     /// Iterate the log and compare with the model: `I`.
     Scan,
-    /// Close (open reservations abort) and reopen without a crash: `O`.
+    /// Drop the log without its closing flush (open reservations abort) and reopen
+    /// without a power cut, as a killed process restarts: `O`.
     Reopen,
+    /// Close the log cleanly (open reservations abort; `Log::close` flushes and ends
+    /// the log with its Closed record) and reopen, which resumes the same segment: `Q`.
+    Close,
     /// Power cut between steps: `X`.
     Crash,
     /// Power cut after this many more storage calls, inside whatever runs next:
@@ -115,6 +119,7 @@ impl fmt::Display for Step {
             Step::Read { pick } => write!(f, "G{pick}"),
             Step::Scan => f.write_str("I"),
             Step::Reopen => f.write_str("O"),
+            Step::Close => f.write_str("Q"),
             Step::Crash => f.write_str("X"),
             Step::CrashInside { calls } => write!(f, "Y{calls}"),
         }
@@ -184,11 +189,12 @@ fn parse_step(token: &str) -> Result<Step, String> {
                 len: n(1)?,
             }
         }
-        'I' | 'O' | 'X' => {
+        'I' | 'O' | 'Q' | 'X' => {
             want(0)?;
             match tag {
                 'I' => Step::Scan,
                 'O' => Step::Reopen,
+                'Q' => Step::Close,
                 _ => Step::Crash,
             }
         }
@@ -274,6 +280,7 @@ fn draw_step(rng: &mut ChaCha8Rng, s: &Scenario) -> Step {
             pick: rng.random_range(0..1000),
         },
         93..=96 => Step::Scan,
+        97 => Step::Close,
         _ => Step::Reopen,
     }
 }

@@ -49,8 +49,13 @@ pub struct Counts {
     pub crashes_inside: u64,
     /// Power cuts after the log was poisoned.
     pub crashes_after_poison: u64,
-    /// Clean reopens (no crash), asked for or after a poisoning.
+    /// Reopens without a power cut: asked for (a drop or a clean close) or after a
+    /// poisoning.
     pub reopens: u64,
+    /// Clean closes (`Log::close` succeeded).
+    pub clean_closes: u64,
+    /// Opens that resumed the segment a clean close ended in.
+    pub resumed: u64,
     /// Opens that succeeded (each followed by the oracle's check).
     pub recoveries: u64,
     /// Opens that failed on an injected IO error and were retried.
@@ -80,6 +85,8 @@ impl Counts {
             (&mut self.crashes_inside, o.crashes_inside),
             (&mut self.crashes_after_poison, o.crashes_after_poison),
             (&mut self.reopens, o.reopens),
+            (&mut self.clean_closes, o.clean_closes),
+            (&mut self.resumed, o.resumed),
             (&mut self.recoveries, o.recoveries),
             (&mut self.open_retries, o.open_retries),
             (&mut self.poisonings, o.poisonings),

@@ -23,7 +23,7 @@ use crate::config::{RecoveryMode, SegmentMode};
 use crate::error::Error;
 use crate::io::{FaultRates, SimStorage, Storage};
 use crate::log::format::{
-    Kind, MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader,
+    MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader, StoredKind,
 };
 use crate::log::recovery::Branches;
 use crate::log::{LOG_FILE, Log, Lsn};
@@ -141,8 +141,13 @@ impl Run {
             }
             state.pointers.clear();
             state.aborted.clear();
-            let end = incarnation(&log, state, plan, &mut self.at);
-            log.abandon();
+            let end = match incarnation(&log, state, plan, &mut self.at) {
+                End::Close => close_cleanly(log, state),
+                other => {
+                    log.abandon();
+                    other
+                }
+            };
             state
                 .tracer
                 .event(|| format!("      -> {end:?}"), &[end_code(&end)]);
@@ -159,7 +164,7 @@ impl Run {
                 }
                 End::Crash => state.counts.crashes_between += 1,
                 End::CrashInside => state.counts.crashes_inside += 1,
-                End::Reopen => state.counts.reopens += 1,
+                End::Reopen | End::Close => state.counts.reopens += 1,
                 End::Poisoned => self.after_poison(state),
             }
             if matches!(end, End::Crash | End::CrashInside) {
@@ -223,6 +228,7 @@ impl Run {
 
     fn check(&mut self, state: &mut State<'_>, log: &Log) -> Result<(), Violation> {
         state.counts.recoveries += 1;
+        state.counts.resumed += u64::from(log.recovery().resumed);
         // One log per disk: a second open while this one lives is refused at once,
         // before any storage call (so the trace is the same either way).
         let second = Log::open(state.scenario.config.clone(), Arc::new(state.disk.clone()));
@@ -335,12 +341,43 @@ fn damage_reported(state: &mut State<'_>, v: &Violation) -> Option<Outcome> {
     Some(Outcome::CorruptionReported(v.detail.clone()))
 }
 
+/// `Step::Close`: the log is closed cleanly (its reservations were aborted when the
+/// incarnation ended). A successful close flushed every completed message: that is an
+/// acknowledgement like a flush's. An IO error poisons as any call's would; a power cut
+/// armed earlier may land inside the close.
+fn close_cleanly(log: Log, state: &mut State<'_>) -> End {
+    let flushed = log.flush();
+    if let Ok(target) = flushed {
+        state.model.ack(target);
+        state.counts.acks += 1;
+    }
+    let closed = match flushed {
+        Ok(_) => log.close().is_ok(),
+        Err(_) => {
+            log.abandon();
+            false
+        }
+    };
+    if state.disk.is_crashed() {
+        state.disk = state.disk.crash();
+        return End::CrashInside;
+    }
+    if closed {
+        state.counts.clean_closes += 1;
+        End::Close
+    } else {
+        state.poisoned = true;
+        End::Poisoned
+    }
+}
+
 fn end_code(end: &End) -> u64 {
     match end {
         End::Done => 1,
         End::Crash => 2,
         End::CrashInside => 3,
         End::Reopen => 4,
+        End::Close => 8,
         End::Poisoned => 5,
         End::Corrupted => 6,
         End::Violation(_) => 7,
@@ -396,7 +433,7 @@ fn forge_aborted(state: &mut State<'_>) {
         let Ok(h) = MessageHeader::decode(bytes, u64::MAX, place) else {
             continue;
         };
-        if h.kind != Kind::Cancelled || h.lsn != a.ptr.lsn {
+        if h.kind != StoredKind::Cancelled || h.lsn != a.ptr.lsn {
             continue;
         }
         let Some(nonce) = segment_nonce(
@@ -408,7 +445,7 @@ fn forge_aborted(state: &mut State<'_>) {
             continue;
         };
         let (kind, pid, value) = &a.entry;
-        let Ok(forged) = MessageHeader::new(*kind, *pid, a.ptr.lsn, value, nonce) else {
+        let Ok(forged) = MessageHeader::new(kind.stored(), *pid, a.ptr.lsn, value, nonce) else {
             continue;
         };
         let mut bytes = forged.encode().to_vec();

@@ -65,7 +65,7 @@ pub fn recovered(log: &Log) -> Vec<(Lsn, Vec<u8>)> {
     log.iter_from(0)
         .expect("iter")
         .map(|m| m.expect("message"))
-        .map(|m| (m.lsn, m.value))
+        .map(|m| (m.lsn(), m.value))
         .collect()
 }
 
