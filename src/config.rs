@@ -120,6 +120,7 @@ impl Config {
 
     /// Opens (creating if needed) the log in directory `dir` on real files
     /// ([`crate::io::StdStorage`]) with this configuration.
+    #[cfg(not(loom))]
     pub fn open(&self, dir: impl AsRef<std::path::Path>) -> Result<crate::Log> {
         let storage = crate::io::StdStorage::open(dir)?;
         crate::Log::open(self.clone(), std::sync::Arc::new(storage))

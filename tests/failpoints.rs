@@ -379,7 +379,10 @@ impl Run {
         match log.read(inside) {
             Err(Error::InvalidArgument(_)) => Ok(()),
             Err(e @ (Error::Io { .. } | Error::Poisoned { .. })) => Err(e),
-            other => panic!("{}: a pointer inside a message read as {other:?}", self.label),
+            other => panic!(
+                "{}: a pointer inside a message read as {other:?}",
+                self.label
+            ),
         }
     }
 

@@ -184,7 +184,7 @@ fn completed_and_aborted_reservations_race_a_flush() {
             .map(|m| m.expect("read"))
             .collect();
         assert_eq!(got.len(), 1, "exactly the completed message: {got:?}");
-        assert_eq!((got[0].lsn, got[0].pid), (ptr.lsn, 1));
+        assert_eq!((got[0].lsn(), got[0].pid), (ptr.lsn, 1));
         assert_eq!(got[0].value, vec![0xA1; 100]);
         assert_eq!(
             log.read(ptr).expect("read at pointer").value,

@@ -126,11 +126,15 @@ pub enum StoredKind {
     /// checksummed with its segment's nonce. Lets the next open continue in the same
     /// segment (`recovery.rs`, step 6). Skipped by iteration.
     Closed = 13,
+    /// Written by `Log::truncate_before`: the payload (a u64) is the lsn below which
+    /// the log may be reclaimed (Linear mode). Recovery takes the highest one it reads
+    /// as the log's durable start. Skipped by iteration.
+    Truncate = 14,
 }
 
 impl StoredKind {
     /// Every kind, in code order.
-    pub const ALL: [StoredKind; 13] = [
+    pub const ALL: [StoredKind; 14] = [
         StoredKind::Append,
         StoredKind::Replace,
         StoredKind::AppendBlob,
@@ -144,6 +148,7 @@ impl StoredKind {
         StoredKind::BatchManifest,
         StoredKind::Vouch,
         StoredKind::Closed,
+        StoredKind::Truncate,
     ];
 
     /// The kind with code `code`, if any.
@@ -290,7 +295,7 @@ impl SegmentHeader {
 ///
 /// | bytes | field |
 /// |---|---|
-/// | 0 | kind (1..=13) |
+/// | 0 | kind (1..=14) |
 /// | 1..4 | zero |
 /// | 4..8 | payload length (u32) |
 /// | 8..16 | page id (u64) |
@@ -746,9 +751,9 @@ mod tests {
             .iter()
             .filter(|k| (0..=255).contains(&(**k as u8)))
             .count();
-        assert_eq!(known, 13);
+        assert_eq!(known, 14);
         assert_eq!(StoredKind::from_code(0), None);
-        assert_eq!(StoredKind::from_code(14), None);
+        assert_eq!(StoredKind::from_code(15), None);
     }
 
     #[test]

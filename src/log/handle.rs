@@ -147,6 +147,7 @@ impl Log {
 
     /// Opens the log in the directory `dir` (created if missing) with the default
     /// [`Config`]; see [`Config::open`] for another configuration.
+    #[cfg(not(loom))]
     pub fn open_dir(dir: impl AsRef<std::path::Path>) -> Result<Log> {
         Config::default().open(dir)
     }
@@ -499,7 +500,6 @@ fn read_only_start(
 
 fn recovered_space(config: &Config, rec: &Recovery) -> Space {
     let acct = Accountant::recovered(
-        config.segment_mode,
         config.segment_size_bytes,
         config.cleanup_threshold_pct,
         rec.slots,
@@ -516,6 +516,7 @@ fn recovered_space(config: &Config, rec: &Recovery) -> Space {
             space.record_batch(m.lsn, end.min(rec.tip));
         }
     }
+    space.truncate(recovery::highest_truncate(&rec.messages, rec.tip));
     space
 }
 
@@ -673,7 +674,7 @@ impl Inner {
     }
 
     /// Zeroes the headers of segments that left the log so they can be reused.
-    fn release_segments(&self) -> Result<()> {
+    pub(crate) fn release_segments(&self) -> Result<()> {
         let (released, syncs) =
             erase::release_segments(self.file.as_ref(), SEGMENT_HEADER_LEN, |done| {
                 release_step(&mut self.space.lock(), done)

@@ -42,9 +42,11 @@ impl std::fmt::Debug for LogIter {
 }
 
 impl Log {
-    /// Every durable message with lsn >= `from`, in lsn order.
+    /// Every durable message with lsn >= `from`, in lsn order (and at or past the
+    /// log's start, after [`Log::truncate_before`]).
     pub fn iter_from(&self, from: Lsn) -> Result<LogIter> {
         self.inner.check()?;
+        let from = from.max(self.inner.space.lock().truncated());
         let end = self.stable_lsn();
         let size = self.inner.config.segment_size_bytes;
         let segments = self

@@ -1,7 +1,7 @@
 //! [`Kind`]: what a message a user writes means to the log.
 //!
 //! The log stores more kinds than a user may write: Pad, Cancelled, batch manifests,
-//! Vouch and Closed records, and the blob forms of Append and Replace are its own
+//! Vouch, Closed and Truncate records, and the blob forms of Append and Replace are its own
 //! bookkeeping (`format.rs`, `StoredKind`). A user names only the kinds below; the
 //! stored kind is chosen by the log (a value above the blob threshold becomes a blob
 //! message), and reading a message back gives the user's kind again.
@@ -68,7 +68,8 @@ impl Kind {
             | StoredKind::Pad
             | StoredKind::BatchManifest
             | StoredKind::Vouch
-            | StoredKind::Closed => None,
+            | StoredKind::Closed
+            | StoredKind::Truncate => None,
         }
     }
 }

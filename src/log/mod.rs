@@ -39,6 +39,7 @@ pub mod space;
 pub mod stable;
 pub mod stats;
 pub mod sweep;
+pub mod truncate;
 pub mod voids;
 
 pub use batch::Batch;

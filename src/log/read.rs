@@ -42,6 +42,13 @@ impl Inner {
         if self.stable.try_until(ptr.lsn + 1).is_err() {
             self.make_stable(ptr.lsn, true)?;
         }
+        let start = self.space.lock().truncated();
+        if ptr.lsn < start {
+            return Err(Error::InvalidArgument(format!(
+                "lsn {} is below the log's start {start} (truncate_before)",
+                ptr.lsn
+            )));
+        }
         if self.voids.covers(ptr.lsn) {
             return Err(Error::InvalidArgument(format!(
                 "lsn {} was cut by recovery",

@@ -62,6 +62,14 @@
 //!    boundary, the cut moves up to the last boundary at or below the vouched stable
 //!    lsn (`Walk::skip_freed`): those segments were freed, not lost.
 //!
+//! 8. Truncated start (Linear mode): `Log::truncate_before` writes a Truncate record
+//!    and, once it is durable, lets the segments wholly below its lsn leave the log.
+//!    So a Linear walk may begin at a segment whose `prev_end` is past lsn 0; the walk
+//!    starts its cut there, and after the walk a recovered Truncate record must reach
+//!    that start, or the missing first segments are damage: `Error::Corruption` under
+//!    AbsoluteConsistency; under TolerateCorruptTail the walk is redone from lsn 0
+//!    without the truncated start, so the damage cuts the log there.
+//!
 //! Idempotence (I7): recovery writes nothing but zeros past the tip and in headers
 //! outside the recovered log, the jump header and blob removals past the tip, and
 //! never writes an lsn below the jump. A crash before the jump header is durable
@@ -113,6 +121,8 @@ pub struct Branches {
     pub batches_dropped: u32,
     /// Byte ranges zeroed before the jump header (stale headers and the tip).
     pub zeroed: u32,
+    /// Linear walks that began past lsn 0, where `Log::truncate_before` cut the log.
+    pub truncated_starts: u32,
 }
 
 /// A recovered message, without its payload.
@@ -233,8 +243,16 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         ensure_all_zero(file, file_len)?;
         return Ok(Recovery::fresh());
     }
-    let mut walk = Walk::new(config, &headers);
+    let mut walk = Walk::new(config, &headers, true);
     walk.run(file, file_len)?;
+    if !walk.start_explained() {
+        if config.recovery_mode == RecoveryMode::AbsoluteConsistency {
+            return Err(walk.missing_start(file));
+        }
+        // Tolerated: the damage at the log's start cuts it there, as anywhere else.
+        walk = Walk::new(config, &headers, false);
+        walk.run(file, file_len)?;
+    }
     let swept = sweep_outside(config, file, file_len, slots, &headers, &walk)?;
     walk.check_rot(swept, file)?;
     let (tip, dropped) = batch_tip(walk.cut, &walk.messages);
@@ -419,6 +437,10 @@ struct Walk<'a> {
     stop: Option<(usize, Lsn, Lsn)>,
     last_error: Option<Error>,
     cut: Lsn,
+    /// Linear mode: where the first recovered segment says the log before it ended,
+    /// when that is not lsn 0 (a truncated log; step 8).
+    truncated_from: Lsn,
+    truncated_starts: bool,
     on_boundary: bool,
     chain: Vec<(Lsn, usize)>,
     messages: Vec<Recovered>,
@@ -426,7 +448,9 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn new(config: &'a Config, headers: &'a [Slot]) -> Walk<'a> {
+    /// A walk over `headers`; `truncated_starts` lets a Linear walk begin past lsn 0
+    /// (step 8).
+    fn new(config: &'a Config, headers: &'a [Slot], truncated_starts: bool) -> Walk<'a> {
         let voids = Voids::new(
             headers
                 .iter()
@@ -448,6 +472,8 @@ impl<'a> Walk<'a> {
             stop: None,
             last_error: None,
             cut: 0,
+            truncated_from: 0,
+            truncated_starts,
             on_boundary: true,
             chain: Vec::new(),
             messages: Vec::new(),
@@ -472,7 +498,32 @@ impl<'a> Walk<'a> {
         let freed_gap =
             gc && self.on_boundary && h.prev_end > self.cut && h.prev_end <= self.vouched;
         self.branches.freed_gaps += u32::from(freed_gap && !follows);
-        follows || freed_gap
+        let truncated =
+            self.truncated_starts && !gc && self.chain.is_empty() && h.prev_end > self.cut;
+        if truncated {
+            self.truncated_from = h.prev_end;
+            self.cut = h.prev_end;
+            self.branches.truncated_starts += 1;
+        }
+        follows || freed_gap || truncated
+    }
+
+    /// Step 8: a Linear log that starts past lsn 0 was truncated there, which a
+    /// recovered Truncate record must say; otherwise its first segments were lost.
+    fn start_explained(&self) -> bool {
+        self.truncated_from <= highest_truncate(&self.messages, self.cut)
+    }
+
+    fn missing_start(&self, file: &dyn File) -> Error {
+        let declared = highest_truncate(&self.messages, self.cut);
+        Error::corruption(
+            file.name(),
+            0,
+            format!(
+                "the log starts at lsn {}, but no recovered Truncate record reaches it (the highest says {declared}): its first segments are missing",
+                self.truncated_from
+            ),
+        )
     }
 
     /// Gc mode, when no header continues the log from a segment boundary: every lsn
@@ -618,6 +669,17 @@ fn sweep_outside(
         best = best.max(highest_vouch(swept, &walk.voids));
     }
     Ok(best)
+}
+
+/// The highest lsn a Truncate record below `tip` in `messages` truncates the log
+/// before (0 if none).
+pub fn highest_truncate(messages: &[Recovered], tip: Lsn) -> Lsn {
+    messages
+        .iter()
+        .filter(|m| m.kind == StoredKind::Truncate && m.lsn < tip)
+        .filter_map(|m| m.word)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The tip after dropping every batch whose manifest points past it (I5), and how many

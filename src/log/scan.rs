@@ -128,9 +128,10 @@ fn one(seg: SegmentBytes<'_>, pos: u64) -> Result<(Found, u64), Error> {
     let payload = &seg.bytes[payload_at..payload_at + header.len as usize];
     header.check_payload(payload, seg.nonce, place)?;
     let word = match header.kind {
-        StoredKind::AppendBlob | StoredKind::ReplaceBlob | StoredKind::BatchManifest => {
-            Some(decode_u64(payload, place)?)
-        }
+        StoredKind::AppendBlob
+        | StoredKind::ReplaceBlob
+        | StoredKind::BatchManifest
+        | StoredKind::Truncate => Some(decode_u64(payload, place)?),
         StoredKind::Vouch if header.pid > header.lsn || header.len != 0 => {
             return Err(Error::corruption(
                 seg.file,

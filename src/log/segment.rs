@@ -29,9 +29,11 @@
 //! left the log while the header explaining where that segment's log was cut has
 //! already been overwritten.
 //!
-//! Linear mode never reuses a segment: `next` always appends. In both modes trailing
-//! Free segments are cut from the file ([`Accountant::cut_free_tail`]): a Free slot's
-//! header is zero on disk, so losing its bytes loses nothing.
+//! Both modes reuse the lowest Free slot for a new segment, else append one. In Linear
+//! mode a segment becomes Free only below the log's truncation point (`space.rs`), so
+//! a write-ahead log that truncates keeps reusing the same slots. In both modes
+//! trailing Free segments are cut from the file ([`Accountant::cut_free_tail`]): a
+//! Free slot's header is zero on disk, so losing its bytes loses nothing.
 //!
 //! Known limit: Gc mode reuses the lowest Free segment, and truncation only cuts the
 //! tail, so densely live segments that end up near the end of the file keep the file
@@ -45,7 +47,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::format::Lsn;
-use crate::config::SegmentMode;
 
 /// A page id.
 pub type PageId = u64;
@@ -98,7 +99,6 @@ impl Segment {
 /// Tracks segments and the pages living in them.
 #[derive(Debug, Clone)]
 pub struct Accountant {
-    mode: SegmentMode,
     segment_size: u64,
     cleanup_threshold_pct: u8,
     segments: Vec<Segment>,
@@ -115,14 +115,13 @@ pub struct Accountant {
 
 impl Accountant {
     /// An empty accountant.
-    pub fn new(mode: SegmentMode, segment_size: u64, cleanup_threshold_pct: u8) -> Accountant {
+    pub fn new(segment_size: u64, cleanup_threshold_pct: u8) -> Accountant {
         assert!(
             segment_size.is_power_of_two(),
             "segment size {segment_size}"
         );
         assert!((1..=99).contains(&cleanup_threshold_pct));
         Accountant {
-            mode,
             segment_size,
             cleanup_threshold_pct,
             segments: Vec::new(),
@@ -139,13 +138,12 @@ impl Accountant {
     /// one after a clean close); every other slot is Free. Replay the recovered messages
     /// with `mark_link`/`mark_replace`, then call `stabilize`.
     pub fn recovered(
-        mode: SegmentMode,
         segment_size: u64,
         cleanup_threshold_pct: u8,
         slots: usize,
         chain: &[(Lsn, usize)],
     ) -> Accountant {
-        let mut a = Accountant::new(mode, segment_size, cleanup_threshold_pct);
+        let mut a = Accountant::new(segment_size, cleanup_threshold_pct);
         a.segments = (0..slots).map(|_| Segment::free()).collect();
         for &(lsn, slot) in chain {
             assert_eq!(lsn % segment_size, 0, "recovered segment lsn {lsn}");
@@ -210,13 +208,10 @@ impl Accountant {
             !self.by_lsn.contains_key(&lsn),
             "segment lsn {lsn} allocated twice"
         );
-        let reusable = match self.mode {
-            SegmentMode::Gc => self
-                .segments
-                .iter()
-                .position(|s| s.state == SegmentState::Free),
-            SegmentMode::Linear => None,
-        };
+        let reusable = self
+            .segments
+            .iter()
+            .position(|s| s.state == SegmentState::Free);
         let index = reusable.unwrap_or_else(|| {
             self.segments.push(Segment::free());
             self.segments.len() - 1
@@ -453,7 +448,7 @@ mod tests {
     const SEG: u64 = 1024;
 
     fn gc() -> Accountant {
-        Accountant::new(SegmentMode::Gc, SEG, 40)
+        Accountant::new(SEG, 40)
     }
 
     /// Plays the caller: zeroes (here: nothing to do) and reports every release until
@@ -595,14 +590,14 @@ mod tests {
     }
 
     #[test]
-    fn linear_mode_never_reuses() {
-        let mut a = Accountant::new(SegmentMode::Linear, SEG, 40);
+    fn a_free_slot_is_reused_before_the_file_grows() {
+        let mut a = Accountant::new(SEG, 40);
         a.next(0);
         a.deactivate(0);
         a.stabilize(SEG);
         settle(&mut a);
         assert_eq!(a.state_at(0), Some(SegmentState::Free));
-        assert_eq!(a.next(SEG), SEG, "appends even though segment 0 is free");
+        assert_eq!(a.next(SEG), 0, "slot 0 is free: reused");
     }
 
     #[test]
@@ -628,7 +623,7 @@ mod tests {
 
     #[test]
     fn trailing_free_segments_are_truncatable() {
-        let mut a = Accountant::new(SegmentMode::Linear, SEG, 40);
+        let mut a = Accountant::new(SEG, 40);
         for k in 0..3 {
             a.next(k * SEG);
         }

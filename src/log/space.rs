@@ -1,9 +1,10 @@
 //! Which log space is live: the segment accountant fed with what each completed
 //! message means for its page, and the blob files that die with their messages.
 //!
-//! In Linear mode the log is a complete history: nothing is reclaimed, so nothing is
-//! tracked per page, no segment ever becomes Free and blobs live as long as the log. In Gc mode each page's live
-//! fragments are tracked: an Append adds one; a Replace, Free, Meta, Counter or Config
+//! In Linear mode the log is a history: nothing is tracked per page, and the only
+//! space reclaimed is below the log's start, which `Log::truncate_before` moves up with
+//! a durable Truncate record ([`Space::truncate`]): segments wholly below it leave the
+//! log, and its blobs are removed. In Gc mode each page's live fragments are tracked: an Append adds one; a Replace, Free, Meta, Counter or Config
 //! message supersedes every older fragment of its page. Superseded fragments (and their
 //! blob files) die once the superseding message is *vouched* stable: covered by the
 //! stable lsn recorded in a segment header that is itself durable. That is stricter
@@ -39,6 +40,9 @@ pub struct Space {
     vouched: Lsn,
     /// Highest value passed to the accountant's `stabilize`.
     stabilized: Lsn,
+    /// Linear mode: the log's start, set by a durable Truncate record
+    /// (`Log::truncate_before`); segments wholly below it leave the log.
+    truncated: Lsn,
 }
 
 impl Space {
@@ -51,6 +55,7 @@ impl Space {
             blob_deaths: BTreeMap::new(),
             vouched: 0,
             stabilized: 0,
+            truncated: 0,
         }
     }
 
@@ -73,6 +78,7 @@ impl Space {
                 | StoredKind::BatchManifest
                 | StoredKind::Vouch
                 | StoredKind::Closed
+                | StoredKind::Truncate
         );
         if !self.gc || bookkeeping {
             return;
@@ -106,16 +112,28 @@ impl Space {
     /// message is; in Gc mode, a fragment no later message of its page superseded.
     /// A live message's blob file has not been removed and must exist.
     pub fn is_live(&self, pid: PageId, lsn: Lsn) -> bool {
-        !self.gc
-            || self
-                .pages
-                .get(&pid)
-                .is_some_and(|p| p.frags.iter().any(|&(l, _)| l == lsn))
+        if !self.gc {
+            return lsn >= self.truncated;
+        }
+        self.pages
+            .get(&pid)
+            .is_some_and(|p| p.frags.iter().any(|&(l, _)| l == lsn))
     }
 
     /// A batch's manifest at `manifest` covers lsns up to `end`.
     pub fn record_batch(&mut self, manifest: Lsn, end: Lsn) {
         self.acct.mark_batch(manifest, end);
+    }
+
+    /// Linear mode: a Truncate record for `lsn` is durable, so every segment wholly
+    /// below it may leave the log (once the other reuse rules hold; `stabilize`).
+    pub fn truncate(&mut self, lsn: Lsn) {
+        self.truncated = self.truncated.max(lsn);
+    }
+
+    /// The log's start set by `truncate` (0 if never truncated).
+    pub fn truncated(&self) -> Lsn {
+        self.truncated
     }
 
     /// A durable segment header vouches that every lsn below `stable` was stable.
@@ -127,8 +145,19 @@ impl Space {
     /// meeting the reuse rules become Free. Returns blobs whose superseding message is
     /// now vouched, for the caller to remove.
     pub fn stabilize(&mut self, stable: Lsn) -> Vec<Lsn> {
+        if !self.gc {
+            // Linear mode tracks no pages: a segment is dead once it lies wholly below
+            // the durable truncation point, which the accountant sees as its "stable"
+            // lsn (every segment below it has no live fragment to keep).
+            let point = self.truncated.min(stable);
+            if point > self.stabilized {
+                self.stabilized = point;
+                self.acct.stabilize(point);
+            }
+            return Vec::new();
+        }
         let point = self.vouched.min(stable);
-        if !self.gc || point <= self.stabilized {
+        if point <= self.stabilized {
             return Vec::new();
         }
         self.stabilized = point;
@@ -143,12 +172,11 @@ impl Space {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::config::SegmentMode;
 
     const SEG: u64 = 1024;
 
     fn gc() -> Space {
-        Space::new(Accountant::new(SegmentMode::Gc, SEG, 40), true)
+        Space::new(Accountant::new(SEG, 40), true)
     }
 
     #[test]
@@ -188,7 +216,7 @@ mod tests {
 
     #[test]
     fn linear_mode_tracks_nothing_and_frees_no_blob() {
-        let mut s = Space::new(Accountant::new(SegmentMode::Linear, SEG, 40), false);
+        let mut s = Space::new(Accountant::new(SEG, 40), false);
         s.accountant_mut().next(0);
         s.record(StoredKind::AppendBlob, 1, 100, Some(100));
         s.record(StoredKind::Replace, 1, 300, None);

@@ -115,10 +115,11 @@ pub fn add_branches(sum: &mut Branches, b: &Branches) {
     sum.clean_ends += b.clean_ends;
     sum.batches_dropped += b.batches_dropped;
     sum.zeroed += b.zeroed;
+    sum.truncated_starts += b.truncated_starts;
 }
 
 /// The recovery branches by name, for summaries.
-pub fn branch_rows(b: &Branches) -> [(&'static str, u64); 9] {
+pub fn branch_rows(b: &Branches) -> [(&'static str, u64); 10] {
     [
         ("void skipped", b.voids_skipped.into()),
         ("freed gap", b.freed_gaps.into()),
@@ -129,6 +130,7 @@ pub fn branch_rows(b: &Branches) -> [(&'static str, u64); 9] {
         ("clean end", b.clean_ends.into()),
         ("batch dropped", b.batches_dropped.into()),
         ("ranges zeroed", b.zeroed.into()),
+        ("truncated start", b.truncated_starts.into()),
     ]
 }
 
