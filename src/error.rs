@@ -11,7 +11,7 @@
 //!   explained by a crash. Bytes from disk are untrusted input; malformed input is this
 //!   error, never a panic.
 //! - [`Error::Poisoned`]: an earlier IO error poisoned the instance; `first` is that
-//!   error. Reopen the instance to recover (DESIGN.md, "Engine duties").
+//!   error. Reopen the instance to recover: nothing acknowledged is lost.
 //! - [`Error::WouldBlock`]: a non-blocking twin (`try_*`) could not finish without
 //!   waiting. Retry later; nothing was changed.
 //! - [`Error::Unsupported`], [`Error::InvalidConfig`], [`Error::InvalidArgument`]: the

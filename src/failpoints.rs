@@ -2,7 +2,7 @@
 //! test can cut the power (or do anything else the `fail` crate offers) exactly there.
 //!
 //! They exist only in builds with the `failpoints` feature; without it the
-//! [`failpoint!`] macro expands to nothing and the engine carries no trace of them.
+//! `failpoint!` macro expands to nothing and the engine carries no trace of them.
 //! Names follow `module::operation::point`: the source module, the engine operation,
 //! and the storage call about to happen. [`REGISTRY`] lists every one of them;
 //! `tests/failpoints_registry.rs` checks that the list and the source agree;

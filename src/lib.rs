@@ -1,11 +1,15 @@
-//! pagelog: a lock-free page cache over a log-structured store, tested by deterministic
-//! simulation under crashes and storage faults.
+//! pagelog: a crash-safe, group-committed log over segments, usable as a write-ahead
+//! log, tested by deterministic simulation under crashes and storage faults. It is the
+//! base of a lock-free page cache (not built yet).
 //!
-//! The engine runs against a pluggable [`io::Storage`]. [`io::StdStorage`] uses real
-//! files; [`io::SimStorage`] is an in-memory disk that reorders, tears and loses
-//! unsynced writes and injects IO faults under a seed, so that every crash test is
-//! reproducible from (seed, commit). See `docs/architecture.md` for the layers and
-//! DESIGN.md for the invariants.
+//! Start with [`Log`]: [`Config::open`] opens one in a directory, [`Log::append`]
+//! writes, [`Log::flush`] makes durable, [`Log::iter_from`] replays and
+//! [`Log::truncate_before`] bounds it. The engine runs against a pluggable
+//! [`io::Storage`]: [`io::StdStorage`] uses real files; [`io::SimStorage`] is an
+//! in-memory disk that reorders, tears and loses unsynced writes and injects IO faults
+//! under a seed, so that every crash test is reproducible from (seed, commit); its
+//! fault model is the doc of [`io::sim`]. `docs/architecture.md` describes the layers,
+//! `docs/invariants.md` the invariants (I1 ... I11) and `docs/format.md` the bytes.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

@@ -307,7 +307,11 @@ fn a_stale_slot_is_zeroed_whole_on_disk() {
         stale[SEGMENT_HEADER_LEN..].iter().all(|&b| b == 0),
         "the stale slot is not all zero on disk past the new segment's header"
     );
-    assert_ne!(stale[..4], [0; 4], "the jump segment reused the zeroed slot");
+    assert_ne!(
+        stale[..4],
+        [0; 4],
+        "the jump segment reused the zeroed slot"
+    );
 }
 
 /// A failed sync poisons the log for good: a later sync may succeed (fsyncgate: the

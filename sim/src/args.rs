@@ -6,7 +6,7 @@ use pagelog::simulation::{FaultClass, Liar, Pins};
 /// How a seed's scenario is drawn: pins over the seed's own choices.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ScenarioArgs {
-    /// Steps per seed (default: drawn, 50 to 400).
+    /// Steps per seed, at least 1 (default: drawn, 50 to 20,000).
     #[arg(long)]
     pub ops: Option<u32>,
     /// Fault classes a seed may turn on: all, none, or a list (read_eio, write_eio,
@@ -43,6 +43,10 @@ impl ScenarioArgs {
         if let Some(liar) = &self.liar {
             pins.set("liar", liar)?;
         }
+        if self.ops == Some(0) {
+            return Err("--ops 0: a seed needs at least one step".into());
+        }
+        pins.validate()?;
         if pins.liar != Liar::None && pins.faults.as_ref().is_some_and(|f| !f.is_empty()) {
             // A lying disk is the only misbehaviour: faults would blur what it shows.
             pins.faults = Some(Vec::new());

@@ -61,10 +61,13 @@ pub fn main(args: &RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if args.jobs == Some(0) {
+        eprintln!("pagelog-sim: --jobs 0: at least one worker thread");
+        return ExitCode::from(2);
+    }
     let jobs = args
         .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // The wall clock only times the campaign for its speed figures; no run sees it.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();

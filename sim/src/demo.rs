@@ -18,8 +18,9 @@ pub struct DemoArgs {
     /// Seed for the writer and the disk.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Records to attempt before the power cut.
-    #[arg(long, default_value_t = 24)]
+    /// Records to attempt before the power cut: 1 to 10,000 (the demo keeps each
+    /// record and the whole simulated disk in memory, and checks every byte).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     records: u32,
 }
 

@@ -25,7 +25,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub plan: Option<String>,
     /// With --plan: the storage calls at which faults may fire, comma-separated.
-    #[arg(long)]
+    #[arg(long, requires = "plan")]
     pub faults_at: Option<String>,
     #[command(flatten)]
     pub scenario: ScenarioArgs,

@@ -54,7 +54,7 @@
 
 mod exact;
 mod name;
-mod sim;
+pub mod sim;
 mod std_fs;
 mod traits;
 

@@ -1,5 +1,7 @@
-//! The log: a group-committed, crash-safe append log over segments (DESIGN.md, Write
-//! path and Recovery path), usable on its own as a write-ahead log.
+//! The log: a group-committed, crash-safe append log over segments, usable on its own
+//! as a write-ahead log. `docs/architecture.md` walks its write and recovery paths
+//! with every sync in order; `docs/invariants.md` defines the invariants (I1 ... I11)
+//! the module docs below cite.
 //!
 //! - [`handle`]: the [`Log`] and its write path;
 //! - [`reservation`]: claimed space, completed or aborted;
@@ -14,7 +16,7 @@
 //! - [`sweep`]: Vouch messages outside the recovered log (rot or torn tail?);
 //! - [`erase`]: zeroing what must never be read as log again; [`voids`]: the lsn
 //!   ranges recoveries cut off;
-//! - [`format`]: the on-disk bytes;
+//! - [`format`](mod@format): the on-disk bytes;
 //! - [`stats`]: per-instance counters; [`flusher`]: the optional periodic flush.
 
 pub mod aligned;

@@ -12,7 +12,7 @@
 //! - [`state`]: what a run carries across incarnations;
 //! - [`oracle`]: the reference model and the invariants checked after each recovery;
 //! - [`report`]: what a run counted and how it ended;
-//! - [`shrink`]: delta debugging of a failing run, and the regression test it becomes.
+//! - [`shrink`](mod@shrink): delta debugging of a failing run, and the regression test it becomes.
 //!
 //! Determinism: a run uses only its seed (ChaCha8), a single thread, ordered maps and
 //! SimStorage; the same (seed, pins, plan, commit) gives the same trace hash.

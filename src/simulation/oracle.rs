@@ -1,10 +1,10 @@
 //! The reference model: what was completed, aborted, acknowledged stable and batched,
 //! and the invariants a recovered (or running) log must satisfy against it
-//! (DESIGN.md, Oracle):
+//! (the invariants are defined in `docs/invariants.md`):
 //!
 //! - I1: every message acknowledged stable is recovered;
 //! - I2: what is recovered is exactly the completed messages below some cut `C` with
-//!   `acked <= C <= tip` (DESIGN.md: the model's state at some cut): nothing aborted,
+//!   `acked <= C <= tip` (the model's state at some cut): nothing aborted,
 //!   torn or invented, and no gap. The cut is found from what came back (just past
 //!   its newest message, or `acked` if that is higher), not taken to be the tip: a
 //!   recovery interrupted before the model saw it may cut completed, unacknowledged

@@ -216,24 +216,71 @@ impl FromStr for Pins {
     }
 }
 
-fn num<T: FromStr>(k: &str, v: &str) -> Result<Option<T>, String> {
-    v.parse()
+/// A whole number from `lo` to `hi`: "not a number" only when it is not one.
+fn whole<T: TryFrom<u64>>(k: &str, v: &str, lo: u64, hi: u64) -> Result<Option<T>, String> {
+    let n: u64 = v
+        .parse()
+        .map_err(|_| format!("pin {k}={v}: not a whole number"))?;
+    if !(lo..=hi).contains(&n) {
+        return Err(format!("pin {k}={v}: out of range ({lo} to {hi})"));
+    }
+    T::try_from(n)
         .map(Some)
-        .map_err(|_| format!("pin {k}={v}: not a number"))
+        .map_err(|_| format!("pin {k}={v}: out of range ({lo} to {hi})"))
 }
 
+/// A probability: a finite number from 0 to 1.
+fn probability(k: &str, v: &str) -> Result<Option<f64>, String> {
+    let p: f64 = v
+        .parse()
+        .map_err(|_| format!("pin {k}={v}: not a number"))?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!("pin {k}={v}: out of range (a probability, 0 to 1)"));
+    }
+    Ok(Some(p))
+}
+
+/// The largest segment a simulated seed may pin (the simulated disk holds its files
+/// in memory).
+pub const MAX_PINNED_SEGMENT: u64 = 16 << 20;
+
 impl Pins {
+    /// Checks the pins against each other: a pinned blob threshold must fit an inline
+    /// message in the smallest segment and IO buffer a seed may draw with them (so no
+    /// seed's config is invalid, which the campaign would report as a failure).
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(blob) = self.blob {
+            let (segment, buf) = smallest_drawn(self.segment);
+            let most = crate::config::max_inline_bytes(segment, buf);
+            if blob > most {
+                let with = self.segment.map_or(
+                    "the smallest segment a seed draws (256 B)".to_string(),
+                    |s| format!("segment={s}"),
+                );
+                return Err(format!(
+                    "pin blob={blob}: out of range (1 to {most}, the largest inline value with {with})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Sets pin `k` from its text `v`.
     pub fn set(&mut self, k: &str, v: &str) -> Result<(), String> {
         match k {
-            "segment" => self.segment = num(k, v)?,
-            "bufs" => self.bufs = num(k, v)?,
-            "blob" => self.blob = num(k, v)?,
-            "cleanup" => self.cleanup = num(k, v)?,
-            "rate" => self.rate = num(k, v)?,
-            "clients" => self.clients = num(k, v)?,
-            "ops" => self.ops = num(k, v)?,
-            "crash" => self.crash = num(k, v)?,
+            "segment" => {
+                self.segment = whole(k, v, 256, MAX_PINNED_SEGMENT)?;
+                if self.segment.is_some_and(|s| !s.is_power_of_two()) {
+                    return Err(format!("pin segment={v}: not a power of two"));
+                }
+            }
+            "bufs" => self.bufs = whole(k, v, 2, 64)?,
+            "blob" => self.blob = whole(k, v, 1, MAX_PINNED_SEGMENT)?,
+            "cleanup" => self.cleanup = whole(k, v, 1, 99)?,
+            "rate" => self.rate = probability(k, v)?,
+            "clients" => self.clients = whole(k, v, 1, 16)?,
+            "ops" => self.ops = whole(k, v, 1, 10_000_000)?,
+            "crash" => self.crash = probability(k, v)?,
             "faults" => {
                 let set = FaultClass::parse_set(v).map_err(|e| format!("faults={v}: {e}"))?;
                 self.faults = Some(set);
@@ -351,6 +398,12 @@ impl Scenario {
             }
         )
     }
+}
+
+/// The smallest segment and IO buffer a seed draws under a pinned `segment` (or none).
+fn smallest_drawn(segment: Option<u64>) -> (u64, usize) {
+    let segment = segment.unwrap_or(256);
+    (segment, segment.min(4096) as usize)
 }
 
 fn draw_config(rng: &mut ChaCha8Rng, pins: &Pins) -> Config {

@@ -1,8 +1,8 @@
 //! `SimStorage`: an in-memory disk that crashes, tears, loses and corrupts on a seed.
 //!
 //! This module doc is pagelog's storage fault model. Each fault below says what may
-//! happen and what the engine must do so that recovery still meets the invariants of
-//! DESIGN.md. Every random choice is drawn from one ChaCha8 generator seeded at
+//! happen and what the engine must do so that recovery still meets the invariants
+//! (`docs/invariants.md`). Every random choice is drawn from one ChaCha8 generator seeded at
 //! construction, in the order calls are made, so a run is a function of
 //! (seed, sequence of calls); [`SimStorage::trace_hash`] digests that sequence and its
 //! outcomes so that determinism can be checked.
