@@ -81,14 +81,12 @@ pub fn main(args: &RunArgs) -> ExitCode {
         summary.add(r);
     }
     summary.seconds = started.elapsed().as_secs_f64();
+    let flags = flags(args, jobs, &pins);
+    let command = command_line(&flags);
     if args.json {
-        println!("{}", summary.json(&pins));
+        println!("{}", summary.json(&pins, &command, &flags));
     } else {
-        println!(
-            "pagelog-sim run --seeds {}..{}",
-            args.seeds.start, args.seeds.end
-        );
-        print!("{}", summary.table(&pins));
+        print!("{}", summary.table(&pins, &command));
     }
     let uncovered = summary.uncovered(&pins);
     if args.require_coverage && !uncovered.is_empty() {
@@ -102,13 +100,100 @@ pub fn main(args: &RunArgs) -> ExitCode {
     }
 }
 
+/// Every flag of this run with its value (defaults included), in command-line order.
+fn flags(args: &RunArgs, jobs: usize, pins: &Pins) -> Vec<(&'static str, String)> {
+    let a = &args.scenario;
+    let mut f = vec![
+        ("seeds", format!("{}..{}", args.seeds.start, args.seeds.end)),
+        ("jobs", jobs.to_string()),
+        ("faults", a.faults.clone()),
+    ];
+    f.extend(a.ops.map(|o| ("ops", o.to_string())));
+    f.extend(a.liar.clone().map(|l| ("liar", l)));
+    f.push(("pins", pins.to_string()));
+    f.push(("require-coverage", args.require_coverage.to_string()));
+    f.push(("json", args.json.to_string()));
+    f
+}
+
+/// The command line `flags` stand for, as the summary's header.
+fn command_line(flags: &[(&str, String)]) -> String {
+    let mut line = String::from("pagelog-sim run");
+    for (k, v) in flags {
+        match (*k, v.as_str()) {
+            (_, "false") | ("pins", "") => {}
+            (_, "true") => line.push_str(&format!(" --{k}")),
+            ("pins", v) => line.push_str(&format!(" --pins '{v}'")),
+            (k, v) => line.push_str(&format!(" --{k} {v}")),
+        }
+    }
+    line
+}
+
+/// Progress for logs: when stderr is not a terminal the bar is hidden, and a line
+/// every 10 s says how far the campaign is.
+struct Progress {
+    bar: ProgressBar,
+    plain: bool,
+    total: u64,
+    done: u64,
+    failed: u64,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    // The wall clock only paces progress lines; no run sees it.
+    #[allow(clippy::disallowed_methods)]
+    fn new(total: u64) -> Progress {
+        use std::io::IsTerminal;
+        let plain = !std::io::stderr().is_terminal();
+        let bar = if plain {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(total)
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let now = Instant::now();
+        Progress {
+            bar,
+            plain,
+            total,
+            done: 0,
+            failed: 0,
+            started: now,
+            last: now,
+        }
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    fn seed_done(&mut self, failed: bool) {
+        self.done += 1;
+        if failed {
+            self.failed += 1;
+            self.bar.set_message(format!("{} FAILED", self.failed));
+        }
+        self.bar.inc(1);
+        let now = Instant::now();
+        if self.plain && now.duration_since(self.last).as_secs() >= 10 {
+            self.last = now;
+            let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
+            let rate = self.done as f64 / secs;
+            let eta = (self.total - self.done) as f64 / rate.max(1e-9);
+            eprintln!(
+                "pagelog-sim: {}/{} seeds, {} failed, {rate:.1} seeds/s, eta {eta:.0} s",
+                self.done, self.total, self.failed
+            );
+        }
+    }
+}
+
 fn campaign(seeds: &Range<u64>, jobs: usize, pins: &Pins) -> Vec<Report> {
     let next = AtomicU64::new(seeds.start);
-    let bar = ProgressBar::new(seeds.end - seeds.start);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let mut progress = Progress::new(seeds.end - seeds.start);
     let (tx, rx) = mpsc::channel::<Report>();
     let mut reports = Vec::new();
     std::thread::scope(|s| {
@@ -129,16 +214,11 @@ fn campaign(seeds: &Range<u64>, jobs: usize, pins: &Pins) -> Vec<Report> {
             });
         }
         drop(tx);
-        let mut failed = 0;
         for report in rx {
-            if report.violation().is_some() {
-                failed += 1;
-                bar.set_message(format!("{failed} FAILED"));
-            }
-            bar.inc(1);
+            progress.seed_done(report.violation().is_some());
             reports.push(report);
         }
     });
-    bar.finish_and_clear();
+    progress.bar.finish_and_clear();
     reports
 }

@@ -14,6 +14,9 @@ use crate::args::replay_command;
 pub const REQUIRED_BRANCHES: [&str; 4] =
     ["torn tail", "clean end", "cut continued", "ranges zeroed"];
 
+/// One figure of the summary: its JSON key, its table label and its value.
+pub type Row = (String, String, f64);
+
 /// A failing seed.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -154,60 +157,116 @@ impl Summary {
         (self.seeds as f64 / secs, ops, ops / cores, cycles / cores)
     }
 
-    /// The human-readable table.
-    pub fn table(&self, pins: &Pins) -> String {
+    /// Every figure of the summary, by section, in the order the table prints them:
+    /// (JSON key, table label, value). The table and the JSON are both made from
+    /// this, so they cannot disagree; speed figures are the only fractions.
+    pub fn sections(&self) -> Vec<(&'static str, Vec<Row>)> {
         let c = &self.counts;
         let (seeds_s, ops_s, ops_core, cycles_core) = self.rates();
-        let mut out = String::new();
-        let mut row = |k: &str, v: String| out.push_str(&format!("  {k:<28} {v}\n"));
-        row("seeds", self.seeds.to_string());
-        row("steps (simulated ops)", c.steps.to_string());
-        row("  engine calls ok", c.ops_ok.to_string());
-        row("  would block", c.would_block.to_string());
-        row(
-            "  completed / aborted",
-            format!("{} / {}", c.completed, c.aborted),
-        );
-        row("  batches sealed", c.batches.to_string());
-        row("  acks (flush, make_stable)", c.acks.to_string());
-        row(
-            "  reads / scans checked",
-            format!("{} / {}", c.reads, c.scans),
-        );
-        row("crashes", c.crashes().to_string());
-        row("  between steps", c.crashes_between.to_string());
-        row("  inside an operation", c.crashes_inside.to_string());
-        row("  after a poisoning", c.crashes_after_poison.to_string());
-        row("reopens without a crash", c.reopens.to_string());
-        row("  clean closes", c.clean_closes.to_string());
-        row("  opens that resumed", c.resumed.to_string());
-        row("recoveries checked", c.recoveries.to_string());
-        row("open retries (injected IO)", c.open_retries.to_string());
-        row("poisonings", c.poisonings.to_string());
-        out.push_str("faults injected\n");
-        for (class, n) in self.faults() {
-            out.push_str(&format!("  {:<28} {n}\n", class.name()));
+        let n = |v: u64| v as f64;
+        let row = |k: &str, label: &str, v: f64| (k.to_string(), label.to_string(), v);
+        let totals = vec![
+            row("seeds", "seeds", n(self.seeds)),
+            row("steps", "steps (simulated ops)", n(c.steps)),
+            row("ops_ok", "  engine calls ok", n(c.ops_ok)),
+            row("would_block", "  would block", n(c.would_block)),
+            row("completed", "  completed", n(c.completed)),
+            row("aborted", "  aborted", n(c.aborted)),
+            row("batches", "  batches sealed", n(c.batches)),
+            row("acks", "  acks (flush, make_stable)", n(c.acks)),
+            row("reads", "  reads checked", n(c.reads)),
+            row("scans", "  scans checked", n(c.scans)),
+            row("crashes", "crashes", n(c.crashes())),
+            row("crashes_between", "  between steps", n(c.crashes_between)),
+            row(
+                "crashes_inside",
+                "  inside an operation",
+                n(c.crashes_inside),
+            ),
+            row(
+                "crashes_after_poison",
+                "  after a poisoning",
+                n(c.crashes_after_poison),
+            ),
+            row("reopens", "reopens without a crash", n(c.reopens)),
+            row("clean_closes", "  clean closes", n(c.clean_closes)),
+            row("resumed", "  opens that resumed", n(c.resumed)),
+            row("recoveries", "recoveries checked", n(c.recoveries)),
+            row(
+                "open_retries",
+                "open retries (injected IO)",
+                n(c.open_retries),
+            ),
+            row("poisonings", "poisonings", n(c.poisonings)),
+        ];
+        let faults = self
+            .faults()
+            .into_iter()
+            .map(|(class, v)| row(class.name(), class.name(), n(v)))
+            .collect();
+        let branches = branch_rows(&self.branches)
+            .iter()
+            .map(|(name, v)| row(&name.replace(' ', "_"), name, n(*v)))
+            .collect();
+        let outcomes = vec![
+            row("passed", "passed", n(self.passed)),
+            row(
+                "corruption_reported",
+                "corruption reported",
+                n(self.corruption),
+            ),
+            row("violations", "VIOLATIONS", n(self.failures.len() as u64)),
+            row(
+                "syncs_faked",
+                "syncs faked (liar sync)",
+                n(self.sim.lied_syncs),
+            ),
+            row(
+                "aborts_forged",
+                "aborts forged back (liar resurrect)",
+                n(c.forged),
+            ),
+        ];
+        let speed = vec![
+            row("seconds", "wall time, seconds", self.seconds),
+            row("threads", "worker threads", n(self.jobs as u64)),
+            row("seeds_per_s", "seeds/s", seeds_s),
+            row("ops_per_s", "simulated ops/s", ops_s),
+            row("ops_per_s_per_core", "ops/s/core", ops_core),
+            row(
+                "cycles_per_s_per_core",
+                "crash+recover cycles/s/core",
+                cycles_core,
+            ),
+        ];
+        vec![
+            ("totals", totals),
+            ("faults", faults),
+            ("recovery_branches", branches),
+            ("outcomes", outcomes),
+            ("speed", speed),
+        ]
+    }
+
+    /// The human-readable table: a header line echoing the command (`command`), then
+    /// every figure of [`Summary::sections`], then the failures.
+    pub fn table(&self, pins: &Pins, command: &str) -> String {
+        let mut out = format!("{command}\n");
+        for (section, rows) in self.sections() {
+            if section != "totals" {
+                out.push_str(&format!("{}\n", section.replace('_', " ")));
+            }
+            for (_, label, v) in rows {
+                let shown = if v.fract() == 0.0 {
+                    format!("{v:.0}")
+                } else if v < 10.0 {
+                    format!("{v:.2}")
+                } else {
+                    format!("{v:.0}")
+                };
+                out.push_str(&format!("  {label:<36} {shown}\n"));
+            }
         }
-        out.push_str("recovery branches\n");
-        for (name, n) in branch_rows(&self.branches) {
-            out.push_str(&format!("  {name:<28} {n}\n"));
-        }
-        out.push_str("outcomes\n");
-        let mut row = |k: &str, v: String| out.push_str(&format!("  {k:<28} {v}\n"));
-        row("passed", self.passed.to_string());
-        row("corruption reported", self.corruption.to_string());
-        row("VIOLATIONS", self.failures.len().to_string());
-        row("forged by a liar", c.forged.to_string());
-        out.push_str("speed\n");
-        let mut row = |k: &str, v: String| out.push_str(&format!("  {k:<28} {v}\n"));
-        row(
-            "wall time",
-            format!("{:.2} s on {} threads", self.seconds, self.jobs),
-        );
-        row("seeds/s", format!("{seeds_s:.0}"));
-        row("simulated ops/s", format!("{ops_s:.0}"));
-        row("ops/s/core", format!("{ops_core:.0}"));
-        row("crash+recover cycles/s/core", format!("{cycles_core:.0}"));
         for f in &self.failures {
             out.push_str(&format!(
                 "\nFAIL seed {} at step {}: {}: {}\n  replay: {}\n  shrink: {}\n",
@@ -222,42 +281,23 @@ impl Summary {
         out
     }
 
-    /// The same as JSON.
-    pub fn json(&self, pins: &Pins) -> String {
-        let c = &self.counts;
-        let (seeds_s, ops_s, ops_core, cycles_core) = self.rates();
-        let mut fields: Vec<String> = vec![
-            format!("\"seeds\":{}", self.seeds),
-            format!("\"steps\":{}", c.steps),
-            format!("\"crashes\":{}", c.crashes()),
-            format!("\"crashes_between\":{}", c.crashes_between),
-            format!("\"crashes_inside\":{}", c.crashes_inside),
-            format!("\"crashes_after_poison\":{}", c.crashes_after_poison),
-            format!("\"reopens\":{}", c.reopens),
-            format!("\"clean_closes\":{}", c.clean_closes),
-            format!("\"resumed\":{}", c.resumed),
-            format!("\"recoveries\":{}", c.recoveries),
-            format!("\"poisonings\":{}", c.poisonings),
-            format!("\"passed\":{}", self.passed),
-            format!("\"corruption_reported\":{}", self.corruption),
-            format!("\"violations\":{}", self.failures.len()),
-            format!("\"seconds\":{:.3}", self.seconds),
-            format!("\"seeds_per_s\":{seeds_s:.1}"),
-            format!("\"ops_per_s\":{ops_s:.1}"),
-            format!("\"ops_per_s_per_core\":{ops_core:.1}"),
-            format!("\"cycles_per_s_per_core\":{cycles_core:.1}"),
-        ];
-        let faults: Vec<String> = self
-            .faults()
+    /// The same as one JSON object: `command` and `flags` (what was run, so a shard's
+    /// file says what it covered), every section of [`Summary::sections`], and the
+    /// failures with their replay commands.
+    pub fn json(&self, pins: &Pins, command: &str, flags: &[(&str, String)]) -> String {
+        let mut fields = vec![format!("\"command\":{}", quote(command))];
+        let flags: Vec<String> = flags
             .iter()
-            .map(|(k, n)| format!("\"{}\":{n}", k.name()))
+            .map(|(k, v)| format!("{}:{}", quote(k), quote(v)))
             .collect();
-        fields.push(format!("\"faults\":{{{}}}", faults.join(",")));
-        let branches: Vec<String> = branch_rows(&self.branches)
-            .iter()
-            .map(|(k, n)| format!("\"{}\":{n}", k.replace(' ', "_")))
-            .collect();
-        fields.push(format!("\"recovery_branches\":{{{}}}", branches.join(",")));
+        fields.push(format!("\"flags\":{{{}}}", flags.join(",")));
+        for (section, rows) in self.sections() {
+            let rows: Vec<String> = rows
+                .iter()
+                .map(|(k, _, v)| format!("{}:{}", quote(k), json_number(*v)))
+                .collect();
+            fields.push(format!("{}:{{{}}}", quote(section), rows.join(",")));
+        }
         let failures: Vec<String> = self
             .failures
             .iter()
@@ -274,6 +314,15 @@ impl Summary {
             .collect();
         fields.push(format!("\"failures\":[{}]", failures.join(",")));
         format!("{{{}}}", fields.join(","))
+    }
+}
+
+/// A JSON number: whole numbers without a fraction, others to three places.
+fn json_number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
@@ -308,6 +357,7 @@ fn add_sim(sum: &mut SimStats, s: &SimStats) {
         (&mut sum.writes_persisted, s.writes_persisted),
         (&mut sum.writes_vanished, s.writes_vanished),
         (&mut sum.writes_torn, s.writes_torn),
+        (&mut sum.lied_syncs, s.lied_syncs),
     ];
     for (mine, theirs) in pairs {
         *mine += theirs;

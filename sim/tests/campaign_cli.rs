@@ -40,6 +40,82 @@ fn failures(json: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// The number after `"key":` in `json`.
+fn number(json: &str, key: &str) -> f64 {
+    let at = json
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("no {key} in {json}"));
+    let rest = &json[at + key.len() + 3..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end]
+        .parse()
+        .unwrap_or_else(|_| panic!("{key}: {:?}", &rest[..end]))
+}
+
+/// The values of one JSON section (`"name":{"k":v,...}`), in order.
+fn json_section(json: &str, name: &str) -> Vec<f64> {
+    let at = json
+        .find(&format!("\"{name}\":{{"))
+        .unwrap_or_else(|| panic!("no section {name}"));
+    let body = &json[at + name.len() + 4..];
+    let body = &body[..body.find('}').expect("section end")];
+    body.split(',')
+        .map(|kv| {
+            kv.rsplit(':')
+                .next()
+                .expect("value")
+                .parse()
+                .expect("number")
+        })
+        .collect()
+}
+
+/// The values of the table's sections, in order: `totals` (before any header), then
+/// one per header line.
+fn table_sections(text: &str) -> Vec<(String, Vec<f64>)> {
+    let mut out = vec![("totals".to_string(), Vec::new())];
+    for line in text.lines().skip(1) {
+        if line.starts_with("FAIL") || line.trim().is_empty() {
+            break;
+        }
+        if !line.starts_with(' ') {
+            out.push((line.replace(' ', "_"), Vec::new()));
+            continue;
+        }
+        let value = line
+            .rsplit(' ')
+            .next()
+            .expect("value")
+            .parse()
+            .expect("number");
+        out.last_mut().expect("section").1.push(value);
+    }
+    out
+}
+
+#[test]
+fn the_json_summary_holds_every_figure_of_the_table_and_the_flags() {
+    let args = ["run", "--seeds", "0..6", "--jobs", "1", "--ops", "300"];
+    let (c1, table) = sim(&args);
+    let (c2, json) = sim(&[&args[..], &["--json"]].concat());
+    assert_eq!((c1, c2), (0, 0), "{table}\n{json}");
+    assert!(table.starts_with("pagelog-sim run --seeds 0..6 --jobs 1 --faults all --ops 300"));
+    assert!(
+        json.contains("\"seeds\":\"0..6\""),
+        "the seed range: {json}"
+    );
+    assert!(json.contains("\"jobs\":\"1\""), "the flags: {json}");
+    let sections = table_sections(&table);
+    assert_eq!(sections.len(), 5, "{table}");
+    for (name, values) in sections {
+        let from_json = json_section(&json, &name);
+        assert_eq!(values.len(), from_json.len(), "{name}: row counts");
+        if name != "speed" {
+            assert_eq!(values, from_json, "{name}: the same figures");
+        }
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_trace_in_one_process_and_in_two() {
     let pins = Pins::default();
@@ -77,6 +153,10 @@ fn the_same_seed_gives_the_same_trace_in_one_process_and_in_two() {
 fn a_lying_disk_is_caught_replays_identically_and_shrinks_to_a_short_test() {
     let (code, json) = sim(&["run", "--seeds", "0..200", "--liar", "sync", "--json"]);
     assert_eq!(code, 1, "a lying disk must fail the campaign:\n{json}");
+    assert!(
+        number(&json, "syncs_faked") > 0.0,
+        "the forged acks are counted"
+    );
     let found = failures(&json);
     let seed = found
         .iter()
@@ -142,6 +222,10 @@ fn quoted(test: &str, marker: &str) -> String {
 fn a_disk_resurrecting_an_aborted_message_is_caught() {
     let (code, json) = sim(&["run", "--seeds", "0..200", "--liar", "resurrect", "--json"]);
     assert_eq!(code, 1, "{json}");
+    assert!(
+        number(&json, "aborts_forged") > 0.0,
+        "the forgeries are counted"
+    );
     let found = failures(&json);
     assert!(
         found.iter().any(|(_, inv)| inv.starts_with("I2")),

@@ -43,4 +43,7 @@ pub struct SimStats {
     pub dir_ops_lost: u64,
     /// Calls refused because the storage had crashed (`crash_after` ran out).
     pub crashed_calls: u64,
+    /// Syncs a lying disk (`SimConfig::lying_sync`) acknowledged without making
+    /// anything durable.
+    pub lied_syncs: u64,
 }

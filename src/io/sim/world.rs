@@ -244,6 +244,7 @@ impl World {
 
     pub(super) fn sync_dir(&mut self) -> Result<()> {
         if self.config.lying_sync {
+            self.stats.lied_syncs += 1;
             return Ok(());
         }
         if self.hit(self.config.faults.sync_eio) {
@@ -426,6 +427,7 @@ impl World {
 
     pub(super) fn sync(&mut self, ino: u64, name: &str) -> Result<()> {
         if self.config.lying_sync {
+            self.stats.lied_syncs += 1;
             return Ok(());
         }
         if self.hit(self.config.faults.sync_eio) {
