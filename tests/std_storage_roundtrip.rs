@@ -136,3 +136,25 @@ fn threads_write_disjoint_ranges_of_one_file_concurrently() {
         assert!(chunk.iter().all(|&b| b == want), "chunk {i}");
     }
 }
+
+/// Errors on real files name the full path a user can find, not the bare file name.
+#[test]
+fn io_errors_and_corruption_reports_name_the_full_path() {
+    use pagelog::io::{OpenMode, StdStorage, Storage};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = StdStorage::open(dir.path()).expect("storage");
+    let err = storage
+        .open("missing", OpenMode::Existing)
+        .expect_err("no such file");
+    let full = dir.path().join("missing").display().to_string();
+    assert!(err.to_string().contains(&full), "{err}");
+    let err = storage.remove("missing").expect_err("no such file");
+    assert!(err.to_string().contains(&full), "{err}");
+    std::fs::write(dir.path().join("log"), b"not a log at all").expect("foreign file");
+    let err = pagelog::Log::open_dir(dir.path()).expect_err("a foreign file");
+    let log = dir.path().join("log").display().to_string();
+    assert!(
+        err.is_corruption() && err.to_string().contains(&log),
+        "{err}"
+    );
+}

@@ -86,27 +86,30 @@ impl Storage for StdStorage {
         };
         let file = options
             .open(&path)
-            .map_err(|e| Error::io(IoOp::Open, name, e))?;
+            .map_err(|e| Error::io(IoOp::Open, path.display().to_string(), e))?;
         if created {
             fsync_dir(&self.dir)?;
         }
         Ok(Box::new(StdFile {
-            name: name.to_string(),
+            name: path.display().to_string(),
             file,
         }))
     }
 
     fn remove(&self, name: &str) -> Result<()> {
         let path = self.path(name)?;
-        fs::remove_file(&path).map_err(|e| Error::io(IoOp::Remove, name, e))?;
+        fs::remove_file(&path)
+            .map_err(|e| Error::io(IoOp::Remove, path.display().to_string(), e))?;
         fsync_dir(&self.dir)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
         let src = self.path(from)?;
         let dst = self.path(to)?;
-        fs::rename(&src, &dst)
-            .map_err(|e| Error::io(IoOp::Rename, format!("{from} -> {to}"), e))?;
+        fs::rename(&src, &dst).map_err(|e| {
+            let what = format!("{} -> {}", src.display(), dst.display());
+            Error::io(IoOp::Rename, what, e)
+        })?;
         fsync_dir(&self.dir)
     }
 
@@ -164,6 +167,8 @@ pub const LOCK_FILE: &str = "LOCK";
 /// An open real file.
 #[derive(Debug)]
 struct StdFile {
+    /// Its full path: every error and corruption report names the file a user can
+    /// find, not its bare name in the directory.
     name: String,
     file: fs::File,
 }

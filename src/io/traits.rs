@@ -64,7 +64,8 @@ impl fmt::Debug for StorageLock {
 
 /// An open file. All IO is positional; `&self` methods may run concurrently.
 pub trait File: Send + Sync + fmt::Debug {
-    /// The file's name in its storage, for error messages.
+    /// The file, for error messages: its full path on real files, its name in a
+    /// simulated storage.
     fn name(&self) -> &str;
     /// Fills all of `buf` from `offset`, or fails (`UnexpectedEof` past the end).
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()>;
