@@ -18,15 +18,19 @@ pub mod config;
 pub mod error;
 pub mod failpoints;
 pub mod fuzzing;
+pub mod internals;
 pub mod io;
-pub mod log;
+mod log;
 #[cfg(not(loom))]
 pub mod simulation;
-pub mod sync;
+mod sync;
 
 pub use config::{Config, RecoveryMode, SegmentMode};
 pub use error::{DiskLocation, Error, IoOp, Result};
-pub use log::{Batch, Kind, Log, LogIter, Lsn, Message, Pointer, Reservation};
+pub use log::recovery::Branches as RecoveryBranches;
+pub use log::{
+    Batch, Kind, LOG_FILE, Log, LogIter, Lsn, Message, Pointer, RecoveryInfo, Reservation, Stats,
+};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -17,7 +17,7 @@
 //! `SimStorage` deliberately does not use these: it is the environment, not a protocol
 //! under test, and a loom model should treat each storage call as one atomic step.
 
-pub use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+pub use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// A statistics counter: `std`'s atomic in every build, loom's included. Counters
 /// order nothing (relaxed adds, read only for reports), so a model would gain nothing
@@ -27,7 +27,7 @@ pub use std::sync::atomic::AtomicU64 as CounterU64;
 #[cfg(not(loom))]
 mod imp {
     pub use std::sync::Arc;
-    pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub type RawMutex<T> = parking_lot::Mutex<T>;
     pub type RawGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
     pub type RawCondvar = parking_lot::Condvar;
@@ -54,7 +54,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub use loom::sync::Arc;
-    pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub type RawMutex<T> = loom::sync::Mutex<T>;
     pub type RawGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
     pub type RawCondvar = loom::sync::Condvar;
@@ -115,11 +115,6 @@ impl Condvar {
     /// Wakes every waiter.
     pub fn notify_all(&self) {
         self.0.notify_all();
-    }
-
-    /// Wakes one waiter.
-    pub fn notify_one(&self) {
-        self.0.notify_one();
     }
 }
 

@@ -43,9 +43,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use pagelog::LOG_FILE;
 use pagelog::failpoints::REGISTRY;
 use pagelog::io::{OpenMode, SimStorage, Storage};
-use pagelog::log::LOG_FILE;
 use pagelog::simulation::{Invariant, Model};
 use pagelog::{Config, Error, Kind, Log, Pointer, SegmentMode};
 use rand::{RngExt, SeedableRng};

@@ -12,9 +12,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use pagelog::LOG_FILE;
+use pagelog::internals::blob::blob_name;
 use pagelog::io::{OpenMode, SimStorage, Storage};
-use pagelog::log::LOG_FILE;
-use pagelog::log::blob::blob_name;
 use pagelog::{Config, Kind, Log, RecoveryMode, SegmentMode};
 
 fn fuzz_dir() -> PathBuf {
@@ -219,12 +219,12 @@ fn ops_seeds() {
 }
 
 fn format_seeds() {
-    let header = pagelog::log::format::SegmentHeader {
+    let header = pagelog::internals::format::SegmentHeader {
         segment_lsn: 512,
         stable_lsn: 100,
         prev_end: 200,
         size_log2: 8,
-        nonce: pagelog::log::format::Nonce(7),
+        nonce: pagelog::internals::format::Nonce(7),
     };
     write("format_roundtrip", "segment-header", &header.encode());
     write("format_roundtrip", "zeros", &[0; 64]);

@@ -19,8 +19,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{disk_with_log, payload};
+use pagelog::LOG_FILE;
 use pagelog::io::SimStorage;
-use pagelog::log::LOG_FILE;
 use pagelog::{Config, Kind, Log, RecoveryMode, SegmentMode};
 
 const SEG: usize = 256;

@@ -278,7 +278,7 @@ fn incarnation<'a>(
 
 fn truncate(disk: &SimStorage, frac: u16) {
     let f = disk
-        .open(pagelog::log::LOG_FILE, OpenMode::Existing)
+        .open(pagelog::LOG_FILE, OpenMode::Existing)
         .expect("log file");
     let len = f.len().expect("len");
     let cut = len * u64::from(frac) / 65536;

@@ -5,9 +5,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{payload, recovered};
+use pagelog::LOG_FILE;
+use pagelog::internals::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN, VOUCH_LEN};
 use pagelog::io::{FaultRates, OpenMode, SimStorage, Storage};
-use pagelog::log::LOG_FILE;
-use pagelog::log::format::{MESSAGE_HEADER_LEN, SEGMENT_HEADER_LEN, VOUCH_LEN};
 use pagelog::{Config, Error, Kind, Log, Lsn, RecoveryMode, SegmentMode};
 
 const SEG: u64 = 1024;

@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use common::{disk_with_log, payload, recovered};
-use pagelog::io::{FaultRates, File, OpenMode, SimStorage, Storage, StorageLock};
-use pagelog::log::LOG_FILE;
-use pagelog::log::format::{
+use pagelog::LOG_FILE;
+use pagelog::internals::format::{
     MessageHeader, Nonce, SEGMENT_HEADER_LEN, SegmentHeader, VOUCH_LEN, Vouch,
 };
+use pagelog::io::{FaultRates, File, OpenMode, SimStorage, Storage, StorageLock};
 use pagelog::{Config, Error, Kind, Log, Lsn, SegmentMode};
 
 fn small(mode: SegmentMode) -> Config {
@@ -48,7 +48,7 @@ fn watchdog<T: Send + 'static>(name: &str, secs: u64, f: impl FnOnce() -> T + Se
 /// Appends a message at `lsn` (its position) into `image` at `file_offset`.
 fn put_message(image: &mut [u8], at: usize, lsn: Lsn, value: &[u8], nonce: Nonce) {
     let h = MessageHeader::new(
-        pagelog::log::format::StoredKind::Append,
+        pagelog::internals::format::StoredKind::Append,
         1,
         lsn,
         value,

@@ -23,8 +23,8 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use pagelog::log::format::{Lsn, Nonce, RunNonces, SEGMENT_HEADER_LEN};
-use pagelog::log::iobuf::{Claim, First, Placement, Ring, WriteJob};
+use pagelog::internals::format::{Lsn, Nonce, RunNonces, SEGMENT_HEADER_LEN};
+use pagelog::internals::iobuf::{Claim, First, Placement, Ring, WriteJob};
 use std::sync::Mutex;
 
 const BUF: usize = 128;

@@ -20,7 +20,7 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
-use pagelog::log::stable::Stable;
+use pagelog::internals::stable::Stable;
 use pagelog::{Error, IoOp};
 
 #[test]

@@ -23,8 +23,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{payload, recovered};
+use pagelog::LOG_FILE;
 use pagelog::io::{SimStorage, StdStorage};
-use pagelog::log::LOG_FILE;
 use pagelog::{Config, Error, Kind, Log, Lsn, RecoveryMode, SegmentMode};
 
 fn linear_256() -> Config {

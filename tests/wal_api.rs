@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 
 use common::payload;
+use pagelog::LOG_FILE;
 use pagelog::io::{SimStorage, Storage};
-use pagelog::log::LOG_FILE;
 use pagelog::{Config, Error, Kind, Log, Pointer, SegmentMode};
 
 fn small(mode: SegmentMode) -> Config {

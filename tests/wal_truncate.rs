@@ -8,8 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use common::payload;
+use pagelog::LOG_FILE;
 use pagelog::io::{SimStorage, Storage};
-use pagelog::log::LOG_FILE;
 use pagelog::{Config, Error, Log, Lsn, SegmentMode};
 
 /// 16 KiB segments, 4 KiB buffers: many segments for a small workload.

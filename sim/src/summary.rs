@@ -1,8 +1,8 @@
 //! The campaign summary: totals, faults per class, crash points, recovery branches,
 //! outcomes and speed, as a table or as JSON.
 
+use pagelog::internals::recovery::Branches;
 use pagelog::io::SimStats;
-use pagelog::log::recovery::Branches;
 use pagelog::simulation::report::{add_branches, branch_rows};
 use pagelog::simulation::{Counts, FaultClass, Outcome, Pins, Report};
 

@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use pagelog::LOG_FILE;
 use pagelog::io::{File, OpenMode, SimConfig, SimStorage, Storage};
-use pagelog::log::LOG_FILE;
 use pagelog::{Log, Lsn};
 
 /// A payload whose bytes are never zero, so a byte that vanished (reads as zero) can
