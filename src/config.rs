@@ -126,11 +126,14 @@ impl Config {
         crate::Log::open(self.clone(), std::sync::Arc::new(storage))
     }
 
-    /// Sets `segment_size_bytes`. If the IO buffer no longer fits a segment, it
-    /// shrinks to the segment size, and the blob threshold with it (below).
+    /// Sets `segment_size_bytes`. If the size is valid and the IO buffer no longer
+    /// fits a segment, the buffer shrinks to the segment size, and the blob threshold
+    /// with it (below). Nothing grows back: set a larger buffer yourself after a
+    /// larger segment.
     pub fn segment_size(mut self, bytes: u64) -> Config {
         self.segment_size_bytes = bytes;
-        if self.io_buf_size_bytes as u64 > bytes {
+        let valid = bytes.is_power_of_two() && (256..=1 << 30).contains(&bytes);
+        if valid && self.io_buf_size_bytes as u64 > bytes {
             self.io_buf_size_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
         }
         self.clamp_blob_threshold()
@@ -149,7 +152,9 @@ impl Config {
         self
     }
 
-    /// Sets `blob_threshold_bytes` (not clamped: a value too large is an error).
+    /// Sets `blob_threshold_bytes`. Not clamped here (a value too large is a
+    /// validation error), but a later `io_buf_size` or `segment_size` that leaves it
+    /// too large for the new sizes lowers it.
     pub fn blob_threshold(mut self, bytes: usize) -> Config {
         self.blob_threshold_bytes = bytes;
         self
@@ -244,9 +249,11 @@ impl Config {
 /// `seg` bytes and IO buffers of `buf` bytes: a message (header and value) must fit
 /// in a segment after its header and a buffer's Vouch, and in a buffer after its
 /// Vouch.
+/// 0 when nothing fits (sizes too small to be valid).
 pub fn max_inline_bytes(seg: u64, buf: usize) -> usize {
-    let in_segment = seg as usize - SEGMENT_HEADER_LEN - VOUCH_LEN - MESSAGE_HEADER_LEN;
-    let in_buffer = buf - VOUCH_LEN - MESSAGE_HEADER_LEN;
+    let seg = usize::try_from(seg).unwrap_or(usize::MAX);
+    let in_segment = seg.saturating_sub(SEGMENT_HEADER_LEN + VOUCH_LEN + MESSAGE_HEADER_LEN);
+    let in_buffer = buf.saturating_sub(VOUCH_LEN + MESSAGE_HEADER_LEN);
     in_segment.min(in_buffer)
 }
 

@@ -100,13 +100,14 @@ pub fn main(args: &RunArgs) -> ExitCode {
     }
 }
 
-/// Every flag of this run with its value (defaults included), in command-line order.
+/// Every flag of this run with its value in effect (defaults included), in
+/// command-line order. The fault classes are in the pins (`faults=`), which is where
+/// `--faults` and any `faults=` pin end up.
 fn flags(args: &RunArgs, jobs: usize, pins: &Pins) -> Vec<(&'static str, String)> {
     let a = &args.scenario;
     let mut f = vec![
         ("seeds", format!("{}..{}", args.seeds.start, args.seeds.end)),
         ("jobs", jobs.to_string()),
-        ("faults", a.faults.clone()),
     ];
     f.extend(a.ops.map(|o| ("ops", o.to_string())));
     f.extend(a.liar.clone().map(|l| ("liar", l)));
@@ -182,7 +183,7 @@ impl Progress {
             self.last = now;
             let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
             let rate = self.done as f64 / secs;
-            let eta = (self.total - self.done) as f64 / rate.max(1e-9);
+            let eta = self.total.saturating_sub(self.done) as f64 / rate.max(1e-9);
             eprintln!(
                 "pagelog-sim: {}/{} seeds, {} failed, {rate:.1} seeds/s, eta {eta:.0} s",
                 self.done, self.total, self.failed
@@ -202,8 +203,10 @@ fn campaign(seeds: &Range<u64>, jobs: usize, pins: &Pins) -> Vec<Report> {
             let next = &next;
             s.spawn(move || {
                 loop {
+                    // fetch_add wraps at the end of the seed space: a wrapped seed
+                    // is below the range's start and ends the worker too.
                     let seed = next.fetch_add(1, Ordering::Relaxed);
-                    if seed >= seeds.end {
+                    if seed >= seeds.end || seed < seeds.start {
                         break;
                     }
                     let (_, report) = run_seed(seed, pins, false);

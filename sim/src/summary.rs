@@ -121,6 +121,7 @@ impl Summary {
         let resumes = [
             ("a clean close", c.clean_closes),
             ("an open that resumed", c.resumed),
+            ("a truncation", c.truncations),
         ];
         missing.extend(
             resumes

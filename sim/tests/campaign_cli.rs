@@ -99,7 +99,10 @@ fn the_json_summary_holds_every_figure_of_the_table_and_the_flags() {
     let (c1, table) = sim(&args);
     let (c2, json) = sim(&[&args[..], &["--json"]].concat());
     assert_eq!((c1, c2), (0, 0), "{table}\n{json}");
-    assert!(table.starts_with("pagelog-sim run --seeds 0..6 --jobs 1 --faults all --ops 300"));
+    assert!(
+        table.starts_with("pagelog-sim run --seeds 0..6 --jobs 1 --ops 300 --pins 'faults="),
+        "{table}"
+    );
     assert!(
         json.contains("\"seeds\":\"0..6\""),
         "the seed range: {json}"

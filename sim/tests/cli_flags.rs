@@ -63,6 +63,7 @@ rejects! {
     zero_jobs: ["run", "--seeds", "0..2", "--jobs", "0"] names "--jobs";
     empty_seed_range: ["run", "--seeds", "5..5"] names "5..5";
     seed_range_without_dots: ["run", "--seeds", "7"] names "START..END";
+    empty_fault_list: ["run", "--seeds", "0..2", "--faults", ""] names "empty";
     unknown_fault_class: ["run", "--seeds", "0..2", "--faults", "gremlins"] names "gremlins";
     unknown_liar: ["run", "--seeds", "0..2", "--liar", "sometimes"] names "sometimes";
     faults_at_without_a_plan: ["replay", "--seed", "1", "--faults-at", "3"] names "--plan";
@@ -70,4 +71,20 @@ rejects! {
     demo_too_many_records: ["demo", "--records", "1000000"] names "--records";
     demo_zero_records: ["demo", "--records", "0"] names "--records";
     shrink_bad_pin: ["shrink", "--seed", "1", "--pins", "clients=99"] names "clients=99";
+}
+
+/// The last seed of the seed space runs once (a wrapping seed counter once ran past
+/// it and panicked).
+#[test]
+fn a_range_at_the_end_of_the_seed_space_runs_its_one_seed() {
+    let (code, text) = sim(&[
+        "run",
+        "--seeds",
+        "18446744073709551614..18446744073709551615",
+        "--ops",
+        "10",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("\"seeds\":1,"), "{text}");
 }

@@ -449,6 +449,11 @@ fn writable_start(
     };
     space.vouch(if rec.resume { rec.vouched } else { rec.tip });
     let mut dead = space.stabilize(rec.jump);
+    if let Some(start) = space.take_truncation() {
+        dead.extend(blobs.iter().filter(|&&b| b < start));
+    }
+    dead.sort_unstable();
+    dead.dedup();
     dead.retain(|lsn| blobs.contains(lsn));
     let removed = blob::remove_blobs(storage, &dead)?;
     let (released, _) = erase::release_segments(file.as_ref(), SEGMENT_HEADER_LEN, |done| {
@@ -499,12 +504,15 @@ fn read_only_start(
 }
 
 fn recovered_space(config: &Config, rec: &Recovery) -> Space {
-    let acct = Accountant::recovered(
+    let mut acct = Accountant::recovered(
         config.segment_size_bytes,
         config.cleanup_threshold_pct,
         rec.slots,
         &rec.chain,
     );
+    if config.segment_mode == SegmentMode::Linear {
+        acct.release_in_lsn_order();
+    }
     let mut space = Space::new(acct, config.segment_mode == SegmentMode::Gc);
     for &(lsn, cut) in &rec.jumps {
         space.accountant_mut().require(lsn, cut);
@@ -670,6 +678,7 @@ impl Inner {
         };
         self.ring.finish(job);
         self.remove_blobs(&dead)?;
+        self.remove_truncated_blobs()?;
         self.release_segments()
     }
 

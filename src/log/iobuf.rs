@@ -549,6 +549,16 @@ impl Ring {
         target
     }
 
+    /// The lsn the next claim would get at the earliest: the current buffer's base
+    /// plus its offset. Lsns only grow, so any lsn below this was handed out (or
+    /// skipped) already.
+    pub fn claimed_end(&self) -> Lsn {
+        let _guard = self.rotation.lock();
+        let b = self.buf(self.current.load(Ordering::Acquire));
+        let h = Header(b.header.load(Ordering::Acquire));
+        b.base.load(Ordering::Relaxed) + h.offset() as u64
+    }
+
     /// Seals the current buffer even if it holds no claim, so that its write (its
     /// Vouch, at least) happens now: a resumed run's open uses it to put a durable
     /// record past the Closed one before handing out any lsn (`recovery.rs`, step 6).

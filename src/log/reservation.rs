@@ -69,7 +69,10 @@ impl Log {
                 "the log was opened read-only".to_string(),
             ));
         }
-        let as_blob = value.len() > inner.config.blob_threshold_bytes;
+        // The log's own records (8-byte payloads at most) are always inline, whatever
+        // the blob threshold.
+        let own = Kind::of_stored(kind).is_none();
+        let as_blob = value.len() > inner.config.blob_threshold_bytes && !own;
         let stored = match (as_blob, kind) {
             (false, k) => k,
             (true, StoredKind::Append) => StoredKind::AppendBlob,

@@ -111,6 +111,9 @@ pub struct Accountant {
     /// replacement lsn -> (segment, page) fragments that die once that lsn is stable.
     pending_deaths: BTreeMap<Lsn, Vec<(usize, PageId)>>,
     stable: Lsn,
+    /// Release only the lowest segment in the log, one at a time (Linear mode,
+    /// [`Accountant::release_in_lsn_order`]).
+    in_order: bool,
 }
 
 impl Accountant {
@@ -130,6 +133,7 @@ impl Accountant {
             to_zero: Vec::new(),
             pending_deaths: BTreeMap::new(),
             stable: 0,
+            in_order: false,
         }
     }
 
@@ -189,6 +193,14 @@ impl Accountant {
             self.pin(lsn);
         }
         held
+    }
+
+    /// Releases segments strictly in lsn order, one per round (each header zeroed and
+    /// synced before the next may go): a Linear log truncated at its start must never
+    /// lose a segment while a lower one is still on disk, or a crash in the middle
+    /// would leave a hole that recovery cannot explain (`recovery.rs`, step 8).
+    pub fn release_in_lsn_order(&mut self) {
+        self.in_order = true;
     }
 
     /// Makes the recovered segment starting at `lsn` Active again, for a run that
@@ -360,6 +372,8 @@ impl Accountant {
             self.stable,
             u64::from(self.cleanup_threshold_pct),
         );
+        let lowest = self.by_lsn.keys().next() == Some(&self.segments[i].lsn);
+        let in_line = !self.in_order || (self.releasing.is_empty() && lowest);
         let blocked = self.segments[i].requires.is_some_and(|cut| {
             let base = cut - cut % size;
             self.by_lsn.contains_key(&base) || self.releasing.contains_key(&base)
@@ -375,6 +389,7 @@ impl Accountant {
             && s.lsn + size <= stable
             && s.batches_until <= stable
             && s.pins == 0
+            && in_line
             && !blocked;
         if reusable {
             self.by_lsn.remove(&s.lsn);

@@ -43,6 +43,12 @@ pub struct Space {
     /// Linear mode: the log's start, set by a durable Truncate record
     /// (`Log::truncate_before`); segments wholly below it leave the log.
     truncated: Lsn,
+    /// A Truncate record written but maybe not durable yet: (its lsn argument, the
+    /// record's end). It takes effect once the stable lsn passes the end.
+    pending_truncation: Option<(Lsn, Lsn)>,
+    /// A truncation point that took effect and whose blobs the caller has not yet
+    /// removed ([`Space::take_truncation`]).
+    unhandled_truncation: Option<Lsn>,
 }
 
 impl Space {
@@ -56,6 +62,8 @@ impl Space {
             vouched: 0,
             stabilized: 0,
             truncated: 0,
+            pending_truncation: None,
+            unhandled_truncation: None,
         }
     }
 
@@ -128,7 +136,25 @@ impl Space {
     /// Linear mode: a Truncate record for `lsn` is durable, so every segment wholly
     /// below it may leave the log (once the other reuse rules hold; `stabilize`).
     pub fn truncate(&mut self, lsn: Lsn) {
-        self.truncated = self.truncated.max(lsn);
+        if lsn > self.truncated {
+            self.truncated = lsn;
+            self.unhandled_truncation = Some(lsn);
+        }
+    }
+
+    /// A Truncate record for `lsn` ending at `record_end` was written: it takes
+    /// effect once the stable lsn reaches `record_end` (`stabilize`).
+    pub fn truncate_when_stable(&mut self, lsn: Lsn, record_end: Lsn) {
+        let later = self.pending_truncation.is_none_or(|(t, _)| lsn > t);
+        if later {
+            self.pending_truncation = Some((lsn, record_end));
+        }
+    }
+
+    /// The truncation point that took effect since the last call, if any: the caller
+    /// removes the blob files below it.
+    pub fn take_truncation(&mut self) -> Option<Lsn> {
+        self.unhandled_truncation.take()
     }
 
     /// The log's start set by `truncate` (0 if never truncated).
@@ -145,6 +171,10 @@ impl Space {
     /// meeting the reuse rules become Free. Returns blobs whose superseding message is
     /// now vouched, for the caller to remove.
     pub fn stabilize(&mut self, stable: Lsn) -> Vec<Lsn> {
+        if let Some((lsn, _)) = self.pending_truncation.filter(|&(_, end)| stable >= end) {
+            self.pending_truncation = None;
+            self.truncate(lsn);
+        }
         if !self.gc {
             // Linear mode tracks no pages: a segment is dead once it lies wholly below
             // the durable truncation point, which the accountant sees as its "stable"

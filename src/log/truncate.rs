@@ -1,9 +1,10 @@
-//! Bounding a write-ahead log: [`Log::truncate_before`].
+//! Bounding a write-ahead log: [`Log::truncate_before`] and its non-blocking twin.
 //!
 //! A write-ahead log is replayed from its last checkpoint, so what lies before the
 //! checkpoint can go (raft-engine's `compact_to`, okaywal's checkpoints). In Linear
-//! mode `truncate_before(lsn)` writes a Truncate record naming `lsn` and waits until
-//! it is durable. From then on:
+//! mode `truncate_before(lsn)` writes a Truncate record naming `lsn`; the truncation
+//! takes effect once that record is durable (the blocking call waits for it; the
+//! non-blocking one leaves it to the next flush). From then on:
 //!
 //! - iteration starts at `lsn` at the earliest, and a read below it is
 //!   `Error::InvalidArgument`;
@@ -15,11 +16,11 @@
 //!   segments are missing with no Truncate record reaching them is still damage.
 //!
 //! So a log that is truncated behind its checkpoints stays within about the span
-//! between two checkpoints plus two segments, whatever it has written in total.
+//! between two checkpoints plus three segments, whatever it has written in total.
 
 use super::blob;
 use super::format::{Lsn, StoredKind, encode_u64};
-use super::handle::Log;
+use super::handle::{Inner, Log};
 use crate::config::SegmentMode;
 use crate::error::{Error, Result};
 
@@ -29,8 +30,28 @@ impl Log {
     /// `lsn` and removes the blob files of messages below it (module doc). `lsn` must
     /// not be past the end of what was reserved; a value at or below an earlier
     /// truncation changes nothing. Gc mode reclaims superseded messages by itself and
-    /// refuses this call (`Error::InvalidArgument`).
+    /// refuses this call (`Error::InvalidArgument`). Waits like [`Log::make_stable`]:
+    /// complete or abort your own reservations and batches first.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<()> {
+        let Some(at) = self.write_truncate_record(lsn, true)? else {
+            return Ok(());
+        };
+        self.make_stable(at)
+    }
+
+    /// [`Log::truncate_before`] that never waits: `Error::WouldBlock` if the record
+    /// cannot be reserved now (nothing written), or if it is written but not yet
+    /// durable (the truncation then takes effect at the flush that makes it so).
+    pub fn try_truncate_before(&self, lsn: Lsn) -> Result<()> {
+        let Some(at) = self.write_truncate_record(lsn, false)? else {
+            return Ok(());
+        };
+        self.try_make_stable(at)
+    }
+
+    /// Writes the Truncate record for `lsn` and registers it to take effect once
+    /// durable; returns its lsn, or None if an earlier truncation already covers `lsn`.
+    fn write_truncate_record(&self, lsn: Lsn, block: bool) -> Result<Option<Lsn>> {
         let inner = &self.inner;
         if inner.config.segment_mode != SegmentMode::Linear {
             return Err(Error::InvalidArgument(
@@ -39,9 +60,15 @@ impl Log {
             ));
         }
         if lsn <= inner.space.lock().truncated() {
-            return Ok(());
+            return Ok(None);
         }
-        let record = self.reserve_any(StoredKind::Truncate, 0, &encode_u64(lsn), true)?;
+        let next = inner.ring.claimed_end();
+        if lsn > next {
+            return Err(Error::InvalidArgument(format!(
+                "truncate_before({lsn}): past the end of the log (next lsn {next})"
+            )));
+        }
+        let record = self.reserve_any(StoredKind::Truncate, 0, &encode_u64(lsn), block)?;
         if lsn > record.lsn() {
             let at = record.lsn();
             record.abort()?;
@@ -49,22 +76,21 @@ impl Log {
                 "truncate_before({lsn}): past the end of the log (next lsn {at})"
             )));
         }
-        let at = record.complete()?.lsn;
-        self.make_stable(at)?;
-        inner.space.lock().truncate(lsn);
-        inner.apply_truncation(lsn)
+        let end = record.end();
+        inner.space.lock().truncate_when_stable(lsn, end);
+        Ok(Some(record.complete()?.lsn))
     }
 }
 
-impl super::handle::Inner {
-    /// The Truncate record for `lsn` is durable: release what it lets go.
-    fn apply_truncation(&self, lsn: Lsn) -> Result<()> {
-        let stable = self.stable.stable_end();
-        let dead = self.space.lock().stabilize(stable);
-        self.remove_blobs(&dead)?;
+impl Inner {
+    /// Removes the blob files below a truncation point that took effect (the space
+    /// bookkeeping says which, once).
+    pub(crate) fn remove_truncated_blobs(&self) -> Result<()> {
+        let Some(lsn) = self.space.lock().take_truncation() else {
+            return Ok(());
+        };
         let blobs = blob::blobs_from(self.storage.as_ref(), 0).map_err(|e| self.fail(e))?;
         let below: Vec<Lsn> = blobs.into_iter().filter(|&b| b < lsn).collect();
-        self.remove_blobs(&below)?;
-        self.release_segments()
+        self.remove_blobs(&below)
     }
 }

@@ -162,6 +162,7 @@ impl<'a> Incarnation<'a> {
             Step::BatchAdd { client, len } => self.batch_add(state, client, len),
             Step::BatchSeal { client } => self.batch_seal(state, client),
             Step::Read { pick } => self.read(state, pick),
+            Step::Truncate { pick } => self.truncate(state, pick),
             Step::Scan => self.scan(state),
             Step::Crash | Step::CrashInside { .. } | Step::Reopen | Step::Close => Ok(()),
         }
@@ -309,7 +310,7 @@ impl<'a> Incarnation<'a> {
         let gc = state.scenario.config.segment_mode == crate::config::SegmentMode::Gc;
         let readable: Vec<_> = state
             .pointers
-            .range(..stable)
+            .range(state.model.start.min(stable)..stable)
             .filter(|(l, _)| !gc || is_live(&live, &state.model, **l))
             .map(|(_, p)| *p)
             .collect();
@@ -317,7 +318,14 @@ impl<'a> Incarnation<'a> {
             return Ok(());
         }
         let ptr = readable[usize::from(pick) % readable.len()];
-        let Some(m) = outcome(state, self.log.read(ptr))? else {
+        let read = self.log.read(ptr);
+        if matches!(read, Err(Error::InvalidArgument(_)))
+            && state.model.explains_refused_read(ptr.lsn)
+        {
+            // A pending truncation took effect (its record became durable).
+            return Ok(());
+        }
+        let Some(m) = outcome(state, read)? else {
             return Ok(());
         };
         state.counts.reads += 1;
@@ -347,11 +355,37 @@ impl<'a> Incarnation<'a> {
             }
         };
         state.counts.scans += 1;
+        state.model.resolve_truncation(&got, stable);
         let mode = state.scenario.config.segment_mode;
         state
             .model
             .check_view(&got, stable, mode)
             .map_err(|v| Violation::new(Invariant::Read, format!("iteration: {v}")))
+    }
+}
+
+impl Incarnation<'_> {
+    /// `Step::Truncate`: truncate before a completed message's lsn. Ok means the
+    /// Truncate record is durable; WouldBlock or an IO error leaves the truncation
+    /// pending (it may take effect at a later flush, or never). A Gc log refuses.
+    fn truncate(&mut self, state: &mut State<'_>, pick: u16) -> StepResult {
+        let lsns: Vec<Lsn> = state.model.completed.keys().copied().collect();
+        if lsns.is_empty() {
+            return Ok(());
+        }
+        let lsn = lsns[usize::from(pick) % lsns.len()];
+        let gc = state.scenario.config.segment_mode == crate::config::SegmentMode::Gc;
+        let result = self.log.try_truncate_before(lsn);
+        match result {
+            Err(Error::InvalidArgument(_)) if gc => return Ok(()),
+            Ok(()) if !gc => state.model.truncated(lsn),
+            Err(Error::WouldBlock | Error::Io { .. } | Error::Poisoned { .. }) => {
+                state.model.truncation_pending(lsn);
+            }
+            _ => {}
+        }
+        state.counts.truncations += u64::from(result.is_ok());
+        outcome(state, result).map(|_| ())
     }
 }
 

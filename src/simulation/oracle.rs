@@ -139,6 +139,12 @@ pub struct Model {
     /// After durable damage (`lost_acked`): every acknowledged message below this must
     /// still be recovered (module doc). None: no such floor.
     pub vouched_floor: Option<Lsn>,
+    /// Linear mode: the log's start after a `truncate_before` that returned Ok (its
+    /// record is durable): no message below it comes back.
+    pub start: Lsn,
+    /// Truncations that may or may not have taken effect (the call would block or
+    /// failed): resolved by later read-backs ([`Model::resolve_truncation`]).
+    pub maybe_starts: Vec<Lsn>,
 }
 
 /// The live messages of each page: from its newest non-Append message on.
@@ -183,6 +189,72 @@ fn first_live_difference(got: &[(Lsn, Entry)], want: &[(Lsn, Entry)]) -> Option<
 }
 
 impl Model {
+    /// A truncation before `lsn` took effect: the messages and batches below it leave
+    /// the model.
+    fn apply_start(&mut self, lsn: Lsn) {
+        if lsn > self.start {
+            self.start = lsn;
+            self.completed.retain(|&l, _| l >= lsn);
+            self.batches.retain(|(manifest, _)| *manifest >= lsn);
+        }
+    }
+
+    /// `truncate_before(lsn)` returned Ok: the log starts at `lsn` or later. (Earlier
+    /// pending calls stay pending: an Ok at or below the log's start wrote no record,
+    /// so it says nothing about them.)
+    pub fn truncated(&mut self, lsn: Lsn) {
+        self.apply_start(lsn);
+    }
+
+    /// A truncation before `lsn` was asked for and may take effect any time.
+    pub fn truncation_pending(&mut self, lsn: Lsn) {
+        self.maybe_starts.push(lsn);
+    }
+
+    /// The pending truncation at `t` took effect (it is the highest that did, as far
+    /// as anything read so far shows): lower pending ones no longer matter.
+    fn settle_at(&mut self, t: Lsn) {
+        self.maybe_starts.retain(|&m| m > t);
+        self.apply_start(t);
+    }
+
+    /// Settles pending truncations from a read-back of the log (`got`, in lsn order,
+    /// every durable message below `bound`). A completed message below `bound` and
+    /// below `got`'s first message that did not come back is explained only by a
+    /// truncation past it: the lowest pending point past it and at most `got`'s first
+    /// lsn took effect (any such point gives the same view; a later read-back may
+    /// move it up). Without such a message the read-back says nothing. Pending calls
+    /// are not assumed to take effect in call order: a crash can lose an earlier
+    /// call's record while a later one survives.
+    pub fn resolve_truncation(&mut self, got: &[(Lsn, Entry)], bound: Lsn) {
+        let first = got.first().map_or(Lsn::MAX, |(l, _)| *l);
+        let Some((&missing, _)) = self.completed.range(..first.min(bound)).next_back() else {
+            return;
+        };
+        let t = self
+            .maybe_starts
+            .iter()
+            .copied()
+            .filter(|&t| t > missing && t <= first)
+            .min();
+        if let Some(t) = t {
+            self.settle_at(t);
+        }
+    }
+
+    /// A read of `lsn` was refused as below the log's start: true if a pending
+    /// truncation explains it (the lowest one past `lsn` took effect, at least).
+    pub fn explains_refused_read(&mut self, lsn: Lsn) -> bool {
+        let t = self.maybe_starts.iter().copied().filter(|&t| t > lsn).min();
+        match t {
+            Some(t) => {
+                self.settle_at(t);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A reservation at `lsn` was completed holding `entry` (whatever the result: its
     /// bytes were in the log's hands).
     pub fn complete(&mut self, lsn: Lsn, entry: Entry) {
@@ -251,6 +323,7 @@ impl Model {
             Violation::new(Invariant::Read, format!("iterating a fresh recovery: {e}"))
         })?;
         self.forget_cut(&log.cut_ranges());
+        self.resolve_truncation(&got, tip);
         self.check_recovery(&got, tip, mode)?;
         let kept: BTreeMap<Lsn, Entry> = got.into_iter().collect();
         let highest = self.highest;
@@ -260,6 +333,8 @@ impl Model {
             floor: highest,
             highest,
             history: std::mem::take(&mut self.history),
+            start: self.start,
+            maybe_starts: std::mem::take(&mut self.maybe_starts),
             ..Model::default()
         };
         Ok(())
@@ -325,6 +400,8 @@ impl Model {
             floor: highest,
             highest,
             history: std::mem::take(&mut self.history),
+            start: self.start,
+            maybe_starts: std::mem::take(&mut self.maybe_starts),
             ..Model::default()
         };
         Ok(())

@@ -78,6 +78,12 @@ pub enum Step {
         /// Which one (modulo the readable set).
         pick: u16,
     },
+    /// Truncate the log before a completed message's lsn (`try_truncate_before`;
+    /// Linear mode, refused in Gc mode): `T{pick}`.
+    Truncate {
+        /// Which completed message (modulo the completed set).
+        pick: u16,
+    },
     /// Iterate the log and compare with the model: `I`.
     Scan,
     /// Drop the log without its closing flush (open reservations abort) and reopen
@@ -117,6 +123,7 @@ impl fmt::Display for Step {
             Step::BatchAdd { client, len } => write!(f, "b{client}.{len}"),
             Step::BatchSeal { client } => write!(f, "S{client}"),
             Step::Read { pick } => write!(f, "G{pick}"),
+            Step::Truncate { pick } => write!(f, "T{pick}"),
             Step::Scan => f.write_str("I"),
             Step::Reopen => f.write_str("O"),
             Step::Close => f.write_str("Q"),
@@ -202,6 +209,10 @@ fn parse_step(token: &str) -> Result<Step, String> {
             want(1)?;
             Step::Read { pick: n(0)? }
         }
+        'T' => {
+            want(1)?;
+            Step::Truncate { pick: n(0)? }
+        }
         'Y' => {
             want(1)?;
             Step::CrashInside { calls: byte(0)? }
@@ -276,7 +287,10 @@ fn draw_step(rng: &mut ChaCha8Rng, s: &Scenario) -> Step {
             len: draw_len(rng, blob).min(200),
         },
         79..=82 => Step::BatchSeal { client },
-        83..=92 => Step::Read {
+        83..=91 => Step::Read {
+            pick: rng.random_range(0..1000),
+        },
+        92 => Step::Truncate {
             pick: rng.random_range(0..1000),
         },
         93..=96 => Step::Scan,

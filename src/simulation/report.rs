@@ -56,6 +56,8 @@ pub struct Counts {
     pub clean_closes: u64,
     /// Opens that resumed the segment a clean close ended in.
     pub resumed: u64,
+    /// `try_truncate_before` calls that returned Ok (Linear mode).
+    pub truncations: u64,
     /// Opens that succeeded (each followed by the oracle's check).
     pub recoveries: u64,
     /// Opens that failed on an injected IO error and were retried.
@@ -87,6 +89,7 @@ impl Counts {
             (&mut self.reopens, o.reopens),
             (&mut self.clean_closes, o.clean_closes),
             (&mut self.resumed, o.resumed),
+            (&mut self.truncations, o.truncations),
             (&mut self.recoveries, o.recoveries),
             (&mut self.open_retries, o.open_retries),
             (&mut self.poisonings, o.poisonings),

@@ -99,7 +99,8 @@ impl FaultClass {
     pub fn parse_set(text: &str) -> Result<Vec<FaultClass>, String> {
         match text {
             "all" => Ok(FaultClass::ALL.to_vec()),
-            "none" | "" => Ok(Vec::new()),
+            "none" => Ok(Vec::new()),
+            "" => Err("an empty list of fault classes: say all or none".to_string()),
             list => list
                 .split([',', '+'])
                 .map(|n| FaultClass::parse(n.trim()).ok_or_else(|| unknown_class(n)))
