@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// Print the summary as one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// When stderr is not a terminal, print a progress line this often (seconds).
+    #[arg(long, default_value_t = 10)]
+    pub progress_every: u64,
     /// Exit 1 if an enabled fault class never fired, a crash point was never hit or a
     /// recovery branch every crashing campaign reaches was never taken (for CI).
     #[arg(long)]
@@ -71,7 +74,7 @@ pub fn main(args: &RunArgs) -> ExitCode {
     // The wall clock only times the campaign for its speed figures; no run sees it.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
-    let mut reports = campaign(&args.seeds, jobs, &pins);
+    let mut reports = campaign(&args.seeds, jobs, &pins, args.progress_every);
     reports.sort_by_key(|r| r.seed);
     let mut summary = Summary {
         jobs,
@@ -112,6 +115,7 @@ fn flags(args: &RunArgs, jobs: usize, pins: &Pins) -> Vec<(&'static str, String)
     f.extend(a.ops.map(|o| ("ops", o.to_string())));
     f.extend(a.liar.clone().map(|l| ("liar", l)));
     f.push(("pins", pins.to_string()));
+    f.push(("progress-every", args.progress_every.to_string()));
     f.push(("require-coverage", args.require_coverage.to_string()));
     f.push(("json", args.json.to_string()));
     f
@@ -132,10 +136,11 @@ fn command_line(flags: &[(&str, String)]) -> String {
 }
 
 /// Progress for logs: when stderr is not a terminal the bar is hidden, and a line
-/// every 10 s says how far the campaign is.
+/// every `every` seconds (10 by default) says how far the campaign is.
 struct Progress {
     bar: ProgressBar,
     plain: bool,
+    every: u64,
     total: u64,
     done: u64,
     failed: u64,
@@ -146,7 +151,7 @@ struct Progress {
 impl Progress {
     // The wall clock only paces progress lines; no run sees it.
     #[allow(clippy::disallowed_methods)]
-    fn new(total: u64) -> Progress {
+    fn new(total: u64, every: u64) -> Progress {
         use std::io::IsTerminal;
         let plain = !std::io::stderr().is_terminal();
         let bar = if plain {
@@ -162,6 +167,7 @@ impl Progress {
         Progress {
             bar,
             plain,
+            every,
             total,
             done: 0,
             failed: 0,
@@ -179,7 +185,7 @@ impl Progress {
         }
         self.bar.inc(1);
         let now = Instant::now();
-        if self.plain && now.duration_since(self.last).as_secs() >= 10 {
+        if self.plain && now.duration_since(self.last).as_secs() >= self.every {
             self.last = now;
             let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
             let rate = self.done as f64 / secs;
@@ -192,9 +198,9 @@ impl Progress {
     }
 }
 
-fn campaign(seeds: &Range<u64>, jobs: usize, pins: &Pins) -> Vec<Report> {
+fn campaign(seeds: &Range<u64>, jobs: usize, pins: &Pins, every: u64) -> Vec<Report> {
     let next = AtomicU64::new(seeds.start);
-    let mut progress = Progress::new(seeds.end - seeds.start);
+    let mut progress = Progress::new(seeds.end - seeds.start, every);
     let (tx, rx) = mpsc::channel::<Report>();
     let mut reports = Vec::new();
     std::thread::scope(|s| {

@@ -88,3 +88,28 @@ fn a_range_at_the_end_of_the_seed_space_runs_its_one_seed() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("\"seeds\":1,"), "{text}");
 }
+
+/// With stderr not a terminal (a CI log), progress comes as plain lines: seeds done,
+/// failures, rate and ETA (every 10 s by default; every seed here).
+#[test]
+fn progress_lines_when_stderr_is_not_a_terminal() {
+    let (code, text) = sim(&[
+        "run",
+        "--seeds",
+        "0..3",
+        "--ops",
+        "20",
+        "--progress-every",
+        "0",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("pagelog-sim: "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[2].contains("3/3 seeds, 0 failed") && lines[2].contains("eta"),
+        "{text}"
+    );
+}
