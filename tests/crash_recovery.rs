@@ -150,13 +150,16 @@ fn child(dir: &Path, seed: u64, cycle: u32) {
     };
     // Every third cycle the child drops its log after a few steps, without a flush:
     // the drop must make every completion durable. It reports that as an
-    // acknowledgement of everything, then `closed`, and waits to be killed.
+    // acknowledgement of everything, then `closed`, and waits to be killed. It says
+    // `closing` first: from the drop on, the directory is free, and the parent must
+    // not take a second open succeeding then for a broken lock.
     let drop_after = (cycle % 3 == 0).then(|| rng.random_range(5..60));
     // The parent kills us long before this ends; the bound only keeps a lost parent
     // from leaving a process writing forever.
     for step in 0..200_000 {
         if drop_after == Some(step) {
             let last = w.last;
+            out.line("closing".to_string());
             drop(log);
             if let Some(lsn) = last {
                 out.line(format!("ack {}", lsn + 1));
@@ -254,6 +257,8 @@ struct Heard {
     lines: usize,
     /// The child dropped its log (which flushed it) and waits to be killed.
     closed: bool,
+    /// The child is about to drop its log: from then on the directory may be free.
+    closing: bool,
 }
 
 impl Heard {
@@ -274,6 +279,7 @@ impl Heard {
                 self.aborted.insert(num(1)?);
             }
             "ack" => self.acked = self.acked.max(num(1)?),
+            "closing" => self.closing = true,
             "closed" => self.closed = true,
             _ => return Err(format!("bad report line {line:?}")),
         }
@@ -303,7 +309,7 @@ fn kill_cycle(dir: &Path, seed: u64, cycle: u32, kill_after: usize) -> Heard {
         }
     }
     // The child is alive and holds the log: a second process must be refused.
-    if heard.lines == kill_after && !heard.closed {
+    if heard.lines == kill_after && !heard.closing {
         let storage = StdStorage::open(dir).expect("storage");
         match Log::open(config(), Arc::new(storage)) {
             Err(Error::Locked { .. }) => {}

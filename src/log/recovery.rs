@@ -245,17 +245,20 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
     }
     let mut walk = Walk::new(config, &headers, true);
     walk.run(file, file_len)?;
-    if !walk.start_explained() {
+    let (mut tip, mut dropped) = batch_tip(walk.cut, &walk.messages);
+    // Step 8, judged at the final tip: a Truncate record past it (a batch dropped
+    // before it) explains nothing.
+    if !walk.start_explained(tip) {
         if config.recovery_mode == RecoveryMode::AbsoluteConsistency {
-            return Err(walk.missing_start(file));
+            return Err(walk.missing_start(file, tip));
         }
         // Tolerated: the damage at the log's start cuts it there, as anywhere else.
         walk = Walk::new(config, &headers, false);
         walk.run(file, file_len)?;
+        (tip, dropped) = batch_tip(walk.cut, &walk.messages);
     }
     let swept = sweep_outside(config, file, file_len, slots, &headers, &walk)?;
     walk.check_rot(swept, file)?;
-    let (tip, dropped) = batch_tip(walk.cut, &walk.messages);
     walk.branches.batches_dropped = dropped;
     let chain: Vec<(Lsn, usize)> = walk.chain.into_iter().filter(|(l, _)| *l < tip).collect();
     let mut zero_ranges: Vec<(u64, usize)> = dirty
@@ -510,12 +513,12 @@ impl<'a> Walk<'a> {
 
     /// Step 8: a Linear log that starts past lsn 0 was truncated there, which a
     /// recovered Truncate record must say; otherwise its first segments were lost.
-    fn start_explained(&self) -> bool {
-        self.truncated_from <= highest_truncate(&self.messages, self.cut)
+    fn start_explained(&self, tip: Lsn) -> bool {
+        self.truncated_from <= highest_truncate(&self.messages, tip)
     }
 
-    fn missing_start(&self, file: &dyn File) -> Error {
-        let declared = highest_truncate(&self.messages, self.cut);
+    fn missing_start(&self, file: &dyn File, tip: Lsn) -> Error {
+        let declared = highest_truncate(&self.messages, tip);
         Error::corruption(
             file.name(),
             0,
