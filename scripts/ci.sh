@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# CI tier: every run. Budget: under 20 minutes on 2 cores from a clean clone; measured
-# 18.7 minutes on an idle 2-core machine, compiling included (the 2,000-seed campaign
-# with every fault class, header damage included, about 6.5; compiling about 5; the
-# fuzz smoke 4; the test suite about 3). The README's test command.
+# CI tier: every run. Budget: under 20 minutes on 2 cores from a clean clone,
+# compiling included; measured about 19 minutes on a 2-core machine (the run to the end
+# of the campaign took 14.1 minutes, the fuzz smoke takes 4 and the demo seconds).
+# What dominates: the 2,000-seed campaign with every fault class (5.8 minutes),
+# compiling (about 5: debug, test, loom and release profiles), the fuzz smoke (4), the
+# test suite with the kill -9 test (about 3). The README's test command.
 #
 # Runs: rustfmt check, clippy with warnings denied, the whole test suite (unit,
 # integration, quickcheck properties, fuzz-corpus replay, the simulator's CLI tests),
