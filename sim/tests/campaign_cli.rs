@@ -1,20 +1,12 @@
 //! Risks: a campaign that cannot fail (an oracle that does not bite), runs that do not
 //! replay (nondeterminism), and failures that cannot be turned into short tests.
 
-use std::process::Command;
+mod common;
+
+use common::sim;
 
 use pagelog::simulation::plan::generate;
 use pagelog::simulation::{Invariant, Pins, Scenario, parse_plan, run};
-
-fn sim(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pagelog-sim"))
-        .args(args)
-        .output()
-        .expect("run pagelog-sim");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn hash_line(text: &str) -> String {
     text.lines()

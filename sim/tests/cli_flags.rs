@@ -2,18 +2,9 @@
 //! seed runs: never a panic, and never a seed reported as an engine violation. One test
 //! per rejected value, so a regression names the flag.
 
-use std::process::Command;
+mod common;
 
-/// Runs `pagelog-sim` with `args`; returns the exit code and everything it printed.
-fn sim(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pagelog-sim"))
-        .args(args)
-        .output()
-        .expect("run pagelog-sim");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
+use common::sim;
 
 /// `args` must exit 2 with a message containing `names`, having run no seed.
 fn rejected(args: &[&str], names: &str) {
