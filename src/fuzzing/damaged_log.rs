@@ -60,7 +60,7 @@ pub fn damaged_log(config: Config, data: &[u8]) {
         "the undamaged log recovered two states"
     );
     assert!(
-        state_at(&reference, written, written.len(), gc),
+        state_at(&reference, written, built.start, written.len(), gc),
         "the undamaged log is not the whole workload"
     );
     let (damaged, touched_header) = apply(&built.image, damage, config.segment_size_bytes);
@@ -74,7 +74,7 @@ pub fn damaged_log(config: Config, data: &[u8]) {
         ..config.clone()
     };
     judge(recover(&strict, &damaged), "strict", gc, |got| {
-        (0..=written.len()).any(|c| silent(c) && state_at(got, written, c, gc))
+        (0..=written.len()).any(|c| silent(c) && from_any_start(got, &built, c, gc))
             || gc_limit && is_subsequence(got, written)
     });
     let tolerant = Config {
@@ -82,7 +82,7 @@ pub fn damaged_log(config: Config, data: &[u8]) {
         ..config
     };
     judge(recover(&tolerant, &damaged), "tolerant", gc, |got| {
-        (0..=written.len()).any(|c| state_at(got, written, c, gc))
+        (0..=written.len()).any(|c| from_any_start(got, &built, c, gc))
             || gc_limit && is_subsequence(got, written)
     });
 }
@@ -92,11 +92,11 @@ pub fn damaged_log(config: Config, data: &[u8]) {
 /// every one that no message of the whole workload supersedes: a superseded message
 /// stays visible until its segment is reclaimed, and once a later message superseded
 /// it durably it may be reclaimed even if a tolerated cut loses that later message.
-fn state_at(got: &Messages, written: &Messages, c: usize, gc: bool) -> bool {
-    let upto = &written[..c];
+fn state_at(got: &Messages, written: &Messages, start: usize, c: usize, gc: bool) -> bool {
     if !gc {
-        return got == upto;
+        return start <= c && got[..] == written[start..c];
     }
+    let upto = &written[..c];
     let never_superseded = upto.iter().enumerate().filter(|(i, (_, pid, _))| {
         !written[i + 1..]
             .iter()
@@ -104,6 +104,13 @@ fn state_at(got: &Messages, written: &Messages, c: usize, gc: bool) -> bool {
     });
     is_subsequence(got, &upto.to_vec())
         && never_superseded.into_iter().all(|(_, m)| got.contains(m))
+}
+
+/// `state_at` from either start the workload may leave: 0, or its truncation point.
+fn from_any_start(got: &Messages, built: &Built, c: usize, gc: bool) -> bool {
+    [0, built.start]
+        .iter()
+        .any(|&s| state_at(got, &built.written, s, c, gc))
 }
 
 /// The state a recovery gives: every message in Linear mode; in Gc mode those no later
@@ -148,6 +155,10 @@ fn judge(
 /// What the workload left: its messages, each one's lsn and file offset, and the log
 /// file's durable bytes.
 struct Built {
+    /// Linear mode: the workload truncated the log before this message (0: never).
+    /// Damage may undo that (a lost Truncate record), so a recovered state may start
+    /// at 0 or here.
+    start: usize,
     written: Messages,
     places: Vec<(Lsn, u64)>,
     image: Vec<u8>,
@@ -174,6 +185,16 @@ fn build(config: &Config, seed: u8, flush_only: bool) -> Built {
         written.push((kind, pid, value));
         places.push((p.lsn, p.file_offset));
     }
+    // Linear mode: half the workloads end with a checkpoint that truncates the log.
+    let linear = config.segment_mode == SegmentMode::Linear;
+    let start = if linear && rng.random_bool(0.5) {
+        let k = rng.random_range(0..written.len());
+        log.truncate_before(places[k].0)
+            .expect("fault-free truncation");
+        k
+    } else {
+        0
+    };
     log.close().expect("fault-free close");
     let disk = disk.crash();
     if !flush_only {
@@ -183,6 +204,7 @@ fn build(config: &Config, seed: u8, flush_only: bool) -> Built {
     }
     let image = disk.durable_file(LOG_FILE).expect("the log file");
     Built {
+        start,
         written,
         places,
         image,
