@@ -8,6 +8,7 @@
 #   tests/loom_iobuf.rs   IO-buffer seal and write through the real Log; poison and wake
 #   tests/loom_stable.rs  stable interval over out-of-order writes; waiters; poison
 #   tests/loom_salt.rs    a stale claim against a reused buffer (the header salt, I9)
+#   tests/loom_commit.rs  group commit: a flush riding on another thread's sync
 # Each test file's doc lists the engine mutations its models were shown to catch.
 # Usage: scripts/loom.sh [test-name-filter]   (LOOM_MAX_PREEMPTIONS overrides 3)
 set -euo pipefail

@@ -6,10 +6,11 @@
 //!    blob threshold is first written to its own blob file, file and directory synced,
 //!    and the log message carries its lsn.
 //! 2. The caller completes or aborts the reservation (`reservation.rs`).
-//! 3. A buffer sealed with no writers is written at its file offset and the file is
-//!    synced; the written lsn interval goes to the stable tracker.
+//! 3. A buffer sealed with no writers is written at its file offset and is free again;
+//!    group commit (`stable.rs`) syncs the file, one sync covering every buffer
+//!    written before it, and the synced lsn intervals go to the stable tracker.
 //! 4. `make_stable`/`flush` seal the buffer holding the bytes they need and wait until
-//!    the stable lsn covers them. An IO error poisons the log: every waiter and every
+//!    the stable lsn covers them, riding on a sync in flight or leading the next. An IO error poisons the log: every waiter and every
 //!    later call gets the error, and nothing is claimed durable afterwards.
 
 use super::blob;
@@ -24,7 +25,7 @@ use super::kind::Kind;
 use super::recovery::{self, Recovery};
 use super::segment::Accountant;
 use super::space::Space;
-use super::stable::Stable;
+use super::stable::{Stable, SyncTurn, Waited, Written};
 use super::stats::{Counter, Counters, Stats};
 use crate::config::{Config, SegmentMode};
 use crate::error::{Error, Result};
@@ -623,9 +624,13 @@ impl Inner {
         first
     }
 
+    /// Writes a buffer's bytes; the buffer is free again once they are in the file.
+    /// They become durable with the next sync (group commit, `stable.rs`): this
+    /// thread runs it now if none is in flight.
     fn write_out(&self, job: &WriteJob) -> Result<()> {
         let size = self.config.segment_size_bytes;
         let mut vouch = None;
+        let mut wrote = false;
         if job.len > 0 {
             if self.poisoned.load(Ordering::Acquire) {
                 return self.check();
@@ -655,28 +660,57 @@ impl Inner {
                 self.file
                     .write_at(&bytes[skip..], job.file_offset + skip as u64)
                     .map_err(|e| self.fail(e))?;
-                failpoint!("handle::write_out::sync");
-                self.file.sync().map_err(|e| self.fail(e))?;
+                wrote = true;
                 self.count(Counter::BytesWritten, (bytes.len() - skip) as u64);
                 self.count(Counter::BuffersWritten, 1);
-                self.count(Counter::Syncs, 1);
                 self.count(Counter::Pads, u64::from(job.pad_len > 0));
             }
         }
-        if job.next_base > job.base {
-            self.stable.mark_written(job.base, job.next_base);
+        self.ring.finish(job);
+        let written = Written {
+            start: job.base,
+            end: job.next_base,
+            vouch,
+        };
+        if !wrote {
+            // Nothing of this interval needed writing (no bytes, or only the jump
+            // segment's header, durable since open).
+            self.stable.mark_written(written.start, written.end);
+            return self.after_sync(&[written]);
         }
+        match self.stable.written(written) {
+            Some(turn) => self.run_sync(turn),
+            None => Ok(()),
+        }
+    }
+
+    /// Syncs the log file for `turn` (every buffer written before it was taken), then
+    /// reports them durable and applies what that frees.
+    fn run_sync(&self, turn: SyncTurn) -> Result<()> {
+        failpoint!("handle::write_out::sync");
+        self.file.sync().map_err(|e| self.fail(e))?;
+        self.count(Counter::Syncs, 1);
+        let covered = turn.covers().to_vec();
+        self.stable.synced(turn);
+        self.after_sync(&covered)
+    }
+
+    /// Intervals just made durable: vouching headers count, finished segments are
+    /// deactivated, and what is now reclaimable is reclaimed.
+    fn after_sync(&self, durable: &[Written]) -> Result<()> {
+        let size = self.config.segment_size_bytes;
         let dead = {
             let mut space = self.space.lock();
-            if let Some(v) = vouch {
-                space.vouch(v);
-            }
-            if job.next_base % size == 0 && job.next_base > job.base {
-                space.accountant_mut().deactivate(job.next_base - size);
+            for w in durable {
+                if let Some(v) = w.vouch {
+                    space.vouch(v);
+                }
+                if w.end % size == 0 && w.end > w.start {
+                    space.accountant_mut().deactivate(w.end - size);
+                }
             }
             space.stabilize(self.stable.stable_end())
         };
-        self.ring.finish(job);
         self.remove_blobs(&dead)?;
         self.remove_truncated_blobs()?;
         self.release_segments()
@@ -776,16 +810,21 @@ impl Inner {
         }
     }
 
+    /// Waits until every lsn below `end` is durable, leading a sync whenever the
+    /// group commit hands this thread the turn (`stable.rs`).
     fn wait(&self, end: Lsn, block: bool) -> Result<()> {
-        let outcome = if block {
-            self.stable.wait_until(end)
-        } else {
-            self.stable.try_until(end)
-        };
-        match outcome {
-            Err(Error::WouldBlock) => Err(Error::WouldBlock),
-            Err(_) => self.check(),
-            Ok(()) => Ok(()),
+        loop {
+            let outcome = if block {
+                self.stable.wait_or_lead(end)
+            } else {
+                self.stable.try_or_lead(end)
+            };
+            match outcome {
+                Ok(Waited::Durable) => return Ok(()),
+                Ok(Waited::Lead(turn)) => self.run_sync(turn)?,
+                Err(Error::WouldBlock) => return Err(Error::WouldBlock),
+                Err(_) => return self.check(),
+            }
         }
     }
 

@@ -23,8 +23,8 @@
 //! 4. Release: a writer leaving decrements the writer count by CAS. Whoever moves the
 //!    word to sealed-with-no-writers (the last writer out, or the sealer of a buffer
 //!    with none) receives the buffer's [`WriteJob`]: exactly one thread per generation.
-//!    It writes the bytes (with a Pad filling a finished segment's tail), syncs, reports
-//!    the lsn interval to the stable tracker and calls [`Ring::finish`].
+//!    It writes the bytes (with a Pad filling a finished segment's tail) and calls
+//!    [`Ring::finish`]; group commit (`stable.rs`) makes them durable.
 //!
 //! Invariants (asserted): only the current generation is ever unsealed; a message never
 //! starts in the last [`MESSAGE_HEADER_LEN`] bytes of a segment nor crosses a segment's
