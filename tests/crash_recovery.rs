@@ -151,8 +151,9 @@ fn child(dir: &Path, seed: u64, cycle: u32) {
     // Every third cycle the child drops its log after a few steps, without a flush:
     // the drop must make every completion durable. It reports that as an
     // acknowledgement of everything, then `closed`, and waits to be killed. It says
-    // `closing` first: from the drop on, the directory is free, and the parent must
-    // not take a second open succeeding then for a broken lock.
+    // `closing` first and waits for the parent's go-ahead on stdin: from the drop on,
+    // the directory is free, and a parent that had not yet read `closing` would take
+    // a second open succeeding then for a broken lock.
     let drop_after = (cycle % 3 == 0).then(|| rng.random_range(5..60));
     // The parent kills us long before this ends; the bound only keeps a lost parent
     // from leaving a process writing forever.
@@ -160,6 +161,8 @@ fn child(dir: &Path, seed: u64, cycle: u32) {
         if drop_after == Some(step) {
             let last = w.last;
             out.line("closing".to_string());
+            let mut go = String::new();
+            std::io::stdin().read_line(&mut go).expect("child: stdin");
             drop(log);
             if let Some(lsn) = last {
                 out.line(format!("ack {}", lsn + 1));
@@ -297,14 +300,23 @@ fn kill_cycle(dir: &Path, seed: u64, cycle: u32, kill_after: usize) -> Heard {
         .arg(seed.to_string())
         .arg(cycle.to_string())
         .stdout(Stdio::piped())
+        .stdin(Stdio::piped())
         .spawn()
         .expect("spawn child");
     let stdout = child.stdout.take().expect("child stdout");
+    let mut stdin = child.stdin.take().expect("child stdin");
     let mut heard = Heard::default();
     let mut lines = BufReader::new(stdout).lines();
     while heard.lines < kill_after && !heard.closed {
         match lines.next() {
-            Some(line) => heard.take(&line.expect("read pipe")).expect("child report"),
+            Some(line) => {
+                let line = line.expect("read pipe");
+                heard.take(&line).expect("child report");
+                if line == "closing" {
+                    // The child drops its log only after this.
+                    writeln!(stdin, "go").expect("tell the child to close");
+                }
+            }
             None => break,
         }
     }

@@ -186,6 +186,7 @@ impl Log {
                 writable_start(&config, &rec, storage.as_ref(), found, &mut space, own)?
             }
         };
+        space.record_from(opened.first.base);
         let ring = Ring::new(
             config.io_bufs,
             config.io_buf_size_bytes,
@@ -341,7 +342,7 @@ fn check_live_blobs(rec: &Recovery, space: &Space, blob_files: &[Lsn]) -> Result
     let missing = rec
         .messages
         .iter()
-        .filter(|m| m.kind.is_blob() && space.is_live(m.pid, m.lsn))
+        .filter(|m| m.kind.is_blob() && space.blob_is_live(m.pid, m.lsn))
         .find(|m| {
             m.word
                 .is_some_and(|b| blob_files.binary_search(&b).is_err())
@@ -665,6 +666,12 @@ impl Inner {
                 self.count(Counter::BuffersWritten, 1);
                 self.count(Counter::Pads, u64::from(job.pad_len > 0));
             }
+        }
+        if self.config.segment_mode == SegmentMode::Gc {
+            // Read back before the buffer is free again, recorded before its sync.
+            let frags = self.ring.fragments(job);
+            let mut space = self.space.lock();
+            space.record_buffer(job.base, job.next_base, frags);
         }
         self.ring.finish(job);
         let written = Written {

@@ -36,7 +36,9 @@ use super::format::{
     Lsn, MESSAGE_HEADER_LEN, MessageHeader, RunNonces, SEGMENT_HEADER_LEN, StoredKind, VOUCH_LEN,
     Vouch,
 };
+use super::format::{Place, decode_u64};
 use super::header::Header;
+use super::space::Fragment;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 
 /// Space claimed by one reservation.
@@ -511,6 +513,46 @@ impl Ring {
         // writers until it calls `finish`.
         // SAFETY: so nothing writes these bytes while the slice lives.
         unsafe { self.bufs[job.index].bytes.slice(0, job.len) }
+    }
+
+    /// The messages `job` holds, read back from their headers (for the Gc
+    /// bookkeeping, `space.rs`): every claim between the Vouch and the Pad, in lsn
+    /// order. Called by the job's holder before [`Ring::finish`].
+    pub fn fragments(&self, job: &WriteJob) -> Vec<Fragment> {
+        let mut at = self.initial(job.base);
+        let end = job.len - job.pad_len;
+        let mut frags = Vec::new();
+        if end <= at {
+            return frags;
+        }
+        let bytes = self.job_bytes(job);
+        while at < end {
+            let place = Place {
+                file: "io buffer",
+                offset: job.file_offset + at as u64,
+            };
+            let h = MessageHeader::decode(&bytes[at..], self.buf_size as u64, place)
+                .expect("a claim's own header");
+            assert_eq!(
+                h.lsn,
+                job.base + at as u64,
+                "a claim's header names its lsn"
+            );
+            let payload = at + MESSAGE_HEADER_LEN;
+            let blob = h
+                .kind
+                .is_blob()
+                .then(|| decode_u64(&bytes[payload..payload + 8], place).expect("blob lsn"));
+            frags.push(Fragment {
+                kind: h.kind,
+                pid: h.pid,
+                lsn: h.lsn,
+                blob,
+            });
+            at = payload + h.len as usize;
+        }
+        assert_eq!(at, end, "claims overrun the buffer's claimed bytes");
+        frags
     }
 
     /// The job's write finished: the buffer may be installed again.

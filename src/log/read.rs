@@ -174,7 +174,7 @@ impl Inner {
     /// (every message in Linear mode) is damage; of a superseded Gc message it is a
     /// reclaimed blob, and `e` stands (iteration skips it).
     fn missing_blob(&self, e: Error, pid: u64, lsn: Lsn, blob_lsn: Lsn) -> Error {
-        if !e.is_not_found() || !self.space.lock().is_live(pid, lsn) {
+        if !e.is_not_found() || !self.space.lock().blob_is_live(pid, lsn) {
             return e;
         }
         Error::corruption(

@@ -13,9 +13,9 @@
 //! ```
 //!
 //! A segment leaves the log (Releasing) only when all of these hold:
-//! 1. no page has a live fragment in it, where a fragment stops being live only once
-//!    the message that replaced it is stable (so the newest stable copy of a page is
-//!    never in a segment being reused);
+//! 1. no live fragment is in it, where a fragment stops being live only once the
+//!    message that replaced it is stable (so the newest stable copy of a page is never
+//!    in a segment being reused);
 //! 2. the whole segment is below the stable lsn (it is not in the unstable tail);
 //! 3. every batch whose manifest it holds is durable;
 //! 4. no reader holds a pin on it;
@@ -41,15 +41,22 @@
 //! ([`Accountant::segments_in_use`]) stays bounded; bounding the file length as well
 //! needs the tail segments drained first, which is not built yet.
 //!
+//! The accountant counts fragments per segment, not pages: which page a fragment
+//! belongs to is the caller's (`space.rs`) business, so its memory grows with segments,
+//! never with pages or messages.
+//!
 //! Everything here is inline and deterministic (BTreeMaps; no threads): the seed
 //! source's thread-pool work is the caller's explicit maintenance step.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 
 use super::format::Lsn;
 
 /// A page id.
 pub type PageId = u64;
+
+/// A segment slot: the index of a segment in the file (file offset over segment size).
+pub type Slot = u32;
 
 /// The life of a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,10 +77,10 @@ pub enum SegmentState {
 struct Segment {
     state: SegmentState,
     lsn: Lsn,
-    /// Live fragments here, counted per page.
-    live: BTreeMap<PageId, u32>,
-    /// Distinct pages ever given a fragment here (the denominator of the live share).
-    written: BTreeSet<PageId>,
+    /// Live fragments here.
+    live: u64,
+    /// Fragments ever written here (the denominator of the live share).
+    written: u64,
     /// The highest end lsn of a batch whose manifest sits here.
     batches_until: Lsn,
     /// A jump segment stays while the segment holding this lsn (where the log it
@@ -87,8 +94,8 @@ impl Segment {
         Segment {
             state: SegmentState::Free,
             lsn: 0,
-            live: BTreeMap::new(),
-            written: BTreeSet::new(),
+            live: 0,
+            written: 0,
             batches_until: 0,
             requires: None,
             pins: 0,
@@ -108,8 +115,9 @@ pub struct Accountant {
     releasing: BTreeMap<Lsn, usize>,
     /// Releasing segments not yet handed to the caller for zeroing.
     to_zero: Vec<usize>,
-    /// replacement lsn -> (segment, page) fragments that die once that lsn is stable.
-    pending_deaths: BTreeMap<Lsn, Vec<(usize, PageId)>>,
+    /// (replacement lsn, slot, fragments): fragments that die once that lsn is
+    /// stable, in replacement-lsn order (the caller records in lsn order).
+    pending_deaths: VecDeque<(Lsn, Slot, u32)>,
     stable: Lsn,
     /// Release only the lowest segment in the log, one at a time (Linear mode,
     /// [`Accountant::release_in_lsn_order`]).
@@ -131,7 +139,7 @@ impl Accountant {
             by_lsn: BTreeMap::new(),
             releasing: BTreeMap::new(),
             to_zero: Vec::new(),
-            pending_deaths: BTreeMap::new(),
+            pending_deaths: VecDeque::new(),
             stable: 0,
             in_order: false,
         }
@@ -140,7 +148,7 @@ impl Accountant {
     /// The accountant for a recovered file of `slots` segment slots: each `(lsn,
     /// slot)` in `chain` is a recovered segment (Inactive, until a run resumes the last
     /// one after a clean close); every other slot is Free. Replay the recovered messages
-    /// with `mark_link`/`mark_replace`, then call `stabilize`.
+    /// with `mark_live`/`kill`, then call `stabilize`.
     pub fn recovered(
         segment_size: u64,
         cleanup_threshold_pct: u8,
@@ -229,14 +237,12 @@ impl Accountant {
             self.segments.len() - 1
         });
         let s = &mut self.segments[index];
-        assert!(s.state == SegmentState::Free && s.live.is_empty() && s.pins == 0);
+        assert!(s.state == SegmentState::Free && s.live == 0 && s.pins == 0);
         *s = Segment {
             state: SegmentState::Active,
             lsn,
-            requires: None,
-            ..s.clone()
+            ..Segment::free()
         };
-        s.written.clear();
         self.by_lsn.insert(lsn, index);
         index as u64 * self.segment_size
     }
@@ -254,29 +260,35 @@ impl Accountant {
         self.index_of(lsn) as u64 * self.segment_size + lsn % self.segment_size
     }
 
-    /// Page `pid` got a fragment at `lsn`.
-    pub fn mark_link(&mut self, pid: PageId, lsn: Lsn) {
-        let i = self.index_of(lsn);
-        let s = &mut self.segments[i];
+    /// The slot of the segment in use holding `lsn`.
+    pub fn slot_of(&self, lsn: Lsn) -> Slot {
+        Slot::try_from(self.index_of(lsn)).expect("fewer than 2^32 segment slots")
+    }
+
+    /// A fragment was written in `slot`: it is live until killed.
+    pub fn mark_live(&mut self, slot: Slot) {
+        let s = &mut self.segments[slot as usize];
         assert_ne!(s.state, SegmentState::Free, "fragment in a free segment");
-        *s.live.entry(pid).or_insert(0) += 1;
-        s.written.insert(pid);
+        s.live += 1;
+        s.written += 1;
     }
 
-    /// Page `pid` was rewritten whole at `lsn`; its fragments at `old` die once `lsn`
-    /// is stable.
-    pub fn mark_replace(&mut self, pid: PageId, old: &[Lsn], lsn: Lsn) {
-        self.mark_link(pid, lsn);
-        self.kill(pid, old, lsn);
+    /// `count` live fragments in each `(slot, count)` die once `replacement` is stable.
+    /// Replacements arrive in lsn order (asserted).
+    pub fn kill(&mut self, deaths: Vec<(Slot, u32)>, replacement: Lsn) {
+        if let Some(&(last, _, _)) = self.pending_deaths.back() {
+            assert!(replacement >= last, "death at {replacement} after {last}");
+        }
+        let due = deaths.into_iter().map(|(slot, n)| (replacement, slot, n));
+        self.pending_deaths.extend(due);
     }
 
-    /// Fragments of `pid` at `old` (already linked) die once `replacement` is stable.
-    pub fn kill(&mut self, pid: PageId, old: &[Lsn], replacement: Lsn) {
-        let deaths: Vec<(usize, PageId)> = old.iter().map(|&o| (self.index_of(o), pid)).collect();
-        self.pending_deaths
-            .entry(replacement)
-            .or_default()
-            .extend(deaths);
+    /// Whether the segment in `slot` is Draining: its live fragments should be
+    /// rewritten elsewhere.
+    pub fn is_draining(&self, slot: Slot) -> bool {
+        self.segments
+            .get(slot as usize)
+            .is_some_and(|s| s.state == SegmentState::Draining)
     }
 
     /// The segment holding `manifest_lsn` holds a batch ending at `batch_end`.
@@ -317,22 +329,15 @@ impl Accountant {
     pub fn stabilize(&mut self, stable: Lsn) {
         assert!(stable >= self.stable, "stable lsn went down");
         self.stable = stable;
-        let durable: Vec<Lsn> = self
-            .pending_deaths
-            .range(..stable)
-            .map(|(l, _)| *l)
-            .collect();
-        for lsn in durable {
-            for (i, pid) in self.pending_deaths.remove(&lsn).unwrap_or_default() {
-                let live = &mut self.segments[i].live;
-                let count = live
-                    .get_mut(&pid)
-                    .expect("death of a fragment never linked");
-                *count -= 1;
-                if *count == 0 {
-                    live.remove(&pid);
-                }
+        while let Some(&(lsn, slot, count)) = self.pending_deaths.front() {
+            if lsn >= stable {
+                break;
             }
+            self.pending_deaths.pop_front();
+            let live = &mut self.segments[slot as usize].live;
+            *live = live
+                .checked_sub(u64::from(count))
+                .expect("death of a fragment never marked live");
         }
         self.reclassify_closed();
     }
@@ -385,7 +390,7 @@ impl Accountant {
         ) {
             return;
         }
-        let reusable = s.live.is_empty()
+        let reusable = s.live == 0
             && s.lsn + size <= stable
             && s.batches_until <= stable
             && s.pins == 0
@@ -396,19 +401,9 @@ impl Accountant {
             self.releasing.insert(s.lsn, i);
             self.to_zero.push(i);
             s.state = SegmentState::Releasing;
-        } else if (s.live.len() as u64) * 100 < (s.written.len() as u64) * pct {
+        } else if s.live * 100 < s.written * pct {
             s.state = SegmentState::Draining;
         }
-    }
-
-    /// Pages with live fragments in Draining segments: rewrite them to free the space.
-    pub fn clean_candidates(&self) -> Vec<PageId> {
-        let pids = self
-            .segments
-            .iter()
-            .filter(|s| s.state == SegmentState::Draining)
-            .flat_map(|s| s.live.keys().copied());
-        pids.collect::<BTreeSet<_>>().into_iter().collect()
     }
 
     /// The state of the segment at file offset `offset`.
@@ -466,6 +461,18 @@ mod tests {
         Accountant::new(SEG, 40)
     }
 
+    fn link(a: &mut Accountant, lsn: Lsn) {
+        let slot = a.slot_of(lsn);
+        a.mark_live(slot);
+    }
+
+    /// A whole-page rewrite at `lsn` of fragments at `old`.
+    fn replace(a: &mut Accountant, old: &[Lsn], lsn: Lsn) {
+        link(a, lsn);
+        let deaths = old.iter().map(|&o| (a.slot_of(o), 1)).collect();
+        a.kill(deaths, lsn);
+    }
+
     /// Plays the caller: zeroes (here: nothing to do) and reports every release until
     /// none is left. Returns how many rounds it took.
     fn settle(a: &mut Accountant) -> usize {
@@ -484,10 +491,10 @@ mod tests {
     fn a_segment_is_reused_only_after_the_replacement_is_stable() {
         let mut a = gc();
         assert_eq!(a.next(0), 0);
-        a.mark_link(7, 100);
+        link(&mut a, 100);
         a.deactivate(0);
         assert_eq!(a.next(SEG), SEG);
-        a.mark_replace(7, &[100], SEG + 50);
+        replace(&mut a, &[100], SEG + 50);
         a.stabilize(SEG);
         assert_ne!(
             a.state_at(0),
@@ -567,8 +574,8 @@ mod tests {
     fn a_replacement_in_the_same_segment_keeps_the_segment_live() {
         let mut a = gc();
         a.next(0);
-        a.mark_link(3, 40);
-        a.mark_replace(3, &[40], 200);
+        link(&mut a, 40);
+        replace(&mut a, &[40], 200);
         a.deactivate(0);
         a.stabilize(10 * SEG);
         assert_eq!(
@@ -616,16 +623,16 @@ mod tests {
     }
 
     #[test]
-    fn sparse_segments_drain_and_name_their_live_pages() {
+    fn sparse_segments_drain() {
         let mut a = gc();
         a.next(0);
         for pid in 0..10 {
-            a.mark_link(pid, pid * 10);
+            link(&mut a, pid * 10);
         }
         a.deactivate(0);
         a.next(SEG);
         for pid in 0..7 {
-            a.mark_replace(pid, &[pid * 10], SEG + pid * 10);
+            replace(&mut a, &[pid * 10], SEG + pid * 10);
         }
         a.stabilize(SEG + 100);
         assert_eq!(
@@ -633,7 +640,7 @@ mod tests {
             Some(SegmentState::Draining),
             "3 of 10 live is under 40%"
         );
-        assert_eq!(a.clean_candidates(), [7, 8, 9]);
+        assert!(a.is_draining(0) && !a.is_draining(1));
     }
 
     #[test]
@@ -642,7 +649,7 @@ mod tests {
         for k in 0..3 {
             a.next(k * SEG);
         }
-        a.mark_link(1, 5);
+        link(&mut a, 5);
         for k in 0..3 {
             a.deactivate(k * SEG);
         }
@@ -659,49 +666,6 @@ mod tests {
             a.next(3 * SEG),
             SEG,
             "the cut slot is the next one appended"
-        );
-    }
-
-    /// Runs a skewed workload: 6 hot pages rewritten in (almost) every segment, plus, in
-    /// the first 50 segments, 2 cold pages written once and never again. Returns the
-    /// segments in use at the end. Cold pages pin their sparse segments until
-    /// cleaning rewrites them, 8 to a segment: 100 cold pages need 13 segments.
-    fn skewed_workload(clean: bool) -> usize {
-        let mut a = gc();
-        let mut where_is: BTreeMap<PageId, Lsn> = BTreeMap::new();
-        for round in 0..400_u64 {
-            let seg_lsn = round * SEG;
-            a.next(seg_lsn);
-            let mut todo: Vec<PageId> = Vec::new();
-            if round < 50 {
-                todo.extend([1000 + 2 * round, 1001 + 2 * round]);
-            } else if clean {
-                // Cleaning packs rewritten cold pages densely, ahead of hot ones.
-                let cold = a.clean_candidates().into_iter().filter(|p| *p >= 1000);
-                todo.extend(cold.take(8));
-            }
-            todo.extend((0..6).take(8 - todo.len()));
-            for (slot, pid) in todo.into_iter().enumerate() {
-                let lsn = seg_lsn + slot as u64 * 100;
-                let old: Vec<Lsn> = where_is.get(&pid).copied().into_iter().collect();
-                a.mark_replace(pid, &old, lsn);
-                where_is.insert(pid, lsn);
-            }
-            a.deactivate(seg_lsn);
-            a.stabilize(seg_lsn + SEG);
-            settle(&mut a);
-        }
-        a.segments_in_use()
-    }
-
-    #[test]
-    fn a_steady_working_set_keeps_the_file_bounded() {
-        let without = skewed_workload(false);
-        let with = skewed_workload(true);
-        assert!(without >= 50, "cold pages pin their 50 segments: {without}");
-        assert!(
-            with <= 13 + 3,
-            "cleaning must pack cold pages densely: {with} segments"
         );
     }
 }

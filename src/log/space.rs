@@ -1,41 +1,131 @@
-//! Which log space is live: the segment accountant fed with what each completed
+//! Which log space is live: the segment accountant fed with what each written
 //! message means for its page, and the blob files that die with their messages.
 //!
 //! In Linear mode the log is a history: nothing is tracked per page, and the only
 //! space reclaimed is below the log's start, which `Log::truncate_before` moves up with
 //! a durable Truncate record ([`Space::truncate`]): segments wholly below it leave the
-//! log, and its blobs are removed. In Gc mode each page's live fragments are tracked: an Append adds one; a Replace, Free, Meta, Counter or Config
-//! message supersedes every older fragment of its page. Superseded fragments (and their
-//! blob files) die once the superseding message is *vouched* stable: covered by the
-//! stable lsn recorded in a segment header that is itself durable. That is stricter
-//! than "stable": recovery may skip a freed segment only when a durable header vouches
-//! that its lsns were stable (`recovery.rs`), so a segment is reused only after such a
-//! header exists.
+//! log, and its blobs are removed.
 //!
-//! Messages may complete out of lsn order, so a fragment older than its page's newest
-//! superseding message is dead on arrival.
+//! In Gc mode each page's live fragments are tracked: an Append adds one; a Replace,
+//! Free, Meta, Counter or Config message supersedes every older fragment of its page.
+//! Superseded fragments (and their blob files) die once the superseding message is
+//! *vouched* stable: covered by the stable lsn recorded in a segment header that is
+//! itself durable. That is stricter than "stable": recovery may skip a freed segment
+//! only when a durable header vouches that its lsns were stable (`recovery.rs`), so a
+//! segment is reused only after such a header exists.
+//!
+//! Fragments are recorded in lsn order (asserted), off the reservation's hot path:
+//! whoever writes an IO buffer reads the fragments back from the buffer's own message
+//! headers and hands them over with [`Space::record_buffer`] before the buffer's sync;
+//! a buffer written before the one below it waits in a queue until that one arrives.
+//! Recorded in order, a superseding message kills every fragment its page has so far.
+//! So a fragment is recorded before its lsn can be stable, and the deaths it causes are
+//! registered before they can be due.
+//!
+//! Memory: a page costs one hash-map entry (its id and the slots holding its live
+//! fragments with their counts: 24 bytes when they sit in one segment); only pages
+//! with live blob fragments cost more. The accountant's memory grows with segments.
 
-use std::collections::BTreeMap;
+// A HashMap with a fixed hasher (PidHasher, no random seed) iterates in the same order
+// in every run; the one place that iterates it sorts anyway (`clean_candidates`).
+#[allow(clippy::disallowed_types)]
+use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::format::{Lsn, StoredKind};
-use super::segment::{Accountant, PageId};
+use super::segment::{Accountant, PageId, Slot};
 
-#[derive(Debug, Default, Clone)]
-struct Page {
-    /// Live fragments: (lsn, blob lsn if the payload is a blob).
-    frags: Vec<(Lsn, Option<Lsn>)>,
-    /// Lsn of the newest superseding message, 0 if none.
-    base: Lsn,
+/// A message read back from a written buffer, as the bookkeeping needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// What the message means.
+    pub kind: StoredKind,
+    /// Its page.
+    pub pid: PageId,
+    /// Its lsn.
+    pub lsn: Lsn,
+    /// The blob file holding its payload, for the blob kinds.
+    pub blob: Option<Lsn>,
 }
+
+/// The segment slots holding a page's live fragments, with counts; nearly always one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slots {
+    One(Slot, u32),
+    /// Boxed to keep the enum at 16 bytes (a bare Vec is 24); the Vec grows amortized.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<(Slot, u32)>>),
+}
+
+impl Slots {
+    fn add(&mut self, slot: Slot) {
+        match self {
+            Slots::One(s, n) if *s == slot => *n += 1,
+            Slots::One(s, n) => *self = Slots::Many(Box::new(vec![(*s, *n), (slot, 1)])),
+            Slots::Many(v) => match v.last_mut() {
+                Some((s, n)) if *s == slot => *n += 1,
+                _ => v.push((slot, 1)),
+            },
+        }
+    }
+
+    fn into_vec(self) -> Vec<(Slot, u32)> {
+        match self {
+            Slots::One(s, n) => vec![(s, n)],
+            Slots::Many(v) => *v,
+        }
+    }
+
+    fn any(&self, f: impl Fn(Slot) -> bool) -> bool {
+        match self {
+            Slots::One(s, _) => f(*s),
+            Slots::Many(v) => v.iter().any(|&(s, _)| f(s)),
+        }
+    }
+}
+
+/// A multiplicative hash for page ids: fast, and the same in every run (no random
+/// seed), so nothing that depends on map order can differ between runs.
+#[derive(Debug, Default)]
+struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+#[allow(clippy::disallowed_types)]
+type PageMap<V> = HashMap<PageId, V, BuildHasherDefault<PidHasher>>;
 
 /// The accountant plus per-page liveness and blob deaths.
 #[derive(Debug)]
 pub struct Space {
     acct: Accountant,
     gc: bool,
-    pages: BTreeMap<PageId, Page>,
+    /// Pages with live fragments: where those are.
+    pages: PageMap<Slots>,
+    /// Live blob fragments per page: (message lsn, blob lsn).
+    blobs: BTreeMap<PageId, Vec<(Lsn, Lsn)>>,
     /// superseding lsn -> blobs that die once it is vouched stable.
     blob_deaths: BTreeMap<Lsn, Vec<Lsn>>,
+    /// Written buffers waiting for a lower one: start -> (end, fragments).
+    queued: BTreeMap<Lsn, (Lsn, Vec<Fragment>)>,
+    /// Every buffer below this has been recorded ([`Space::record_buffer`]).
+    recorded_to: Lsn,
+    /// The highest lsn recorded (fragments arrive in lsn order).
+    last: Lsn,
     /// Highest stable lsn recorded in a durable segment header.
     vouched: Lsn,
     /// Highest value passed to the accountant's `stabilize`.
@@ -57,8 +147,12 @@ impl Space {
         Space {
             acct,
             gc,
-            pages: BTreeMap::new(),
+            pages: PageMap::default(),
+            blobs: BTreeMap::new(),
             blob_deaths: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            recorded_to: 0,
+            last: 0,
             vouched: 0,
             stabilized: 0,
             truncated: 0,
@@ -77,7 +171,47 @@ impl Space {
         &mut self.acct
     }
 
-    /// A completed message: `kind` for page `pid` at `lsn`, its payload in blob `blob`.
+    /// Whether Gc bookkeeping is on (else buffers need not be read back).
+    pub fn tracks_pages(&self) -> bool {
+        self.gc
+    }
+
+    /// The run's first IO buffer starts at `lsn`: buffers are recorded from there.
+    pub fn record_from(&mut self, lsn: Lsn) {
+        assert!(
+            lsn >= self.last,
+            "recording restarts below lsn {}",
+            self.last
+        );
+        self.recorded_to = lsn;
+    }
+
+    /// The buffer `[start, end)` was written holding `frags` (in lsn order). Recorded
+    /// once every buffer below it is.
+    pub fn record_buffer(&mut self, start: Lsn, end: Lsn, frags: Vec<Fragment>) {
+        if !self.gc {
+            return;
+        }
+        assert!(
+            start >= self.recorded_to,
+            "buffer at {start} recorded twice"
+        );
+        let fresh = self.queued.insert(start, (end, frags)).is_none();
+        assert!(fresh, "buffer at {start} queued twice");
+        while let Some(entry) = self.queued.first_entry() {
+            if *entry.key() != self.recorded_to {
+                return;
+            }
+            let (end, frags) = entry.remove();
+            for f in frags {
+                self.record(f.kind, f.pid, f.lsn, f.blob);
+            }
+            self.recorded_to = end;
+        }
+    }
+
+    /// A written message: `kind` for page `pid` at `lsn`, its payload in blob `blob`.
+    /// Messages arrive in lsn order (recovery's replay, or [`Space::record_buffer`]).
     pub fn record(&mut self, kind: StoredKind, pid: PageId, lsn: Lsn, blob: Option<Lsn>) {
         let bookkeeping = matches!(
             kind,
@@ -91,41 +225,66 @@ impl Space {
         if !self.gc || bookkeeping {
             return;
         }
-        let page = self.pages.entry(pid).or_default();
-        if lsn < page.base {
-            // superseded before it completed
-            let base = page.base;
-            self.acct.mark_link(pid, lsn);
-            self.acct.kill(pid, &[lsn], base);
-            self.blob_deaths.entry(base).or_default().extend(blob);
+        assert!(
+            lsn >= self.last,
+            "fragment {lsn} recorded after {}",
+            self.last
+        );
+        self.last = lsn;
+        let slot = self.acct.slot_of(lsn);
+        self.acct.mark_live(slot);
+        if matches!(kind, StoredKind::Append | StoredKind::AppendBlob) {
+            match self.pages.get_mut(&pid) {
+                Some(slots) => slots.add(slot),
+                None => {
+                    self.pages.insert(pid, Slots::One(slot, 1));
+                }
+            }
+            if let Some(b) = blob {
+                self.blobs.entry(pid).or_default().push((lsn, b));
+            }
             return;
         }
-        let supersedes = !matches!(kind, StoredKind::Append | StoredKind::AppendBlob);
-        if !supersedes {
-            page.frags.push((lsn, blob));
-            self.acct.mark_link(pid, lsn);
-            return;
+        let older = self.pages.insert(pid, Slots::One(slot, 1));
+        self.acct
+            .kill(older.map(Slots::into_vec).unwrap_or_default(), lsn);
+        let dead: Vec<Lsn> = self
+            .blobs
+            .remove(&pid)
+            .into_iter()
+            .flatten()
+            .map(|(_, b)| b)
+            .collect();
+        if !dead.is_empty() {
+            self.blob_deaths.entry(lsn).or_default().extend(dead);
         }
-        let (older, newer): (Vec<_>, Vec<_>) = page.frags.iter().partition(|(l, _)| *l < lsn);
-        page.frags = newer;
-        page.frags.push((lsn, blob));
-        page.base = lsn;
-        let old_lsns: Vec<Lsn> = older.iter().map(|(l, _)| *l).collect();
-        self.acct.mark_replace(pid, &old_lsns, lsn);
-        let dead_blobs = older.iter().filter_map(|(_, b)| *b);
-        self.blob_deaths.entry(lsn).or_default().extend(dead_blobs);
+        if let Some(b) = blob {
+            self.blobs.insert(pid, vec![(lsn, b)]);
+        }
     }
 
-    /// Whether the message at `lsn` of page `pid` is live: in Linear mode every
-    /// message is; in Gc mode, a fragment no later message of its page superseded.
-    /// A live message's blob file has not been removed and must exist.
-    pub fn is_live(&self, pid: PageId, lsn: Lsn) -> bool {
+    /// Whether the blob message at `lsn` of page `pid` is live: in Linear mode every
+    /// message at or above the log's start is; in Gc mode, one no later message of
+    /// its page superseded. A live message's blob file has not been removed and must
+    /// exist.
+    pub fn blob_is_live(&self, pid: PageId, lsn: Lsn) -> bool {
         if !self.gc {
             return lsn >= self.truncated;
         }
-        self.pages
+        self.blobs
             .get(&pid)
-            .is_some_and(|p| p.frags.iter().any(|&(l, _)| l == lsn))
+            .is_some_and(|v| v.iter().any(|&(l, _)| l == lsn))
+    }
+
+    /// Pages with live fragments in Draining segments: rewrite them to free the space.
+    pub fn clean_candidates(&self) -> Vec<PageId> {
+        let acct = &self.acct;
+        let draining = self
+            .pages
+            .iter()
+            .filter(|(_, slots)| slots.any(|s| acct.is_draining(s)))
+            .map(|(&pid, _)| pid);
+        draining.collect::<BTreeSet<_>>().into_iter().collect()
     }
 
     /// A batch's manifest at `manifest` covers lsns up to `end`.
@@ -209,6 +368,16 @@ mod tests {
         Space::new(Accountant::new(SEG, 40), true)
     }
 
+    fn frag(kind: StoredKind, pid: PageId, lsn: Lsn) -> Fragment {
+        let blob = kind.is_blob().then_some(lsn);
+        Fragment {
+            kind,
+            pid,
+            lsn,
+            blob,
+        }
+    }
+
     #[test]
     fn a_replaced_blob_dies_only_once_the_replacement_is_vouched_stable() {
         let mut s = gc();
@@ -223,25 +392,46 @@ mod tests {
     }
 
     #[test]
-    fn an_append_completing_after_a_newer_replace_is_dead_on_arrival() {
+    fn a_buffer_written_early_waits_for_the_one_below_it() {
         let mut s = gc();
         s.accountant_mut().next(0);
-        s.record(StoredKind::Replace, 1, 500, None);
-        s.record(StoredKind::AppendBlob, 1, 200, Some(200));
-        s.vouch(600);
-        assert_eq!(s.stabilize(600), vec![200]);
+        s.record_from(100);
+        s.record_buffer(200, 300, vec![frag(StoredKind::Replace, 1, 250)]);
+        assert!(!s.blob_is_live(1, 150), "nothing recorded yet");
+        s.record_buffer(100, 200, vec![frag(StoredKind::AppendBlob, 1, 150)]);
+        assert!(
+            !s.blob_is_live(1, 150),
+            "recorded in lsn order: 250 replaced it"
+        );
+        s.vouch(400);
+        assert_eq!(s.stabilize(400), vec![150]);
     }
 
     #[test]
-    fn a_fragment_is_live_until_a_later_message_of_its_page_supersedes_it() {
+    fn a_blob_fragment_is_live_until_a_later_message_of_its_page_supersedes_it() {
         let mut s = gc();
         s.accountant_mut().next(0);
         s.record(StoredKind::AppendBlob, 1, 100, Some(100));
-        s.record(StoredKind::Append, 1, 150, None);
-        assert!(s.is_live(1, 100) && s.is_live(1, 150));
-        assert!(!s.is_live(2, 100), "another page");
-        s.record(StoredKind::Replace, 1, 300, None);
-        assert!(!s.is_live(1, 100) && !s.is_live(1, 150) && s.is_live(1, 300));
+        s.record(StoredKind::AppendBlob, 1, 150, Some(150));
+        assert!(s.blob_is_live(1, 100) && s.blob_is_live(1, 150));
+        assert!(!s.blob_is_live(2, 100), "another page");
+        s.record(StoredKind::ReplaceBlob, 1, 300, Some(300));
+        assert!(!s.blob_is_live(1, 100) && !s.blob_is_live(1, 150));
+        assert!(s.blob_is_live(1, 300));
+    }
+
+    #[test]
+    fn a_page_entry_stays_small() {
+        assert_eq!(std::mem::size_of::<Slots>(), 16);
+    }
+
+    #[test]
+    #[should_panic(expected = "recorded after")]
+    fn fragments_out_of_lsn_order_are_a_broken_invariant() {
+        let mut s = gc();
+        s.accountant_mut().next(0);
+        s.record(StoredKind::Append, 1, 300, None);
+        s.record(StoredKind::Append, 2, 200, None);
     }
 
     #[test]
@@ -252,5 +442,78 @@ mod tests {
         s.record(StoredKind::Replace, 1, 300, None);
         s.vouch(900);
         assert!(s.stabilize(900).is_empty());
+    }
+
+    /// Plays the log's caller: zeroes (nothing to do here) and reports every release.
+    fn settle(s: &mut Space) {
+        loop {
+            let offsets = s.accountant_mut().take_releases();
+            if offsets.is_empty() {
+                return;
+            }
+            s.accountant_mut().released(&offsets);
+        }
+    }
+
+    #[test]
+    fn sparse_segments_name_their_live_pages() {
+        let mut s = gc();
+        s.accountant_mut().next(0);
+        for pid in 0..10 {
+            s.record(StoredKind::Replace, pid, 1 + pid * 10, None);
+        }
+        s.accountant_mut().deactivate(0);
+        s.accountant_mut().next(SEG);
+        for pid in 0..7 {
+            s.record(StoredKind::Replace, pid, SEG + pid * 10, None);
+        }
+        s.vouch(SEG + 100);
+        s.stabilize(SEG + 100);
+        assert_eq!(s.clean_candidates(), [7, 8, 9], "3 of 10 live is under 40%");
+    }
+
+    /// Runs a skewed workload: 6 hot pages rewritten in (almost) every segment, plus, in
+    /// the first 50 segments, 2 cold pages written once and never again. Returns the
+    /// segments in use at the end. Cold pages pin their sparse segments until
+    /// cleaning rewrites them, 8 to a segment: 100 cold pages need 13 segments.
+    fn skewed_workload(clean: bool) -> usize {
+        let mut s = gc();
+        for round in 0..400_u64 {
+            let seg_lsn = round * SEG;
+            s.accountant_mut().next(seg_lsn);
+            let mut todo: Vec<PageId> = Vec::new();
+            if round < 50 {
+                todo.extend([1000 + 2 * round, 1001 + 2 * round]);
+            } else if clean {
+                // Cleaning packs rewritten cold pages densely, ahead of hot ones.
+                let cold = s.clean_candidates().into_iter().filter(|p| *p >= 1000);
+                todo.extend(cold.take(8));
+            }
+            todo.extend((0..6).take(8 - todo.len()));
+            for (at, pid) in todo.into_iter().enumerate() {
+                s.record(
+                    StoredKind::Replace,
+                    pid,
+                    seg_lsn + 1 + at as u64 * 100,
+                    None,
+                );
+            }
+            s.accountant_mut().deactivate(seg_lsn);
+            s.vouch(seg_lsn + SEG);
+            s.stabilize(seg_lsn + SEG);
+            settle(&mut s);
+        }
+        s.accountant().segments_in_use()
+    }
+
+    #[test]
+    fn a_steady_working_set_keeps_the_file_bounded() {
+        let without = skewed_workload(false);
+        let with = skewed_workload(true);
+        assert!(without >= 50, "cold pages pin their 50 segments: {without}");
+        assert!(
+            with <= 13 + 3,
+            "cleaning must pack cold pages densely: {with} segments"
+        );
     }
 }
