@@ -3,8 +3,9 @@
 # compiling included; measured 18.5 minutes on an idle 2-core machine from a clean
 # clone (293 results, 0 failed).
 # What dominates: the 2,000-seed campaign with every fault class (5.8 minutes),
-# compiling (about 5: debug, test, loom and release profiles), the fuzz smoke (4), the
-# test suite with the kill -9 test (about 3). The README's test command.
+# compiling (about 5: debug, test, loom and release profiles), the fuzz smoke (3),
+# the test suite with the kill -9 test (about 3), the benchmark smoke (under 1). The
+# README's test command.
 #
 # Runs: rustfmt check, clippy with warnings denied, the whole test suite (unit,
 # integration, quickcheck properties, fuzz-corpus replay, the simulator's CLI tests),
@@ -57,11 +58,17 @@ cargo run --quiet --release --locked -p pagelog-sim -- run --seeds 0..2000 \
     --faults all --require-coverage
 pass "campaign 0..2000"
 
-# 60 s per fuzz target when the nightly toolchain is here (installs cargo-fuzz if
+# 45 s per fuzz target when the nightly toolchain is here (installs cargo-fuzz if
 # needed); says so and skips otherwise. Any crash fails the run.
-step "fuzz smoke: every target for 60 s"
-bash scripts/fuzz.sh smoke 60
+step "fuzz smoke: every target for 45 s"
+bash scripts/fuzz.sh smoke 45
 pass "fuzz smoke"
+
+# The benchmarks in smoke mode (one short repetition of every case, no thresholds):
+# they must keep running; their figures mean little on a shared CI machine.
+step "benchmark smoke: scripts/bench.sh --smoke"
+bash scripts/bench.sh --smoke
+pass "benchmark smoke"
 
 step "crash demo, seeds 1..5"
 for seed in 1 2 3 4 5; do
