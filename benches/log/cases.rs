@@ -15,21 +15,16 @@ pub struct Run {
     pub syncs: u64,
 }
 
-/// `threads` threads append `total` messages between them (`Log::append`), then one
-/// flush. Times from the first append to the flush's return.
-pub fn append(dir: &Path, config: &Config, threads: usize, total: usize) -> Run {
+/// Opens a log in `dir`, runs `body(log, thread index)` on `threads` threads, then
+/// `flush`: times the threads and the flush, and counts the syncs meanwhile.
+fn timed(dir: &Path, config: &Config, threads: usize, body: impl Fn(&Log) + Sync) -> Run {
     let log = config.open(dir).expect("open");
-    let value = [0x42u8; VALUE_LEN];
     let before = log.stats().syncs;
     let start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {
-            let log = &log;
-            s.spawn(move || {
-                for _ in 0..total / threads {
-                    log.append(&value).expect("append");
-                }
-            });
+            let (log, body) = (&log, &body);
+            s.spawn(move || body(log));
         }
     });
     log.flush().expect("flush");
@@ -41,31 +36,28 @@ pub fn append(dir: &Path, config: &Config, threads: usize, total: usize) -> Run 
     run
 }
 
+/// `threads` threads append `total` messages between them (`Log::append`), then one
+/// flush. Times from the first append to the flush's return.
+pub fn append(dir: &Path, config: &Config, threads: usize, total: usize) -> Run {
+    let value = [0x42u8; VALUE_LEN];
+    timed(dir, config, threads, |log| {
+        for _ in 0..total / threads {
+            log.append(&value).expect("append");
+        }
+    })
+}
+
 /// `threads` threads each do `ops_each` appends, flushing after every `every`-th.
 pub fn flushing(dir: &Path, config: &Config, threads: usize, ops_each: usize, every: usize) -> Run {
-    let log = config.open(dir).expect("open");
     let value = [0x42u8; VALUE_LEN];
-    let before = log.stats().syncs;
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            let log = &log;
-            s.spawn(move || {
-                for i in 1..=ops_each {
-                    log.append(&value).expect("append");
-                    if i % every == 0 {
-                        log.flush().expect("flush");
-                    }
-                }
-            });
+    timed(dir, config, threads, |log| {
+        for i in 1..=ops_each {
+            log.append(&value).expect("append");
+            if i % every == 0 {
+                log.flush().expect("flush");
+            }
         }
-    });
-    let run = Run {
-        secs: start.elapsed().as_secs_f64(),
-        syncs: log.stats().syncs - before,
-    };
-    log.close().expect("close");
-    run
+    })
 }
 
 /// Writes a log of about `bytes` bytes of 100-byte Append messages (to 4,096 page ids
