@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::format::{Lsn, Nonce, Place, RunNonces, SEGMENT_HEADER_LEN, SegmentHeader, StoredKind};
 use super::iobuf::{First, Placement, Ring, WriteJob};
 use super::kind::Kind;
-use super::recovery::{self, Recovery};
+use super::recovery::{self, Recovered, Recovery, Replay};
 use super::segment::Accountant;
 use super::space::Space;
 use super::stable::{Stable, SyncTurn, Waited, Written};
@@ -168,11 +168,15 @@ impl Log {
         config.validate()?;
         let lock = storage.lock()?;
         let existing = create::existing(storage.as_ref())?;
+        let mut replay = SpaceReplay {
+            config: &config,
+            space: None,
+        };
         let rec = match &existing {
-            Some(file) => recovery::recover(&config, file.as_ref())?,
+            Some(file) => recovery::recover(&config, file.as_ref(), &mut replay)?,
             None => Recovery::fresh(),
         };
-        let mut space = recovered_space(&config, &rec);
+        let mut space = replay.finish(&rec);
         let blob_files = blob::blobs_from(storage.as_ref(), 0)?;
         check_live_blobs(&rec, &space, &blob_files)?;
         let own = Nonce::draw(storage.nonce(), &rec.taken_nonces);
@@ -196,11 +200,7 @@ impl Log {
         );
         let info = RecoveryInfo {
             tip: rec.tip,
-            messages: rec
-                .messages
-                .iter()
-                .filter(|m| Kind::of_stored(m.kind).is_some())
-                .count(),
+            messages: rec.user_messages,
             start: opened.start,
             resumed: rec.resume && access == Access::ReadWrite,
             branches: rec.branches,
@@ -340,7 +340,7 @@ impl Drop for Log {
 /// damage, in either mode. Reported before the open writes anything.
 fn check_live_blobs(rec: &Recovery, space: &Space, blob_files: &[Lsn]) -> Result<()> {
     let missing = rec
-        .messages
+        .specials
         .iter()
         .filter(|m| m.kind.is_blob() && space.blob_is_live(m.pid, m.lsn))
         .find(|m| {
@@ -505,29 +505,61 @@ fn read_only_start(
     })
 }
 
-fn recovered_space(config: &Config, rec: &Recovery) -> Space {
-    let mut acct = Accountant::recovered(
-        config.segment_size_bytes,
-        config.cleanup_threshold_pct,
-        rec.slots,
-        &rec.chain,
-    );
-    if config.segment_mode == SegmentMode::Linear {
-        acct.release_in_lsn_order();
+/// Builds the open's [`Space`] from the recovered log as recovery reads it.
+struct SpaceReplay<'a> {
+    config: &'a Config,
+    space: Option<Space>,
+}
+
+impl Replay for SpaceReplay<'_> {
+    fn begin(&mut self, slots: usize) {
+        let config = self.config;
+        let mut acct = Accountant::recovered(
+            config.segment_size_bytes,
+            config.cleanup_threshold_pct,
+            slots,
+            &[],
+        );
+        if config.segment_mode == SegmentMode::Linear {
+            acct.release_in_lsn_order();
+        }
+        self.space = Some(Space::new(acct, config.segment_mode == SegmentMode::Gc));
     }
-    let mut space = Space::new(acct, config.segment_mode == SegmentMode::Gc);
-    for &(lsn, cut) in &rec.jumps {
-        space.accountant_mut().require(lsn, cut);
+
+    fn segment(&mut self, lsn: Lsn, slot: usize) {
+        let space = self.space.as_mut().expect("replay begun");
+        space.accountant_mut().add_recovered(lsn, slot);
     }
-    for m in &rec.messages {
+
+    fn message(&mut self, m: &Recovered) {
+        let space = self.space.as_mut().expect("replay begun");
         let blob = m.kind.is_blob().then_some(m.word).flatten();
         space.record(m.kind, m.pid, m.lsn, blob);
-        if let (StoredKind::BatchManifest, Some(end)) = (m.kind, m.word) {
-            space.record_batch(m.lsn, end.min(rec.tip));
-        }
     }
-    space.truncate(recovery::highest_truncate(&rec.messages, rec.tip));
-    space
+}
+
+impl SpaceReplay<'_> {
+    /// The space of the recovered log `rec`, replayed exactly up to its tip.
+    fn finish(self, rec: &Recovery) -> Space {
+        let mut space = match self.space {
+            Some(space) => space,
+            None => {
+                let mut replay = self;
+                replay.begin(rec.slots);
+                replay.space.expect("just begun")
+            }
+        };
+        for &(lsn, cut) in &rec.jumps {
+            space.accountant_mut().require(lsn, cut);
+        }
+        for m in &rec.specials {
+            if let (StoredKind::BatchManifest, Some(end)) = (m.kind, m.word) {
+                space.record_batch(m.lsn, end.min(rec.tip));
+            }
+        }
+        space.truncate(recovery::highest_truncate(&rec.specials, rec.tip));
+        space
+    }
 }
 
 /// Cuts the file's trailing Free segments (their headers are zero on disk: nothing
@@ -566,7 +598,7 @@ fn remove_unreferenced_blobs(
     blob_files: Vec<Lsn>,
 ) -> Result<BTreeSet<Lsn>> {
     let referenced: BTreeSet<Lsn> = rec
-        .messages
+        .specials
         .iter()
         .filter(|m| m.kind.is_blob())
         .filter_map(|m| m.word)

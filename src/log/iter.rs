@@ -1,8 +1,10 @@
 //! Reading the log as a write-ahead log: [`Log::iter_from`] yields every user message
 //! at or after an lsn that was durable when the iterator was made, in lsn order.
 //!
-//! The iterator reads one segment at a time from the file (memory: one segment plus
-//! its messages) through the same scanner as recovery, stops at cuts made by recovery,
+//! The iterator reads one segment at a time from the file into one reused buffer
+//! (memory: one segment) and yields its messages as the scanner shared with recovery
+//! finds them, checking each one again (the file is untrusted on every read, not
+//! only at open); it stops at cuts made by recovery,
 //! and skips the log's own records (Pad, Cancelled, batch manifests, Vouch, Closed).
 //! Each message carries its [`Pointer`], so an index rebuilt from a replay can read
 //! it again with [`Log::read`]. Each segment is read under a pin, so
@@ -13,10 +15,11 @@
 use crate::failpoints::failpoint;
 use std::collections::VecDeque;
 
+use super::format::Nonce;
 use super::format::{Lsn, Place, SEGMENT_HEADER_LEN, SegmentHeader};
 use super::handle::{Inner, LOG_FILE, Log, Message, Pointer};
 use super::kind::Kind;
-use super::scan::{Found, ScanEnd, SegmentBytes, scan};
+use super::scan::{Cursor, Found, ScanEnd, SegmentBytes, Step};
 use crate::config::SegmentMode;
 use crate::error::Result;
 use crate::sync::Arc;
@@ -27,9 +30,21 @@ pub struct LogIter {
     segments: VecDeque<(Lsn, u64)>,
     from: Lsn,
     end: Lsn,
-    /// Messages read and not yet yielded, with their file offsets.
-    ready: VecDeque<(Found, u64, Vec<u8>)>,
+    /// The segment being read (its bytes are in `buf`).
+    current: Option<Current>,
+    /// The bytes of the segment being read; reused for every segment.
+    buf: Vec<u8>,
     failed: bool,
+}
+
+/// The segment an iterator is reading and the scan's place in it.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    lsn: Lsn,
+    offset: u64,
+    nonce: Nonce,
+    len: usize,
+    cursor: Cursor,
 }
 
 impl std::fmt::Debug for LogIter {
@@ -63,74 +78,104 @@ impl Log {
             segments,
             from,
             end,
-            ready: VecDeque::new(),
+            current: None,
+            buf: Vec::new(),
             failed: false,
         })
     }
 }
 
 impl LogIter {
+    /// Reads the next segment into `buf` and makes it current; false when none is
+    /// left. A segment reclaimed (Gc) since the iterator was made is skipped.
     fn load_next_segment(&mut self) -> Result<bool> {
         let Some((lsn, offset)) = self.segments.pop_front() else {
             return Ok(false);
         };
-        let size = self.inner.config.segment_size_bytes;
-        let Some(bytes) = self.read_segment(lsn, offset)? else {
+        let Some(len) = self.read_segment(lsn, offset)? else {
             return Ok(true);
         };
         let place = Place {
             file: LOG_FILE,
             offset,
         };
-        let head = bytes.get(..SEGMENT_HEADER_LEN).unwrap_or(&[]);
+        let head = self.buf[..len].get(..SEGMENT_HEADER_LEN).unwrap_or(&[]);
         let nonce = match SegmentHeader::decode(head, place) {
             Ok(h) if h.segment_lsn == lsn => h.nonce,
             _ if self.inner.config.segment_mode == SegmentMode::Gc => return Ok(true),
             Err(e) => return Err(e),
             Ok(_) => return Err(place_error(offset, "segment header names another lsn")),
         };
-        let seg = SegmentBytes {
-            bytes: &bytes,
+        self.current = Some(Current {
             lsn,
+            offset,
+            nonce,
+            len,
+            cursor: Cursor::new(),
+        });
+        Ok(true)
+    }
+
+    /// The next message of the current segment that the iterator yields (at or past
+    /// `from`, a user kind), with its file offset and payload; None at the segment's
+    /// end (clearing `current`); an error if durable bytes below the stable lsn do not
+    /// scan.
+    fn next_in_segment(&mut self) -> Result<Option<(Found, u64, Vec<u8>)>> {
+        let Some(cur) = self.current.as_mut() else {
+            return Ok(None);
+        };
+        let size = self.inner.config.segment_size_bytes;
+        let seg = SegmentBytes {
+            bytes: &self.buf[..cur.len],
+            lsn: cur.lsn,
             size,
             file: LOG_FILE,
-            file_offset: offset,
-            nonce,
+            file_offset: cur.offset,
+            nonce: cur.nonce,
         };
         let (from, end) = (self.from, self.end);
         let voids = &self.inner.voids;
         let stop = |l: Lsn| l >= end || voids.is_cut_point(l);
-        let mut found = Vec::new();
-        let (_, why) = scan(seg, &stop, &mut |f| found.push(f));
-        if let ScanEnd::Invalid(e) = why {
-            // Durable bytes below the stable lsn must scan; anything else is damage.
-            let stopped_early = found.last().map_or(lsn, |f| f.lsn) < end;
-            if stopped_early && lsn + size <= end {
-                return Err(e);
+        loop {
+            match cur.cursor.next(seg, &stop) {
+                Step::Message(f) if f.lsn >= from && Kind::of_stored(f.kind).is_some() => {
+                    let payload = seg.bytes[f.payload_at..f.payload_at + f.payload_len].to_vec();
+                    let file_offset = cur.offset + (f.lsn - cur.lsn);
+                    return Ok(Some((f, file_offset, payload)));
+                }
+                Step::Message(_) => {}
+                Step::End(_, why) => {
+                    let lsn = cur.lsn;
+                    self.current = None;
+                    // Durable bytes below the stable lsn must scan; anything else is
+                    // damage.
+                    return match why {
+                        ScanEnd::Invalid(e) if lsn + size <= end => Err(e),
+                        _ => Ok(None),
+                    };
+                }
             }
         }
-        let wanted = |f: &Found| f.lsn >= from && Kind::of_stored(f.kind).is_some();
-        for f in found.into_iter().filter(wanted) {
-            let payload = bytes[f.payload_at..f.payload_at + f.payload_len].to_vec();
-            let file_offset = offset + (f.lsn - lsn);
-            self.ready.push_back((f, file_offset, payload));
-        }
-        Ok(true)
     }
 
-    /// The bytes of the segment at `lsn`, read under a pin so it cannot be reclaimed
-    /// and reused meanwhile; None if it left the log since the iterator was made.
-    fn read_segment(&self, lsn: Lsn, offset: u64) -> Result<Option<Vec<u8>>> {
+    /// Reads the segment at `lsn` into `buf` under a pin, so it cannot be reclaimed
+    /// and reused meanwhile; returns the bytes read, or None if it left the log since
+    /// the iterator was made.
+    fn read_segment(&mut self, lsn: Lsn, offset: u64) -> Result<Option<usize>> {
         if !self.inner.space.lock().accountant_mut().try_pin(lsn) {
             return Ok(None);
         }
         let size = self.inner.config.segment_size_bytes;
         failpoint!("iter::segment::len");
-        let read = self.inner.file.len().and_then(|file_len| {
+        let buf = &mut self.buf;
+        let file = &self.inner.file;
+        let read = file.len().and_then(|file_len| {
             let len = size.min(file_len.saturating_sub(offset)) as usize;
-            let mut bytes = vec![0; len];
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
             failpoint!("iter::segment::read");
-            self.inner.file.read_at(&mut bytes, offset).map(|()| bytes)
+            file.read_at(&mut buf[..len], offset).map(|()| len)
         });
         self.inner.space.lock().accountant_mut().unpin(lsn);
         read.map(Some).map_err(|e| self.inner.fail_on_io(e))
@@ -168,23 +213,22 @@ impl Iterator for LogIter {
             if self.failed {
                 return None;
             }
-            if let Some((f, file_offset, payload)) = self.ready.pop_front() {
-                match self.yield_one(f, file_offset, payload) {
-                    Some(Err(e)) => {
-                        self.failed = true;
-                        return Some(Err(e));
-                    }
-                    Some(ok) => return Some(ok),
-                    None => continue,
-                }
-            }
-            match self.load_next_segment() {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(e) => {
+            let step = match self.next_in_segment() {
+                Ok(Some((f, file_offset, payload))) => self.yield_one(f, file_offset, payload),
+                Ok(None) => match self.load_next_segment() {
+                    Ok(true) => continue,
+                    Ok(false) => return None,
+                    Err(e) => Some(Err(e)),
+                },
+                Err(e) => Some(Err(e)),
+            };
+            match step {
+                Some(Err(e)) => {
                     self.failed = true;
                     return Some(Err(e));
                 }
+                Some(ok) => return Some(ok),
+                None => continue,
             }
         }
     }

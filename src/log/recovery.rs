@@ -70,6 +70,13 @@
 //!    AbsoluteConsistency; under TolerateCorruptTail the walk is redone from lsn 0
 //!    without the truncated start, so the damage cuts the log there.
 //!
+//! One pass, no memory per message: the walk hands each message it reads to the
+//! caller's [`Replay`] (the open builds its segment bookkeeping from it) and keeps
+//! only the few the open needs afterwards (blob pointers, batch manifests, Truncate
+//! records) and one buffer of a segment's size. When a dropped batch moves the tip
+//! below where the walk ended (step 5), the replay is begun again and given the
+//! segments exactly up to the tip: a second pass, only then.
+//!
 //! Idempotence (I7): recovery writes nothing but zeros past the tip and in headers
 //! outside the recovered log, the jump header and blob removals past the tip, and
 //! never writes an lsn below the jump. A crash before the jump header is durable
@@ -89,6 +96,7 @@ use std::collections::BTreeMap;
 use super::format::{
     Lsn, MESSAGE_HEADER_LEN, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader, StoredKind, VOUCH_LEN,
 };
+use super::kind::Kind;
 use super::scan::{Found, ScanEnd, SegmentBytes, scan};
 use super::sweep::{SweptSlot, highest_vouch};
 use super::voids::Voids;
@@ -138,6 +146,36 @@ pub struct Recovered {
     pub word: Option<u64>,
 }
 
+impl Recovered {
+    /// Whether the open needs it after the walk (kept in [`Recovery::specials`]).
+    fn is_special(&self) -> bool {
+        self.kind.is_blob() || matches!(self.kind, StoredKind::BatchManifest | StoredKind::Truncate)
+    }
+}
+
+/// Receives the recovered log as the walk reads it, in lsn order, so that the open
+/// builds its bookkeeping in the same pass instead of from a list of every message.
+/// A replay that turns out to have gone past the final tip (a dropped batch, a
+/// re-walk) is begun again and given exactly the recovered log.
+pub trait Replay {
+    /// Starts (or starts over) a replay of a log file of `slots` segment slots.
+    fn begin(&mut self, slots: usize);
+    /// The segment `lsn` in `slot` is part of the log; its messages follow.
+    fn segment(&mut self, lsn: Lsn, slot: usize);
+    /// A message (not Pad, Cancelled or Vouch).
+    fn message(&mut self, m: &Recovered);
+}
+
+/// A replay that keeps nothing.
+#[derive(Debug, Default)]
+pub struct NoReplay;
+
+impl Replay for NoReplay {
+    fn begin(&mut self, _: usize) {}
+    fn segment(&mut self, _: Lsn, _: usize) {}
+    fn message(&mut self, _: &Recovered) {}
+}
+
 /// What recovery found.
 #[derive(Debug, Clone)]
 pub struct Recovery {
@@ -163,8 +201,12 @@ pub struct Recovery {
     pub nonces: BTreeMap<Lsn, Nonce>,
     /// The nonce of every valid header in the file: the next run draws none of them.
     pub taken_nonces: Vec<Nonce>,
-    /// Recovered messages in lsn order (not Pad or Cancelled).
-    pub messages: Vec<Recovered>,
+    /// The recovered messages the open needs after the walk, in lsn order: those
+    /// pointing at a blob, batch manifests and Truncate records. Every other message
+    /// went only to the [`Replay`] (no memory per message).
+    pub specials: Vec<Recovered>,
+    /// User messages recovered (the log's own records not counted).
+    pub user_messages: usize,
     /// Void ranges `(start, end)` declared by headers, plus `(tip, jump)`.
     pub voids: Voids,
     /// Byte ranges `(file offset, len)` the caller zeroes (and syncs) before writing
@@ -191,7 +233,8 @@ impl Recovery {
             chain: Vec::new(),
             nonces: BTreeMap::new(),
             taken_nonces: Vec::new(),
-            messages: Vec::new(),
+            specials: Vec::new(),
+            user_messages: 0,
             voids: Voids::new(Vec::new()),
             zero_ranges: Vec::new(),
             jumps: Vec::new(),
@@ -231,8 +274,9 @@ struct Slot {
     header: SegmentHeader,
 }
 
-/// Recovers the log in `file` (named `name`).
-pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
+/// Recovers the log in `file`, handing what it recovers to `replay` as it reads it
+/// (see [`Replay`]): one pass over the file in the common case.
+pub fn recover(config: &Config, file: &dyn File, replay: &mut dyn Replay) -> Result<Recovery> {
     let size = config.segment_size_bytes;
     failpoint!("recovery::open::len");
     let file_len = file.len()?;
@@ -243,9 +287,10 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         ensure_all_zero(file, file_len)?;
         return Ok(Recovery::fresh());
     }
+    replay.begin(slots);
     let mut walk = Walk::new(config, &headers, true);
-    walk.run(file, file_len)?;
-    let (mut tip, mut dropped) = batch_tip(walk.cut, &walk.messages);
+    walk.run(file, file_len, replay)?;
+    let (mut tip, mut dropped) = batch_tip(walk.cut, &walk.specials);
     // Step 8, judged at the final tip: a Truncate record past it (a batch dropped
     // before it) explains nothing.
     if !walk.start_explained(tip) {
@@ -253,12 +298,18 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
             return Err(walk.missing_start(file, tip));
         }
         // Tolerated: the damage at the log's start cuts it there, as anywhere else.
+        replay.begin(slots);
         walk = Walk::new(config, &headers, false);
-        walk.run(file, file_len)?;
-        (tip, dropped) = batch_tip(walk.cut, &walk.messages);
+        walk.run(file, file_len, replay)?;
+        (tip, dropped) = batch_tip(walk.cut, &walk.specials);
     }
     let swept = sweep_outside(config, file, file_len, slots, &headers, &walk)?;
     walk.check_rot(swept, file)?;
+    if tip < walk.cut {
+        // A dropped batch moved the tip back: replay again, exactly up to it.
+        replay.begin(slots);
+        walk.replay_to(file, file_len, tip, replay)?;
+    }
     walk.branches.batches_dropped = dropped;
     let chain: Vec<(Lsn, usize)> = walk.chain.into_iter().filter(|(l, _)| *l < tip).collect();
     let mut zero_ranges: Vec<(u64, usize)> = dirty
@@ -266,7 +317,7 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         .filter(|&slot| !chain.iter().any(|&(_, c)| c == slot))
         .map(|slot| slot_range(slot as u64 * size, size, file_len))
         .collect();
-    let resume = zero_ranges.is_empty() && closed_at(config, &walk.messages, tip, &chain);
+    let resume = zero_ranges.is_empty() && closed_at(config, walk.last, tip, &chain);
     zero_ranges.extend(tip_range(config, file, file_len, tip, &chain)?);
     let highest = headers.iter().map(|s| s.header.segment_lsn).max();
     let jump = match highest {
@@ -306,18 +357,19 @@ pub fn recover(config: &Config, file: &dyn File) -> Result<Recovery> {
         chain,
         nonces,
         taken_nonces,
-        messages: walk.messages.into_iter().filter(|m| m.lsn < tip).collect(),
+        specials: walk.specials.into_iter().filter(|m| m.lsn < tip).collect(),
+        user_messages: walk.user_messages,
         voids,
         branches: walk.branches,
     })
 }
 
-/// Whether the log ends with a clean close (step 6): its last recovered message is a
-/// Closed one ending at `tip`, in the last recovered segment, with room after it for a
-/// buffer's Vouch and a message. Then no lsn at or past `tip` was ever handed out.
-fn closed_at(config: &Config, messages: &[Recovered], tip: Lsn, chain: &[(Lsn, usize)]) -> bool {
+/// Whether the log ends with a clean close (step 6): its last recovered message
+/// (`last`) is a Closed one ending at `tip`, in the last recovered segment, with room
+/// after it for a buffer's Vouch and a message. Then no lsn at or past `tip` was ever
+/// handed out.
+fn closed_at(config: &Config, last: Option<Recovered>, tip: Lsn, chain: &[(Lsn, usize)]) -> bool {
     let size = config.segment_size_bytes;
-    let last = messages.iter().rev().find(|m| m.lsn < tip);
     let closed = last
         .is_some_and(|m| m.kind == StoredKind::Closed && m.lsn + MESSAGE_HEADER_LEN as u64 == tip);
     let in_last = chain.last().is_some_and(|&(l, _)| l == tip - tip % size);
@@ -446,8 +498,14 @@ struct Walk<'a> {
     truncated_starts: bool,
     on_boundary: bool,
     chain: Vec<(Lsn, usize)>,
-    messages: Vec<Recovered>,
+    /// See [`Recovery::specials`].
+    specials: Vec<Recovered>,
+    user_messages: usize,
+    /// The last message read (not a Vouch).
+    last: Option<Recovered>,
     branches: Branches,
+    /// One segment's bytes, reused for every segment the walk reads.
+    buf: Vec<u8>,
 }
 
 impl<'a> Walk<'a> {
@@ -479,8 +537,11 @@ impl<'a> Walk<'a> {
             truncated_starts,
             on_boundary: true,
             chain: Vec::new(),
-            messages: Vec::new(),
+            specials: Vec::new(),
+            user_messages: 0,
+            last: None,
             branches: Branches::default(),
+            buf: Vec::new(),
         }
     }
 
@@ -514,11 +575,11 @@ impl<'a> Walk<'a> {
     /// Step 8: a Linear log that starts past lsn 0 was truncated there, which a
     /// recovered Truncate record must say; otherwise its first segments were lost.
     fn start_explained(&self, tip: Lsn) -> bool {
-        self.truncated_from <= highest_truncate(&self.messages, tip)
+        self.truncated_from <= highest_truncate(&self.specials, tip)
     }
 
     fn missing_start(&self, file: &dyn File, tip: Lsn) -> Error {
-        let declared = highest_truncate(&self.messages, tip);
+        let declared = highest_truncate(&self.specials, tip);
         Error::corruption(
             file.name(),
             0,
@@ -545,7 +606,7 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn run(&mut self, file: &dyn File, file_len: u64) -> Result<()> {
+    fn run(&mut self, file: &dyn File, file_len: u64, replay: &mut dyn Replay) -> Result<()> {
         let mut ended = false;
         for s in self.headers {
             let h = s.header;
@@ -559,7 +620,8 @@ impl<'a> Walk<'a> {
                 ended = true;
                 break;
             }
-            let (end, why) = self.scan_one(file, file_len, s)?;
+            replay.segment(h.segment_lsn, s.slot);
+            let (end, why) = self.scan_one(file, file_len, s, None, replay)?;
             self.chain.push((h.segment_lsn, s.slot));
             self.cut = end;
             match why {
@@ -585,15 +647,24 @@ impl<'a> Walk<'a> {
         Ok(())
     }
 
-    fn scan_one(&mut self, file: &dyn File, file_len: u64, s: &Slot) -> Result<(Lsn, ScanEnd)> {
+    /// Reads and scans the segment in `s`, up to `limit` if given, handing each
+    /// message to `replay`.
+    fn scan_one(
+        &mut self,
+        file: &dyn File,
+        file_len: u64,
+        s: &Slot,
+        limit: Option<Lsn>,
+        replay: &mut dyn Replay,
+    ) -> Result<(Lsn, ScanEnd)> {
         let size = self.config.segment_size_bytes;
         let at = s.slot as u64 * size;
         let len = size.min(file_len - at) as usize;
-        let mut bytes = vec![0; len];
+        let bytes = fill(&mut self.buf, len);
         failpoint!("recovery::scan::read");
-        file.read_at(&mut bytes, at)?;
+        file.read_at(bytes, at)?;
         let seg = SegmentBytes {
-            bytes: &bytes,
+            bytes,
             lsn: s.header.segment_lsn,
             size,
             file: file.name(),
@@ -601,19 +672,61 @@ impl<'a> Walk<'a> {
             nonce: s.header.nonce,
         };
         let voids = &self.voids;
-        let stop = |lsn: Lsn| voids.is_cut_point(lsn);
-        let messages = &mut self.messages;
-        let records = &mut self.records;
+        let stop = |lsn: Lsn| voids.is_cut_point(lsn) || limit.is_some_and(|l| lsn >= l);
+        let (records, specials) = (&mut self.records, &mut self.specials);
+        let (user_messages, last) = (&mut self.user_messages, &mut self.last);
         let mut visit = |f: Found| match (f.kind, f.word) {
             (StoredKind::Vouch, Some(stable)) => *records = (*records).max(stable),
-            _ => messages.push(Recovered {
-                lsn: f.lsn,
-                kind: f.kind,
-                pid: f.pid,
-                word: f.word,
-            }),
+            _ => {
+                let m = Recovered {
+                    lsn: f.lsn,
+                    kind: f.kind,
+                    pid: f.pid,
+                    word: f.word,
+                };
+                *user_messages += usize::from(Kind::of_stored(m.kind).is_some());
+                if m.is_special() {
+                    specials.push(m);
+                }
+                *last = Some(m);
+                replay.message(&m);
+            }
         };
         Ok(scan(seg, &stop, &mut visit))
+    }
+
+    /// Replays the recovered segments again, exactly up to `tip` (below the walk's
+    /// cut): what the walk read past it was dropped. The bytes scanned cleanly a moment
+    /// ago; a scan that now stops before `tip` means the file changed under recovery.
+    fn replay_to(
+        &mut self,
+        file: &dyn File,
+        file_len: u64,
+        tip: Lsn,
+        replay: &mut dyn Replay,
+    ) -> Result<()> {
+        self.specials.clear();
+        self.user_messages = 0;
+        self.last = None;
+        let chain: Vec<(Lsn, usize)> = self
+            .chain
+            .iter()
+            .copied()
+            .filter(|&(l, _)| l < tip)
+            .collect();
+        for (lsn, slot) in chain {
+            let Some(s) = self.headers.iter().find(|s| s.slot == slot).copied() else {
+                continue;
+            };
+            replay.segment(lsn, slot);
+            let (end, why) = self.scan_one(file, file_len, &s, Some(tip), replay)?;
+            if let ScanEnd::Invalid(e) = why {
+                if end < tip && !self.is_cut_point(end) {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Lost bytes below a vouched stable lsn are rot, not a torn tail: what a header,
@@ -649,6 +762,7 @@ fn sweep_outside(
 ) -> Result<Lsn> {
     let size = config.segment_size_bytes;
     let mut best = 0;
+    let mut buf = Vec::new();
     for slot in 0..slots {
         let header_lsn = headers
             .iter()
@@ -660,11 +774,11 @@ fn sweep_outside(
             _ => 0,
         };
         let at = slot as u64 * size;
-        let mut bytes = vec![0; size.min(file_len - at) as usize];
+        let bytes = fill(&mut buf, size.min(file_len - at) as usize);
         failpoint!("recovery::sweep::read");
-        file.read_at(&mut bytes, at)?;
+        file.read_at(bytes, at)?;
         let swept = SweptSlot {
-            bytes: &bytes,
+            bytes,
             size,
             segment_lsn: header_lsn,
             from,
@@ -674,10 +788,20 @@ fn sweep_outside(
     Ok(best)
 }
 
-/// The highest lsn a Truncate record below `tip` in `messages` truncates the log
+/// `buf` as a slice of `len` bytes to read into, reusing its memory: its old bytes
+/// are overwritten by the read (which fills the slice or fails), so they are not
+/// zeroed first.
+fn fill(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    &mut buf[..len]
+}
+
+/// The highest lsn a Truncate record below `tip` in `specials` truncates the log
 /// before (0 if none).
-pub fn highest_truncate(messages: &[Recovered], tip: Lsn) -> Lsn {
-    messages
+pub fn highest_truncate(specials: &[Recovered], tip: Lsn) -> Lsn {
+    specials
         .iter()
         .filter(|m| m.kind == StoredKind::Truncate && m.lsn < tip)
         .filter_map(|m| m.word)

@@ -74,32 +74,75 @@ pub fn scan(
     stop_at: &dyn Fn(Lsn) -> bool,
     visit: &mut dyn FnMut(Found),
 ) -> (Lsn, ScanEnd) {
-    let mut pos = SEGMENT_HEADER_LEN as u64;
+    let mut cursor = Cursor::new();
     loop {
-        let lsn = seg.lsn + pos;
-        if stop_at(lsn) {
-            return (lsn, ScanEnd::Cut);
+        match cursor.next(seg, stop_at) {
+            Step::Message(found) => visit(found),
+            Step::End(lsn, why) => return (lsn, why),
         }
-        if seg.size - pos < MESSAGE_HEADER_LEN as u64 {
-            return (seg.lsn + seg.size, ScanEnd::Complete);
+    }
+}
+
+/// One step of a scan.
+#[derive(Debug)]
+pub enum Step {
+    /// The next valid message that is not a Pad or Cancelled.
+    Message(Found),
+    /// The scan ended at this lsn, for this reason: the caller stops here.
+    End(Lsn, ScanEnd),
+}
+
+/// A scan's position in one segment: [`scan`] one message at a time, for a reader
+/// that yields messages as it goes instead of collecting them.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    pos: u64,
+}
+
+impl Default for Cursor {
+    fn default() -> Cursor {
+        Cursor::new()
+    }
+}
+
+impl Cursor {
+    /// At the segment's first message, right after its header.
+    pub fn new() -> Cursor {
+        Cursor {
+            pos: SEGMENT_HEADER_LEN as u64,
         }
-        match one(seg, pos) {
-            Ok((found, total)) => {
-                pos += total;
-                match found.kind {
-                    StoredKind::Pad if pos == seg.size => {
-                        return (seg.lsn + seg.size, ScanEnd::Complete);
-                    }
-                    StoredKind::Pad => {
-                        let at = seg.file_offset + pos - total;
-                        let e = Error::corruption(seg.file, at, "pad does not end its segment");
-                        return (lsn, ScanEnd::Invalid(e));
-                    }
-                    StoredKind::Cancelled => {}
-                    _ => visit(found),
+    }
+
+    /// The next step of the scan of `seg` (the same segment on every call).
+    pub fn next(&mut self, seg: SegmentBytes<'_>, stop_at: &dyn Fn(Lsn) -> bool) -> Step {
+        loop {
+            let lsn = seg.lsn + self.pos;
+            if stop_at(lsn) {
+                return Step::End(lsn, ScanEnd::Cut);
+            }
+            if seg.size - self.pos < MESSAGE_HEADER_LEN as u64 {
+                return Step::End(seg.lsn + seg.size, ScanEnd::Complete);
+            }
+            let (found, total) = match one(seg, self.pos) {
+                Ok(x) => x,
+                Err(e) => return Step::End(lsn, ScanEnd::Invalid(e)),
+            };
+            match found.kind {
+                StoredKind::Pad if self.pos + total == seg.size => {
+                    self.pos = seg.size;
+                    return Step::End(seg.lsn + seg.size, ScanEnd::Complete);
+                }
+                StoredKind::Pad => {
+                    let at = seg.file_offset + self.pos;
+                    let e = Error::corruption(seg.file, at, "pad does not end its segment");
+                    return Step::End(lsn, ScanEnd::Invalid(e));
+                }
+                StoredKind::Cancelled => self.pos += total,
+                _ => {
+                    self.pos += total;
+                    return Step::Message(found);
                 }
             }
-            Err(e) => return (lsn, ScanEnd::Invalid(e)),
         }
     }
 }

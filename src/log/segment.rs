@@ -158,15 +158,21 @@ impl Accountant {
         let mut a = Accountant::new(segment_size, cleanup_threshold_pct);
         a.segments = (0..slots).map(|_| Segment::free()).collect();
         for &(lsn, slot) in chain {
-            assert_eq!(lsn % segment_size, 0, "recovered segment lsn {lsn}");
-            let seg = &mut a.segments[slot];
-            assert_eq!(seg.state, SegmentState::Free, "slot {slot} recovered twice");
-            seg.state = SegmentState::Inactive;
-            seg.lsn = lsn;
-            let fresh = a.by_lsn.insert(lsn, slot).is_none();
-            assert!(fresh, "segment lsn {lsn} recovered twice");
+            a.add_recovered(lsn, slot);
         }
         a
+    }
+
+    /// Recovery found the segment `lsn` in `slot` (one of the slots this accountant
+    /// was made with) to be part of the log.
+    pub fn add_recovered(&mut self, lsn: Lsn, slot: usize) {
+        assert_eq!(lsn % self.segment_size, 0, "recovered segment lsn {lsn}");
+        let seg = &mut self.segments[slot];
+        assert_eq!(seg.state, SegmentState::Free, "slot {slot} recovered twice");
+        seg.state = SegmentState::Inactive;
+        seg.lsn = lsn;
+        let fresh = self.by_lsn.insert(lsn, slot).is_none();
+        assert!(fresh, "segment lsn {lsn} recovered twice");
     }
 
     /// The segment starting at `lsn` continues a log cut at `cut`: it is not reused
