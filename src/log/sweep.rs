@@ -44,15 +44,15 @@ pub struct SweptSlot<'a> {
 pub fn highest_vouch(slot: SweptSlot<'_>, voids: &Voids) -> Lsn {
     let mut best = 0;
     let last = slot.bytes.len().saturating_sub(VOUCH_LEN);
-    let mut i = slot.from;
-    while i <= last {
-        if slot.bytes[i] == StoredKind::Vouch as u8 {
-            let found = Vouch::decode(&slot.bytes[i..]).filter(|v| placed(v, i, slot));
-            if let Some(v) = found {
-                best = best.max(clamped(&v, voids));
-            }
+    if slot.bytes.len() < VOUCH_LEN || slot.from > last {
+        return 0;
+    }
+    let kind = StoredKind::Vouch as u8;
+    for i in memchr::memchr_iter(kind, &slot.bytes[slot.from..=last]).map(|i| i + slot.from) {
+        let found = Vouch::decode(&slot.bytes[i..]).filter(|v| placed(v, i, slot));
+        if let Some(v) = found {
+            best = best.max(clamped(&v, voids));
         }
-        i += 1;
     }
     best
 }
@@ -141,5 +141,8 @@ mod tests {
             sweep(&b[..100 + VOUCH_LEN], Some(seg), 0, &Voids::default()),
             50
         );
+        for len in 0..VOUCH_LEN {
+            assert_eq!(sweep(&b[..len], Some(seg), 0, &Voids::default()), 0);
+        }
     }
 }

@@ -306,12 +306,16 @@ impl<'a> Incarnation<'a> {
 
     fn read(&mut self, state: &mut State<'_>, pick: u16) -> StepResult {
         let stable = self.log.stable_lsn();
-        let live = state.model.live_view();
         let gc = state.scenario.config.segment_mode == crate::config::SegmentMode::Gc;
+        let live = if gc {
+            state.model.live_lsns()
+        } else {
+            Default::default()
+        };
         let readable: Vec<_> = state
             .pointers
             .range(state.model.start.min(stable)..stable)
-            .filter(|(l, _)| !gc || is_live(&live, &state.model, **l))
+            .filter(|(l, _)| !gc || live.contains(l))
             .map(|(_, p)| *p)
             .collect();
         if readable.is_empty() {
@@ -387,16 +391,6 @@ impl Incarnation<'_> {
         state.counts.truncations += u64::from(result.is_ok());
         outcome(state, result).map(|_| ())
     }
-}
-
-fn is_live(
-    live: &std::collections::BTreeMap<u64, Vec<(Lsn, Entry)>>,
-    model: &Model,
-    lsn: Lsn,
-) -> bool {
-    let pid = model.completed.get(&lsn).map(|e| e.1);
-    pid.and_then(|p| live.get(&p))
-        .is_some_and(|frags| frags.iter().any(|(l, _)| *l == lsn))
 }
 
 /// Completes `r` holding `entry`: the model counts it completed whatever the result

@@ -147,22 +147,30 @@ pub struct Model {
     pub maybe_starts: Vec<Lsn>,
 }
 
-/// The live messages of each page: from its newest non-Append message on.
-fn live(entries: &[(Lsn, Entry)]) -> BTreeMap<u64, Vec<(Lsn, Entry)>> {
-    let mut pages: BTreeMap<u64, Vec<(Lsn, Entry)>> = BTreeMap::new();
+/// The live messages of each page: from its newest non-Append message on. Borrows
+/// the entries (the oracle runs after every step; copying values dominated it).
+fn live<'a>(
+    entries: impl Iterator<Item = (Lsn, &'a Entry)>,
+) -> BTreeMap<u64, Vec<(Lsn, &'a Entry)>> {
+    let mut pages: BTreeMap<u64, Vec<(Lsn, &'a Entry)>> = BTreeMap::new();
     for (lsn, e) in entries {
         let page = pages.entry(e.1).or_default();
         if e.0 != Kind::Append {
             page.clear();
         }
-        page.push((*lsn, e.clone()));
+        page.push((lsn, e));
     }
     pages
 }
 
+/// `got`'s entries by reference.
+fn refs(got: &[(Lsn, Entry)]) -> impl Iterator<Item = (Lsn, &Entry)> {
+    got.iter().map(|(l, e)| (*l, e))
+}
+
 /// Where `got` and `want` first differ, message by message.
-fn first_difference(got: &[(Lsn, Entry)], want: &[(Lsn, Entry)]) -> Option<String> {
-    if got == want {
+fn first_difference(got: &[(Lsn, Entry)], want: &[(Lsn, &Entry)]) -> Option<String> {
+    if refs(got).eq(want.iter().copied()) {
         return None;
     }
     let have: BTreeSet<Lsn> = got.iter().map(|(l, _)| *l).collect();
@@ -174,9 +182,12 @@ fn first_difference(got: &[(Lsn, Entry)], want: &[(Lsn, Entry)]) -> Option<Strin
 }
 
 /// The first page whose live messages differ between `got` and `want`.
-fn first_live_difference(got: &[(Lsn, Entry)], want: &[(Lsn, Entry)]) -> Option<String> {
-    let (got, want) = (live(got), live(want));
-    let lsns = |m: Option<&Vec<(Lsn, Entry)>>| -> Vec<Lsn> {
+fn first_live_difference(got: &[(Lsn, Entry)], want: &[(Lsn, &Entry)]) -> Option<String> {
+    let (got, want) = (live(refs(got)), live(want.iter().copied()));
+    if got == want {
+        return None;
+    }
+    let lsns = |m: Option<&Vec<(Lsn, &Entry)>>| -> Vec<Lsn> {
         m.map(|v| v.iter().map(|(l, _)| *l).collect())
             .unwrap_or_default()
     };
@@ -295,14 +306,17 @@ impl Model {
     }
 
     /// The live state of the completed messages (Gc mode keeps only this).
-    pub fn live_view(&self) -> BTreeMap<u64, Vec<(Lsn, Entry)>> {
-        live(
-            &self
-                .completed
-                .iter()
-                .map(|(l, e)| (*l, e.clone()))
-                .collect::<Vec<_>>(),
-        )
+    pub fn live_view(&self) -> BTreeMap<u64, Vec<(Lsn, &Entry)>> {
+        live(self.completed.iter().map(|(l, e)| (*l, e)))
+    }
+
+    /// The lsns of the live completed messages (Gc mode keeps only these).
+    pub fn live_lsns(&self) -> BTreeSet<Lsn> {
+        self.live_view()
+            .into_values()
+            .flatten()
+            .map(|(l, _)| l)
+            .collect()
     }
 
     /// Reads every message of `log` from lsn 0.
@@ -425,10 +439,10 @@ impl Model {
         if self.lost_acked {
             return Ok(());
         }
-        let want: Vec<(Lsn, Entry)> = self
+        let want: Vec<(Lsn, &Entry)> = self
             .completed
             .range(..bound)
-            .map(|(l, e)| (*l, e.clone()))
+            .map(|(l, e)| (*l, e))
             .collect();
         let differs = match mode {
             SegmentMode::Linear => first_difference(got, &want),
@@ -480,13 +494,12 @@ impl Model {
         floor: Lsn,
         mode: SegmentMode,
     ) -> Result<(), Violation> {
-        let below: Vec<(Lsn, Entry)> = self
-            .completed
-            .range(..floor)
-            .map(|(l, e)| (*l, e.clone()))
-            .collect();
-        let must: Vec<(Lsn, Entry)> = match mode {
-            SegmentMode::Linear => below,
+        let must: Vec<(Lsn, &Entry)> = match mode {
+            SegmentMode::Linear => self
+                .completed
+                .range(..floor)
+                .map(|(l, e)| (*l, e))
+                .collect(),
             SegmentMode::Gc => self
                 .live_view()
                 .into_values()
@@ -494,7 +507,8 @@ impl Model {
                 .filter(|(l, _)| *l < floor)
                 .collect(),
         };
-        match must.iter().find(|m| !got.contains(m)) {
+        let have: BTreeMap<Lsn, &Entry> = refs(got).collect();
+        match must.iter().find(|(l, e)| have.get(l) != Some(e)) {
             Some((l, _)) => Err(Violation::new(
                 Invariant::I1,
                 format!(

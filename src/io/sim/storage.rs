@@ -129,6 +129,14 @@ impl SimStorage {
         Some(w.inodes.get(ino)?.current.clone())
     }
 
+    /// The length reads of `name` would see now, or None if no such name. Not a
+    /// storage call: no fault, no trace entry.
+    pub fn file_len(&self, name: &str) -> Option<u64> {
+        let w = self.world.lock();
+        let ino = w.dir.current.get(name)?;
+        Some(w.inodes.get(ino)?.current.len() as u64)
+    }
+
     /// The durable bytes of the file `name` currently names, or None.
     pub fn durable_file(&self, name: &str) -> Option<Vec<u8>> {
         let w = self.world.lock();
