@@ -22,6 +22,8 @@ pub mod internals;
 pub mod io;
 mod log;
 #[cfg(not(loom))]
+pub mod pagecache;
+#[cfg(not(loom))]
 pub mod simulation;
 mod sync;
 
@@ -31,6 +33,8 @@ pub use log::recovery::Branches as RecoveryBranches;
 pub use log::{
     Batch, Kind, LOG_FILE, Log, LogIter, Lsn, Message, Pointer, RecoveryInfo, Reservation, Stats,
 };
+#[cfg(not(loom))]
+pub use pagecache::{Materializer, PageCache, PageCacheStats, PageId, PageRef, Update};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.
 #[cfg(doctest)]

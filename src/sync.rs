@@ -19,6 +19,12 @@
 
 pub use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+/// Epoch-based reclamation for the page table. (The page cache is not yet part of
+/// the loom build; a loom build of crossbeam-epoch, `--cfg crossbeam_loom` with its
+/// `loom` feature, is how its models will instrument this.)
+#[cfg(not(loom))]
+pub use crossbeam_epoch as epoch;
+
 /// A statistics counter: `std`'s atomic in every build, loom's included. Counters
 /// order nothing (relaxed adds, read only for reports), so a model would gain nothing
 /// from exploring their interleavings and would pay for every one of them.

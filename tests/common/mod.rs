@@ -77,3 +77,32 @@ pub fn disk_with_log(image: &[u8]) -> SimStorage {
     f.sync().expect("sync");
     disk
 }
+
+/// The page cache tests' page type: a list of numbers whose merge appends the delta's
+/// numbers, so a delta reordered, dropped or applied twice shows in the page.
+pub struct Numbers;
+
+impl pagelog::Materializer for Numbers {
+    type Page = Vec<u32>;
+
+    fn encode(&self, page: &Vec<u32>) -> Vec<u8> {
+        page.iter().flat_map(|n| n.to_le_bytes()).collect()
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Option<Vec<u32>> {
+        let words = bytes.chunks_exact(4);
+        (bytes.len() % 4 == 0).then(|| {
+            words
+                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect()
+        })
+    }
+
+    fn merge(&self, base: &mut Vec<u32>, delta: &Vec<u32>) {
+        base.extend_from_slice(delta);
+    }
+
+    fn size_in_bytes(&self, page: &Vec<u32>) -> usize {
+        page.len() * 4
+    }
+}

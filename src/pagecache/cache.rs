@@ -1,0 +1,410 @@
+//! [`PageCache`]: pages of a user type, updated by compare-and-swap and made durable
+//! through the log.
+//!
+//! Every update follows one protocol: load the page's view, check it is the version
+//! the caller read, encode, reserve the message in the log, swap the new view in, and
+//! complete the reservation; if the swap loses (another update got there first), abort
+//! the reservation and hand the caller the page as it is now. So a lost race leaves
+//! nothing in the log (I10), and a page's fragments are in lsn order: the reservation
+//! is taken after the load that supplied the view being replaced, and the log hands
+//! out lsns in time order, so a swap that succeeds always appends a higher lsn than
+//! the view it replaces holds (asserted in `view.rs`).
+//!
+//! Nothing here takes a lock on the link and get paths: the page table is lock-free,
+//! views are immutable and reclaimed through epochs. Allocation and free take a lock
+//! on the free-id set only.
+
+use std::collections::BTreeSet;
+
+use super::materializer::Materializer;
+use super::page_ref::{PageId, PageRef, Update};
+use super::pagein::materialize;
+use super::recover::rebuild;
+use super::stats::{Counter, Counters, PageCacheStats};
+use super::table::Table;
+use super::view::{Frag, View};
+use crate::config::Config;
+use crate::error::Result;
+use crate::io::Storage;
+use crate::log::{Kind, Log, Reservation};
+use crate::sync::epoch;
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
+
+/// The first page id a user page gets; ids below are the page cache's own.
+pub const FIRST_PAGE: PageId = 4;
+
+/// Pages of the user's type `M::Page`, in a log; see the module doc.
+pub struct PageCache<M: Materializer> {
+    log: Log,
+    m: M,
+    table: Table<M::Page>,
+    next_pid: AtomicU64,
+    free: Mutex<BTreeSet<PageId>>,
+    counters: Counters,
+}
+
+impl<M: Materializer> std::fmt::Debug for PageCache<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageCache")
+            .field("next_pid", &self.next_pid.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an update waits for log space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    Block,
+    Never,
+}
+
+impl<M: Materializer> PageCache<M> {
+    /// Opens (or creates) the page cache in `storage`: opens its log (recovering it)
+    /// and rebuilds the page table from it. No page is read or decoded here.
+    pub fn open(config: Config, storage: Arc<dyn Storage>, m: M) -> Result<PageCache<M>> {
+        let log = Log::open(config, storage)?;
+        let table = Table::default();
+        let rebuilt = rebuild(&log, &table, FIRST_PAGE)?;
+        Ok(PageCache {
+            log,
+            m,
+            table,
+            next_pid: AtomicU64::new(rebuilt.next_pid),
+            free: Mutex::new(rebuilt.free),
+            counters: Counters::default(),
+        })
+    }
+
+    /// Opens (or creates) the page cache in the directory `dir` with the default
+    /// [`Config`].
+    #[cfg(not(loom))]
+    pub fn open_dir(dir: impl AsRef<std::path::Path>, m: M) -> Result<PageCache<M>> {
+        let storage = crate::io::StdStorage::open(dir.as_ref())?;
+        PageCache::open(Config::default(), Arc::new(storage), m)
+    }
+
+    /// The log underneath: flush it to make updates durable
+    /// ([`Log::flush`]), read its stats.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// What this page cache did since it was opened.
+    pub fn stats(&self) -> PageCacheStats {
+        self.counters.snapshot()
+    }
+
+    /// Makes every completed update durable; see [`Log::flush`].
+    pub fn flush(&self) -> Result<()> {
+        self.log.flush().map(|_| ())
+    }
+
+    /// Flushes and closes the log; see [`Log::close`].
+    pub fn close(self) -> Result<()> {
+        self.log.close()
+    }
+
+    /// Drops the page cache without flushing (as a crash would); see [`Log::abandon`].
+    /// For crash tests.
+    pub fn abandon(self) {
+        self.log.abandon()
+    }
+
+    /// The page `pid` as it is now: its merged value, read from the log and cached if
+    /// it was not resident. None if the id is free or was never allocated.
+    pub fn get(&self, pid: PageId) -> Result<Option<PageRef<M::Page>>> {
+        let guard = epoch::pin();
+        let mut shared = self.table.load(pid, &guard)?;
+        loop {
+            // SAFETY: loaded from the table under `guard`; views are freed only
+            // through the epoch collector after being swapped out.
+            let Some(view) = (unsafe { shared.as_ref() }) else {
+                return Ok(None);
+            };
+            if view.is_free() {
+                return Ok(None);
+            }
+            if let Some(value) = &view.cached {
+                return Ok(Some(PageRef::new(pid, view.version, Arc::clone(value))));
+            }
+            let value = Arc::new(materialize(&self.log, &self.m, pid, &view.frags)?);
+            self.counters.bump(Counter::PageIns);
+            let cached = view.with_cached(Some(Arc::clone(&value)));
+            match self.table.cas(pid, shared, cached, &guard)? {
+                Ok(_) => return Ok(Some(PageRef::new(pid, view.version, value))),
+                // Changed meanwhile (an update, or another reader cached it): look
+                // again, it may be resident now.
+                Err((now, _)) => shared = now,
+            }
+        }
+    }
+
+    /// A new page holding `page`: a free id is reused, else the next new one.
+    pub fn allocate(&self, page: M::Page) -> Result<PageRef<M::Page>> {
+        self.allocate_as(page, Wait::Block)
+    }
+
+    /// [`PageCache::allocate`] that never waits for log space: `Error::WouldBlock`
+    /// instead (nothing is changed).
+    pub fn try_allocate(&self, page: M::Page) -> Result<PageRef<M::Page>> {
+        self.allocate_as(page, Wait::Never)
+    }
+
+    /// Appends `delta` to the page `old` names, if the page is still at `old`'s
+    /// version. A page past the consolidation thresholds in [`Config`] gets the merged
+    /// page as a new base instead (same outcome for the caller).
+    pub fn link(&self, old: &PageRef<M::Page>, delta: M::Page) -> Result<Update<M::Page, M::Page>> {
+        self.link_as(old, delta, Wait::Block)
+    }
+
+    /// [`PageCache::link`] that never waits for log space: `Error::WouldBlock` instead.
+    pub fn try_link(
+        &self,
+        old: &PageRef<M::Page>,
+        delta: M::Page,
+    ) -> Result<Update<M::Page, M::Page>> {
+        self.link_as(old, delta, Wait::Never)
+    }
+
+    /// Replaces the page `old` names with `page` (a new base), if the page is still at
+    /// `old`'s version.
+    pub fn replace(
+        &self,
+        old: &PageRef<M::Page>,
+        page: M::Page,
+    ) -> Result<Update<M::Page, M::Page>> {
+        self.replace_as(old, page, Wait::Block)
+    }
+
+    /// [`PageCache::replace`] that never waits for log space: `Error::WouldBlock`
+    /// instead.
+    pub fn try_replace(
+        &self,
+        old: &PageRef<M::Page>,
+        page: M::Page,
+    ) -> Result<Update<M::Page, M::Page>> {
+        self.replace_as(old, page, Wait::Never)
+    }
+
+    /// Frees the page `old` names, if it is still at `old`'s version; its id will be
+    /// handed out again.
+    pub fn free(&self, old: &PageRef<M::Page>) -> Result<Update<M::Page, ()>> {
+        self.free_as(old, Wait::Block)
+    }
+
+    /// [`PageCache::free`] that never waits for log space: `Error::WouldBlock` instead.
+    pub fn try_free(&self, old: &PageRef<M::Page>) -> Result<Update<M::Page, ()>> {
+        self.free_as(old, Wait::Never)
+    }
+
+    fn reserve(
+        &self,
+        wait: Wait,
+        kind: Kind,
+        pid: PageId,
+        bytes: &[u8],
+    ) -> Result<Reservation<'_>> {
+        match wait {
+            Wait::Block => self.log.reserve(kind, pid, bytes),
+            Wait::Never => self.log.try_reserve(kind, pid, bytes),
+        }
+    }
+
+    fn allocate_as(&self, page: M::Page, wait: Wait) -> Result<PageRef<M::Page>> {
+        let pid = self.take_id();
+        let bytes = self.m.encode(&page);
+        let r = match self.reserve(wait, Kind::Replace, pid, &bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                self.free.lock().insert(pid);
+                return Err(e);
+            }
+        };
+        let guard = epoch::pin();
+        let current = self.table.load(pid, &guard)?;
+        // SAFETY: loaded under `guard` (see `get`).
+        let version = unsafe { current.as_ref() }.map_or(0, |v| v.version) + 1;
+        let value = Arc::new(page);
+        let frag = frag_of(&r, &bytes, true);
+        let view = View::based(version, frag, Some(Arc::clone(&value)));
+        let swapped = self.table.cas(pid, current, view, &guard)?;
+        assert!(swapped.is_ok(), "page id {pid} was handed out twice");
+        r.complete()?;
+        self.counters.bump(Counter::Applied);
+        Ok(PageRef::new(pid, version, value))
+    }
+
+    /// A free id (the lowest), or the next new one.
+    fn take_id(&self) -> PageId {
+        if let Some(pid) = self.free.lock().pop_first() {
+            return pid;
+        }
+        self.next_pid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn link_as(
+        &self,
+        old: &PageRef<M::Page>,
+        delta: M::Page,
+        wait: Wait,
+    ) -> Result<Update<M::Page, M::Page>> {
+        let guard = epoch::pin();
+        let pid = old.pid();
+        let shared = self.table.load(pid, &guard)?;
+        // SAFETY: loaded under `guard` (see `get`).
+        let view = match unsafe { shared.as_ref() } {
+            Some(v) if v.version == old.version() && !v.is_free() => v,
+            _ => return self.stale(pid, delta),
+        };
+        let mut merged = M::Page::clone(old.shared());
+        self.m.merge(&mut merged, &delta);
+        let delta_bytes = self.m.encode(&delta);
+        let consolidate = self.needs_consolidation(view, delta_bytes.len());
+        let bytes = if consolidate {
+            self.m.encode(&merged)
+        } else {
+            delta_bytes
+        };
+        let kind = if consolidate {
+            Kind::Replace
+        } else {
+            Kind::Append
+        };
+        let r = self.reserve(wait, kind, pid, &bytes)?;
+        let value = Arc::new(merged);
+        let frag = frag_of(&r, &bytes, consolidate);
+        let new = if consolidate {
+            View::based(view.version + 1, frag, Some(Arc::clone(&value)))
+        } else {
+            view.linked(frag, Some(Arc::clone(&value)))
+        };
+        let version = new.version;
+        match self.table.cas(pid, shared, new, &guard)? {
+            Ok(_) => {
+                r.complete()?;
+                if consolidate {
+                    self.counters.bump(Counter::Consolidations);
+                }
+                self.counters.bump(Counter::Applied);
+                Ok(Update::Applied(Some(PageRef::new(pid, version, value))))
+            }
+            Err(_) => {
+                r.abort()?;
+                self.counters.bump(Counter::LostSwaps);
+                self.lost(pid, delta)
+            }
+        }
+    }
+
+    /// Whether a link adding `delta_len` bytes to `view` writes a new base instead.
+    fn needs_consolidation(&self, view: &View<M::Page>, delta_len: usize) -> bool {
+        let config = self.log.config();
+        let base = view.frags.first().map_or(0, |f| u64::from(f.len));
+        let deltas = view.chain_bytes() - base + delta_len as u64;
+        view.deltas() + 1 > config.consolidate_after_deltas
+            || deltas > config.consolidate_after_bytes
+    }
+
+    fn replace_as(
+        &self,
+        old: &PageRef<M::Page>,
+        page: M::Page,
+        wait: Wait,
+    ) -> Result<Update<M::Page, M::Page>> {
+        let guard = epoch::pin();
+        let pid = old.pid();
+        let shared = self.table.load(pid, &guard)?;
+        // SAFETY: loaded under `guard` (see `get`).
+        let view = match unsafe { shared.as_ref() } {
+            Some(v) if v.version == old.version() && !v.is_free() => v,
+            _ => return self.stale(pid, page),
+        };
+        let bytes = self.m.encode(&page);
+        let r = self.reserve(wait, Kind::Replace, pid, &bytes)?;
+        assert!(
+            r.lsn() > view.newest(),
+            "base at lsn {} after {} (I10)",
+            r.lsn(),
+            view.newest()
+        );
+        let value = Arc::new(page);
+        let new = View::based(
+            view.version + 1,
+            frag_of(&r, &bytes, true),
+            Some(Arc::clone(&value)),
+        );
+        let version = new.version;
+        match self.table.cas(pid, shared, new, &guard)? {
+            Ok(_) => {
+                r.complete()?;
+                self.counters.bump(Counter::Applied);
+                Ok(Update::Applied(Some(PageRef::new(pid, version, value))))
+            }
+            Err((_, rejected)) => {
+                r.abort()?;
+                self.counters.bump(Counter::LostSwaps);
+                let page = Arc::try_unwrap(rejected.cached.expect("built with a value"))
+                    .unwrap_or_else(|shared| M::Page::clone(&shared));
+                self.lost(pid, page)
+            }
+        }
+    }
+
+    fn free_as(&self, old: &PageRef<M::Page>, wait: Wait) -> Result<Update<M::Page, ()>> {
+        let guard = epoch::pin();
+        let pid = old.pid();
+        let shared = self.table.load(pid, &guard)?;
+        // SAFETY: loaded under `guard` (see `get`).
+        let view = match unsafe { shared.as_ref() } {
+            Some(v) if v.version == old.version() && !v.is_free() => v,
+            _ => return self.stale(pid, ()),
+        };
+        let r = self.reserve(wait, Kind::Free, pid, &[])?;
+        assert!(
+            r.lsn() > view.newest(),
+            "free at lsn {} after {} (I10)",
+            r.lsn(),
+            view.newest()
+        );
+        match self
+            .table
+            .cas(pid, shared, View::freed(view.version + 1), &guard)?
+        {
+            Ok(_) => {
+                r.complete()?;
+                self.counters.bump(Counter::Applied);
+                self.free.lock().insert(pid);
+                Ok(Update::Applied(None))
+            }
+            Err(_) => {
+                r.abort()?;
+                self.counters.bump(Counter::LostSwaps);
+                self.lost(pid, ())
+            }
+        }
+    }
+
+    /// The outcome of an update that found the page at another version before it
+    /// reserved anything.
+    fn stale<T>(&self, pid: PageId, rejected: T) -> Result<Update<M::Page, T>> {
+        self.counters.bump(Counter::Stale);
+        self.lost(pid, rejected)
+    }
+
+    /// The outcome of an update that found the page changed.
+    fn lost<T>(&self, pid: PageId, rejected: T) -> Result<Update<M::Page, T>> {
+        Ok(Update::Lost {
+            current: self.get(pid)?,
+            rejected,
+        })
+    }
+}
+
+/// The fragment a reservation of `bytes` becomes.
+fn frag_of(r: &Reservation<'_>, bytes: &[u8], base: bool) -> Frag {
+    Frag {
+        ptr: r.pointer(),
+        len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+        base,
+    }
+}

@@ -1,0 +1,34 @@
+//! [`Materializer`]: how the page cache turns a user's page type into bytes and back,
+//! and merges a page's deltas into its base.
+//!
+//! The page cache stores a page as a chain of fragments in the log: a base (written
+//! by `allocate`, `replace` or a consolidation) and the deltas `link` appended after
+//! it, in lsn order. Reading a page decodes each fragment and folds the deltas into
+//! the base with [`Materializer::merge`], in that order; the merged value is what the
+//! cache holds and what [`get`](crate::pagecache::PageCache::get) returns.
+
+/// The user's page type and its four operations. No serde requirement: the encoding
+/// is the user's own. Bytes handed to [`Materializer::decode`] passed the log's
+/// checksums, but they are still bytes from disk: a decoder that cannot make sense
+/// of them returns None, and the page cache reports `Error::Corruption` naming the
+/// page and the offset (never a panic).
+pub trait Materializer: Send + Sync + 'static {
+    /// A page, and also a delta: a delta is a page value that [`Materializer::merge`]
+    /// folds into a base.
+    type Page: Clone + Send + Sync + 'static;
+
+    /// The bytes of `page` (a base or a delta) as the log stores them.
+    fn encode(&self, page: &Self::Page) -> Vec<u8>;
+
+    /// The page (or delta) that [`Materializer::encode`] turned into `bytes`, or None
+    /// if `bytes` cannot be one.
+    fn decode(&self, bytes: &[u8]) -> Option<Self::Page>;
+
+    /// Folds `delta` into `base`. Deltas are merged in the order they were linked, so
+    /// an order-sensitive merge sees them as its writers did.
+    fn merge(&self, base: &mut Self::Page, delta: &Self::Page);
+
+    /// The memory `page` holds, in bytes: what the cache charges for keeping it
+    /// decoded (the page cache adds its own fixed cost per resident page).
+    fn size_in_bytes(&self, page: &Self::Page) -> usize;
+}

@@ -1,0 +1,25 @@
+//! The page cache: pages of a user type, each a chain of fragments in the log (a base
+//! and deltas), updated latch-free by compare-and-swap on a page table.
+//!
+//! - [`materializer`]: the user's page type ([`Materializer`]);
+//! - [`page_ref`]: what calls hand back ([`PageRef`], [`Update`]);
+//! - [`view`]: one immutable state of one page (fragments, cached value);
+//! - [`table`]: the lock-free page table of views;
+//! - [`cache`]: [`PageCache`] and the update protocol;
+//! - [`pagein`]: reading a page's fragments back, checked;
+//! - [`recover`]: rebuilding the page table from the log at open;
+//! - [`stats`]: per-instance counters ([`PageCacheStats`]).
+
+pub mod cache;
+pub mod materializer;
+pub mod page_ref;
+pub mod pagein;
+pub mod recover;
+pub mod stats;
+pub mod table;
+pub mod view;
+
+pub use cache::{FIRST_PAGE, PageCache};
+pub use materializer::Materializer;
+pub use page_ref::{PageId, PageRef, Update};
+pub use stats::PageCacheStats;

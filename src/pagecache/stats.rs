@@ -1,0 +1,70 @@
+//! Per-instance counters of the page cache ([`PageCacheStats`]).
+
+use crate::sync::{CounterU64, Ordering};
+
+/// What one page cache did since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageCacheStats {
+    /// Updates applied (allocate, link, replace, free).
+    pub applied: u64,
+    /// Updates that found the page at another version before reserving log space.
+    pub stale: u64,
+    /// Updates whose compare-and-swap lost after reserving (the reservation was
+    /// aborted).
+    pub lost_swaps: u64,
+    /// Links written as a new base because the chain passed a threshold.
+    pub consolidations: u64,
+    /// Pages read back from the log and merged.
+    pub page_ins: u64,
+}
+
+/// The live counters behind [`PageCacheStats`].
+#[derive(Debug, Default)]
+pub struct Counters {
+    applied: CounterU64,
+    stale: CounterU64,
+    lost_swaps: CounterU64,
+    consolidations: CounterU64,
+    page_ins: CounterU64,
+}
+
+/// One counter of [`Counters`].
+#[derive(Debug, Clone, Copy)]
+pub enum Counter {
+    /// See [`PageCacheStats::applied`].
+    Applied,
+    /// See [`PageCacheStats::stale`].
+    Stale,
+    /// See [`PageCacheStats::lost_swaps`].
+    LostSwaps,
+    /// See [`PageCacheStats::consolidations`].
+    Consolidations,
+    /// See [`PageCacheStats::page_ins`].
+    PageIns,
+}
+
+impl Counters {
+    /// Adds one to `c`.
+    pub fn bump(&self, c: Counter) {
+        let cell = match c {
+            Counter::Applied => &self.applied,
+            Counter::Stale => &self.stale,
+            Counter::LostSwaps => &self.lost_swaps,
+            Counter::Consolidations => &self.consolidations,
+            Counter::PageIns => &self.page_ins,
+        };
+        cell.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub fn snapshot(&self) -> PageCacheStats {
+        let get = |c: &CounterU64| c.load(Ordering::Relaxed);
+        PageCacheStats {
+            applied: get(&self.applied),
+            stale: get(&self.stale),
+            lost_swaps: get(&self.lost_swaps),
+            consolidations: get(&self.consolidations),
+            page_ins: get(&self.page_ins),
+        }
+    }
+}

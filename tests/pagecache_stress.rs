@@ -1,0 +1,147 @@
+//! Risk: under real concurrency a lost compare-and-swap leaves its fragment in the
+//! log (so the delta comes back twice, or a delta nobody applied comes back after a
+//! reopen), or two winners both think they updated the same version.
+//!
+//! Eight threads link deltas to four shared pages (many lost races, each retried with
+//! the delta the loss handed back) and now and then replace a page with its own
+//! merged value. Each delta is a number unique to its thread and step. Afterwards
+//! every page holds each applied delta exactly once, each thread's deltas in the
+//! order it applied them, and no delta that was not applied; then the cache is
+//! closed and reopened, and the pages recovered from the log equal the ones in memory.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use common::Numbers;
+use pagelog::Materializer;
+use pagelog::io::SimStorage;
+use pagelog::{Config, PageCache, Update};
+
+const THREADS: u32 = 8;
+const STEPS: u32 = 400;
+
+fn config() -> Config {
+    Config {
+        segment_size_bytes: 64 << 10,
+        io_buf_size_bytes: 16 << 10,
+        io_bufs: 4,
+        blob_threshold_bytes: 2 << 10,
+        consolidate_after_deltas: 6,
+        consolidate_after_bytes: 1 << 20,
+        ..Config::default()
+    }
+}
+
+/// One thread's work: returns the deltas it applied per page, in order, and how many
+/// races it lost.
+fn worker(pc: &PageCache<Numbers>, pids: &[u64], t: u32) -> (BTreeMap<u64, Vec<u32>>, u64) {
+    let mut applied: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    let mut lost = 0;
+    for step in 0..STEPS {
+        let pid = pids[((step * 7 + t * 3) % pids.len() as u32) as usize];
+        let delta = t << 24 | step;
+        let mut page = pc.get(pid).expect("get").expect("live");
+        loop {
+            let u = if step % 50 == 49 {
+                // A replace with the page's own value: same content, new base.
+                pc.replace(&page, page.value().clone()).expect("replace")
+            } else {
+                pc.link(&page, vec![delta]).expect("link")
+            };
+            match u {
+                Update::Applied(_) if step % 50 == 49 => break,
+                Update::Applied(_) => {
+                    applied.entry(pid).or_default().push(delta);
+                    break;
+                }
+                Update::Lost { current, .. } => {
+                    lost += 1;
+                    page = current.expect("pages are never freed here");
+                }
+            }
+        }
+    }
+    (applied, lost)
+}
+
+#[test]
+fn lost_races_leave_nothing_behind_and_a_reopen_equals_memory() {
+    let disk = SimStorage::new(5);
+    let pc = PageCache::open(config(), Arc::new(disk.clone()), Numbers).expect("open");
+    let pids: Vec<u64> = (0..4)
+        .map(|_| pc.allocate(Vec::new()).expect("allocate").pid())
+        .collect();
+    let (applied, lost): (Vec<_>, Vec<_>) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (pc, pids) = (&pc, &pids);
+                s.spawn(move || worker(pc, pids, t))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .unzip()
+    });
+    let lost: u64 = lost.iter().sum();
+    assert!(lost > 20, "only {lost} lost races: the test did not race");
+    let mut memory = BTreeMap::new();
+    for &pid in &pids {
+        let page = pc.get(pid).expect("get").expect("live").value().clone();
+        let mut want: Vec<u32> = applied
+            .iter()
+            .flat_map(|a| a.get(&pid).cloned().unwrap_or_default())
+            .collect();
+        let mut have = page.clone();
+        want.sort_unstable();
+        have.sort_unstable();
+        assert_eq!(
+            have, want,
+            "page {pid}: not exactly the applied deltas, once each"
+        );
+        for t in 0..THREADS {
+            let mine: Vec<u32> = page.iter().copied().filter(|d| d >> 24 == t).collect();
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "page {pid}: thread {t} out of order"
+            );
+        }
+        memory.insert(pid, page);
+    }
+    let stats = pc.stats();
+    assert!(
+        stats.lost_swaps > 0,
+        "no swap lost after reserving: {stats:?}"
+    );
+    // No lost race left a fragment: every Append in the log is an applied delta, once.
+    let applied_all: std::collections::BTreeSet<u32> = applied
+        .iter()
+        .flat_map(|a| a.values().flatten().copied())
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for m in pc.log().iter_from(0).expect("iter") {
+        let m = m.expect("message");
+        if m.kind != pagelog::Kind::Append {
+            continue;
+        }
+        let delta = Numbers.decode(&m.value).expect("a delta");
+        for d in delta {
+            assert!(
+                applied_all.contains(&d),
+                "delta {d:#x} in the log was never applied"
+            );
+            assert!(seen.insert(d), "delta {d:#x} twice in the log");
+        }
+    }
+    pc.close().expect("close");
+    let pc = PageCache::open(config(), Arc::new(disk.crash()), Numbers).expect("reopen");
+    for (pid, page) in memory {
+        let got = pc.get(pid).expect("get").expect("live");
+        assert!(
+            got.value() == &page,
+            "page {pid} after the reopen differs from memory"
+        );
+    }
+}
