@@ -22,7 +22,7 @@ use pagelog::pagecache::FIRST_PAGE;
 use pagelog::{Config, PageCache, PageRef, SegmentMode, Update};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
-/// Pages are lists of numbers; a delta's numbers are appended to the base's.
+/// One step of a case.
 #[derive(Debug, Clone)]
 enum Op {
     Allocate {
