@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use pagelog::simulation::plan::generate;
-use pagelog::simulation::{Scenario, plan_text, regression_test, shrink};
+use pagelog::simulation::{Pins, Scenario, Step, parse_plan, plan_text, regression_test, shrink};
 
 use crate::args::ScenarioArgs;
 
@@ -13,8 +13,15 @@ use crate::args::ScenarioArgs;
 #[derive(Args, Debug)]
 pub struct ShrinkArgs {
     /// The failing seed.
+    #[arg(long, required_unless_present = "scenario_text")]
+    pub seed: Option<u64>,
+    /// With --plan: shrink this run, its scenario written out in full (what a fuzz
+    /// target or `replay` prints), instead of the one --seed and --pins draw.
+    #[arg(long = "scenario", requires = "plan")]
+    pub scenario_text: Option<String>,
+    /// The failing plan (with --scenario): shrink it instead of the seed's own.
     #[arg(long)]
-    pub seed: u64,
+    pub plan: Option<String>,
     /// Most runs to spend.
     #[arg(long, default_value_t = 4000)]
     pub budget: u32,
@@ -34,10 +41,15 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let scenario = Scenario::draw(args.seed, &pins);
-    let plan = generate(&scenario);
+    let (scenario, plan) = match given(args, &pins) {
+        Ok(both) => both,
+        Err(e) => {
+            eprintln!("pagelog-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let Some(shrunk) = shrink(&scenario, &plan, args.budget) else {
-        println!("seed {} does not fail: nothing to shrink", args.seed);
+        println!("seed {} does not fail: nothing to shrink", scenario.seed);
         return ExitCode::SUCCESS;
     };
     eprintln!(
@@ -51,9 +63,8 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
     );
     let mask: Vec<String> = shrunk.mask.iter().map(|c| c.to_string()).collect();
     eprintln!(
-        "replay: cargo run --release -p pagelog-sim -- replay --seed {} --pins '{}' --plan '{}' --faults-at '{}' --verbose",
-        args.seed,
-        pins,
+        "replay: cargo run --release -p pagelog-sim -- replay --scenario '{}' --plan '{}' --faults-at '{}' --verbose",
+        scenario,
         plan_text(&shrunk.plan),
         mask.join(",")
     );
@@ -62,7 +73,7 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
         print!("{test}");
         return ExitCode::SUCCESS;
     }
-    let path = args.out.join(format!("sim_seed_{}.rs", args.seed));
+    let path = args.out.join(format!("sim_seed_{}.rs", scenario.seed));
     match std::fs::write(&path, test) {
         Ok(()) => {
             println!("wrote {}", path.display());
@@ -73,4 +84,19 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The scenario and plan to shrink: written out (`--scenario` with `--plan`), or drawn
+/// from `--seed` and the pins (with the seed's own plan unless `--plan` replaces it).
+fn given(args: &ShrinkArgs, pins: &Pins) -> Result<(Scenario, Vec<Step>), String> {
+    let scenario = match (&args.scenario_text, args.seed) {
+        (Some(text), _) => text.parse()?,
+        (None, Some(seed)) => Scenario::draw(seed, pins),
+        (None, None) => return Err("give --seed or --scenario".into()),
+    };
+    let plan = match &args.plan {
+        Some(text) => parse_plan(text)?,
+        None => generate(&scenario),
+    };
+    Ok((scenario, plan))
 }

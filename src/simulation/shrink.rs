@@ -119,7 +119,7 @@ pub fn regression_test(scenario: &Scenario, shrunk: &Shrunk) -> String {
         .collect();
     let mask: Vec<String> = shrunk.mask.iter().map(|c| c.to_string()).collect();
     format!(
-        r#"//! Regression test written by `pagelog-sim shrink --seed {seed}` (pins: {pins_or_none}).
+        r#"//! Regression test written by `pagelog-sim shrink` (seed {seed}, pins: {pins_or_none}).
 //! It broke {inv}: {detail}
 //! Scenario: {describe}.
 //! The scenario is written out in full, so a change to how seeds draw scenarios

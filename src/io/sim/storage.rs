@@ -163,7 +163,8 @@ impl SimStorage {
 
     /// The byte ranges `(start, end)` of the file `name` names that durable-damage
     /// faults changed, over every life of this disk: bit flips, header damage, and
-    /// misdirected writes' landings.
+    /// both ends of a misdirected write (where it landed, and the intended place it
+    /// left holding older bytes).
     pub fn damaged_ranges(&self, name: &str) -> Vec<(u64, u64)> {
         let w = self.world.lock();
         let Some(&ino) = w.dir.current.get(name) else {

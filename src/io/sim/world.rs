@@ -60,7 +60,8 @@ pub(super) struct World {
     /// The tag recorded with each whole write (`SimStorage::set_write_tag`).
     pub(super) write_tag: u64,
     /// Byte ranges `(inode, start, end)` that durable-damage faults changed, over every
-    /// life of this disk: bit flips, header damage, misdirected writes' landings.
+    /// life of this disk: bit flips, header damage, misdirected writes' landings and
+    /// the places they missed.
     pub(super) damage: Vec<(u64, u64, u64)>,
 }
 
@@ -343,7 +344,12 @@ impl World {
             if self.fire() {
                 self.stats.misdirected_writes += 1;
                 self.store(target, at, data);
-                self.damage.push((target, at, at + data.len() as u64));
+                let len = data.len() as u64;
+                // Damage on both ends: where the bytes landed, and the intended place,
+                // which keeps whatever it held before (a segment header never written
+                // there is as lost as one overwritten).
+                self.damage.push((target, at, at + len));
+                self.damage.push((ino, offset, offset + len));
                 return Ok(());
             }
         }
