@@ -93,6 +93,18 @@ pub struct Config {
     /// deltas consolidates it instead. **Default 512** (about 4 deltas of 100-byte or
     /// larger records).
     pub consolidate_after_bytes: u64,
+    /// Page cache: the most memory resident (decoded) pages may hold, in bytes, as
+    /// their `Materializer::size_in_bytes` reports plus
+    /// [`RESIDENT_OVERHEAD_BYTES`](crate::pagecache::RESIDENT_OVERHEAD_BYTES) each;
+    /// past it, the least recently useful pages are paged out (kept as disk pointers,
+    /// read back when next needed). With one thread updating it is exceeded by at
+    /// most the page just installed, until that call returns; each thread updating
+    /// concurrently can add one more page. Paged-out pages cost their disk pointers
+    /// (64 bytes for its state and slot, plus 24 per fragment) outside this bound, and a replaced
+    /// page state holds its memory until crossbeam-epoch's collector frees it (once
+    /// no pinned thread can still read it; the collector batches such garbage, 64
+    /// objects per thread). 0 keeps nothing resident. **Default 1 GiB**.
+    pub cache_capacity_bytes: u64,
 }
 
 impl Default for Config {
@@ -108,6 +120,7 @@ impl Default for Config {
             recovery_mode: RecoveryMode::AbsoluteConsistency,
             consolidate_after_deltas: 8,
             consolidate_after_bytes: 512,
+            cache_capacity_bytes: 1 << 30,
         }
     }
 }
@@ -190,6 +203,12 @@ impl Config {
     /// Sets `flush_every_ms`.
     pub fn flush_every_ms(mut self, period: Option<u64>) -> Config {
         self.flush_every_ms = period;
+        self
+    }
+
+    /// Sets `cache_capacity_bytes` (the page cache's memory bound).
+    pub fn cache_capacity(mut self, bytes: u64) -> Config {
+        self.cache_capacity_bytes = bytes;
         self
     }
 

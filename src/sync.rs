@@ -17,7 +17,7 @@
 //! `SimStorage` deliberately does not use these: it is the environment, not a protocol
 //! under test, and a loom model should treat each storage call as one atomic step.
 
-pub use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub use imp::{Arc, AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 /// Epoch-based reclamation for the page table. (The page cache is not yet part of
 /// the loom build; a loom build of crossbeam-epoch, `--cfg crossbeam_loom` with its
@@ -33,7 +33,7 @@ pub use std::sync::atomic::AtomicU64 as CounterU64;
 #[cfg(not(loom))]
 mod imp {
     pub use std::sync::Arc;
-    pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    pub use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
     pub type RawMutex<T> = parking_lot::Mutex<T>;
     pub type RawGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
     pub type RawCondvar = parking_lot::Condvar;
@@ -60,7 +60,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub use loom::sync::Arc;
-    pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    pub use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
     pub type RawMutex<T> = loom::sync::Mutex<T>;
     pub type RawGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
     pub type RawCondvar = loom::sync::Condvar;

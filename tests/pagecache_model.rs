@@ -102,6 +102,8 @@ fn config(seed: u64) -> Config {
             SegmentMode::Gc
         },
         consolidate_after_deltas: 1 + (seed % 5) as usize,
+        // No page resident, a few, or all: page-outs and checked reads back.
+        cache_capacity_bytes: [0, 600, 1 << 30][(seed % 7 % 3) as usize],
         ..Config::default()
     }
 }

@@ -17,13 +17,14 @@ use std::sync::Arc;
 use common::Numbers;
 use pagelog::Materializer;
 use pagelog::io::SimStorage;
-use pagelog::{Config, PageCache, Update};
+use pagelog::{Config, PageCache, PageCacheStats, Update};
 
 const THREADS: u32 = 8;
 const STEPS: u32 = 400;
 
-fn config() -> Config {
+fn config(capacity: u64) -> Config {
     Config {
+        cache_capacity_bytes: capacity,
         segment_size_bytes: 64 << 10,
         io_buf_size_bytes: 16 << 10,
         io_bufs: 4,
@@ -68,9 +69,27 @@ fn worker(pc: &PageCache<Numbers>, pids: &[u64], t: u32) -> (BTreeMap<u64, Vec<u
 
 #[test]
 fn lost_races_leave_nothing_behind_and_a_reopen_equals_memory() {
+    let stats = race(4, 1 << 30);
+    assert_eq!(stats.evictions, 0, "everything fits: {stats:?}");
+}
+
+/// The same races with a cache too small for the pages: page-outs race the links and
+/// the gets that read pages back.
+#[test]
+fn lost_races_and_page_outs_leave_nothing_behind() {
+    let stats = race(4, 2 << 10);
+    assert!(
+        stats.evictions > 100 && stats.page_ins > 100,
+        "pages went out and came back: {stats:?}"
+    );
+}
+
+/// Runs the race on `pages` shared pages with `capacity` bytes of cache; returns the
+/// cache's stats before the reopen.
+fn race(pages: usize, capacity: u64) -> PageCacheStats {
     let disk = SimStorage::new(5);
-    let pc = PageCache::open(config(), Arc::new(disk.clone()), Numbers).expect("open");
-    let pids: Vec<u64> = (0..4)
+    let pc = PageCache::open(config(capacity), Arc::new(disk.clone()), Numbers).expect("open");
+    let pids: Vec<u64> = (0..pages)
         .map(|_| pc.allocate(Vec::new()).expect("allocate").pid())
         .collect();
     let (applied, lost): (Vec<_>, Vec<_>) = std::thread::scope(|s| {
@@ -136,7 +155,7 @@ fn lost_races_leave_nothing_behind_and_a_reopen_equals_memory() {
         }
     }
     pc.close().expect("close");
-    let pc = PageCache::open(config(), Arc::new(disk.crash()), Numbers).expect("reopen");
+    let pc = PageCache::open(config(capacity), Arc::new(disk.crash()), Numbers).expect("reopen");
     for (pid, page) in memory {
         let got = pc.get(pid).expect("get").expect("live");
         assert!(
@@ -144,4 +163,5 @@ fn lost_races_leave_nothing_behind_and_a_reopen_equals_memory() {
             "page {pid} after the reopen differs from memory"
         );
     }
+    stats
 }

@@ -13,16 +13,28 @@
 //! Nothing here takes a lock on the link and get paths: the page table is lock-free,
 //! views are immutable and reclaimed through epochs. Allocation and free take a lock
 //! on the free-id set only.
+//!
+//! Memory: every swap that wins adds the difference between the new view's charge
+//! and the old one's to the resident total (a view's charge is its value's
+//! `Materializer::size_in_bytes` plus [`RESIDENT_OVERHEAD_BYTES`], or 0 when it holds
+//! no value); a page that becomes resident enters the [`Evictor`]'s queues; and a swap
+//! that leaves the total above `cache_capacity_bytes` pages out victims (swaps their
+//! views for ones without a value) until it is not. So, with one thread updating,
+//! the total exceeds the capacity by at most the page just installed, and only until
+//! that swap's call returns. The total is kept in wrapping arithmetic and read as
+//! signed, because another thread's page-out of a view can be counted before the swap
+//! that installed it is.
 
 use std::collections::BTreeSet;
 
+use super::evict::{Evictor, Seen};
 use super::materializer::Materializer;
 use super::page_ref::{PageId, PageRef, Update};
 use super::pagein::materialize;
 use super::recover::rebuild;
 use super::stats::{Counter, Counters, PageCacheStats};
 use super::table::Table;
-use super::view::{Frag, View};
+use super::view::{Frag, Resident, View};
 use crate::config::Config;
 use crate::error::Result;
 use crate::io::Storage;
@@ -33,6 +45,19 @@ use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 /// The first page id a user page gets; ids below are the page cache's own.
 pub const FIRST_PAGE: PageId = 4;
 
+/// What a resident page costs beyond its `Materializer::size_in_bytes`: the value's
+/// reference-counted allocation header (16 bytes), the view's record of it (16) and
+/// its slot in the eviction queues (8), rounded up to 48.
+pub const RESIDENT_OVERHEAD_BYTES: u64 = 48;
+
+/// Most attempts to page out one victim while other threads keep updating it before
+/// it goes back in the queue.
+const EVICT_ATTEMPTS: usize = 8;
+
+/// Victims one call may fail to page out (each contended `EVICT_ATTEMPTS` times)
+/// before it stops shrinking and leaves the rest to the next call.
+const MAX_CONTENDED: usize = 16;
+
 /// Pages of the user's type `M::Page`, in a log; see the module doc.
 pub struct PageCache<M: Materializer> {
     log: Log,
@@ -41,6 +66,9 @@ pub struct PageCache<M: Materializer> {
     next_pid: AtomicU64,
     free: Mutex<BTreeSet<PageId>>,
     counters: Counters,
+    /// Bytes charged for resident pages, wrapping; read as signed (module doc).
+    resident: AtomicU64,
+    evictor: Evictor,
 }
 
 impl<M: Materializer> std::fmt::Debug for PageCache<M> {
@@ -72,6 +100,8 @@ impl<M: Materializer> PageCache<M> {
             next_pid: AtomicU64::new(rebuilt.next_pid),
             free: Mutex::new(rebuilt.free),
             counters: Counters::default(),
+            resident: AtomicU64::new(0),
+            evictor: Evictor::default(),
         })
     }
 
@@ -89,9 +119,11 @@ impl<M: Materializer> PageCache<M> {
         &self.log
     }
 
-    /// What this page cache did since it was opened.
+    /// What this page cache did since it was opened, and the bytes resident now.
     pub fn stats(&self) -> PageCacheStats {
-        self.counters.snapshot()
+        let mut stats = self.counters.snapshot();
+        stats.resident_bytes = self.resident_now().max(0).unsigned_abs();
+        stats
     }
 
     /// Makes every completed update durable; see [`Log::flush`].
@@ -124,14 +156,33 @@ impl<M: Materializer> PageCache<M> {
             if view.is_free() {
                 return Ok(None);
             }
-            if let Some(value) = &view.cached {
+            if let Some(value) = view.value() {
+                view.touch();
                 return Ok(Some(PageRef::new(pid, view.version, Arc::clone(value))));
             }
-            let value = Arc::new(materialize(&self.log, &self.m, pid, &view.frags)?);
+            let value = match materialize(&self.log, &self.m, pid, &view.frags) {
+                Ok(value) => Arc::new(value),
+                Err(e) => {
+                    // A state replaced meanwhile may point into reclaimed segments
+                    // (pagein.rs): read the new one; an error on the current state
+                    // is the page's.
+                    let now = self.table.load(pid, &guard)?;
+                    if now == shared {
+                        return Err(e);
+                    }
+                    shared = now;
+                    continue;
+                }
+            };
             self.counters.bump(Counter::PageIns);
-            let cached = view.with_cached(Some(Arc::clone(&value)));
+            let resident = self.resident_of(&value);
+            let charge = resident.charge;
+            let cached = view.with_cached(Some(resident));
             match self.table.cas(pid, shared, cached, &guard)? {
-                Ok(_) => return Ok(Some(PageRef::new(pid, view.version, value))),
+                Ok(_) => {
+                    self.account(pid, 0, charge);
+                    return Ok(Some(PageRef::new(pid, view.version, value)));
+                }
                 // Changed meanwhile (an update, or another reader cached it): look
                 // again, it may be resident now.
                 Err((now, _)) => shared = now,
@@ -223,14 +274,17 @@ impl<M: Materializer> PageCache<M> {
         let guard = epoch::pin();
         let current = self.table.load(pid, &guard)?;
         // SAFETY: loaded under `guard` (see `get`).
-        let version = unsafe { current.as_ref() }.map_or(0, |v| v.version) + 1;
+        let old = unsafe { current.as_ref() };
+        let (version, was) = old.map_or((1, 0), |v| (v.version + 1, v.charge()));
         let value = Arc::new(page);
-        let frag = frag_of(&r, &bytes, true);
-        let view = View::based(version, frag, Some(Arc::clone(&value)));
+        let resident = self.resident_of(&value);
+        let now = resident.charge;
+        let view = View::based(version, frag_of(&r, &bytes, true), Some(resident));
         let swapped = self.table.cas(pid, current, view, &guard)?;
         assert!(swapped.is_ok(), "page id {pid} was handed out twice");
         r.complete()?;
         self.counters.bump(Counter::Applied);
+        self.account(pid, was, now);
         Ok(PageRef::new(pid, version, value))
     }
 
@@ -272,11 +326,13 @@ impl<M: Materializer> PageCache<M> {
         };
         let r = self.reserve(wait, kind, pid, &bytes)?;
         let value = Arc::new(merged);
+        let resident = self.resident_of(&value);
+        let (was, now) = (view.charge(), resident.charge);
         let frag = frag_of(&r, &bytes, consolidate);
         let new = if consolidate {
-            View::based(view.version + 1, frag, Some(Arc::clone(&value)))
+            View::based(view.version + 1, frag, Some(resident))
         } else {
-            view.linked(frag, Some(Arc::clone(&value)))
+            view.linked(frag, Some(resident))
         };
         let version = new.version;
         match self.table.cas(pid, shared, new, &guard)? {
@@ -286,6 +342,7 @@ impl<M: Materializer> PageCache<M> {
                     self.counters.bump(Counter::Consolidations);
                 }
                 self.counters.bump(Counter::Applied);
+                self.account(pid, was, now);
                 Ok(Update::Applied(Some(PageRef::new(pid, version, value))))
             }
             Err(_) => {
@@ -328,23 +385,22 @@ impl<M: Materializer> PageCache<M> {
             view.newest()
         );
         let value = Arc::new(page);
-        let new = View::based(
-            view.version + 1,
-            frag_of(&r, &bytes, true),
-            Some(Arc::clone(&value)),
-        );
+        let resident = self.resident_of(&value);
+        let (was, now) = (view.charge(), resident.charge);
+        let new = View::based(view.version + 1, frag_of(&r, &bytes, true), Some(resident));
         let version = new.version;
         match self.table.cas(pid, shared, new, &guard)? {
             Ok(_) => {
                 r.complete()?;
                 self.counters.bump(Counter::Applied);
+                self.account(pid, was, now);
                 Ok(Update::Applied(Some(PageRef::new(pid, version, value))))
             }
             Err((_, rejected)) => {
                 r.abort()?;
                 self.counters.bump(Counter::LostSwaps);
-                let page = Arc::try_unwrap(rejected.cached.expect("built with a value"))
-                    .unwrap_or_else(|shared| M::Page::clone(&shared));
+                drop(rejected);
+                let page = Arc::try_unwrap(value).unwrap_or_else(|shared| M::Page::clone(&shared));
                 self.lost(pid, page)
             }
         }
@@ -373,6 +429,7 @@ impl<M: Materializer> PageCache<M> {
             Ok(_) => {
                 r.complete()?;
                 self.counters.bump(Counter::Applied);
+                self.account(pid, view.charge(), 0);
                 self.free.lock().insert(pid);
                 Ok(Update::Applied(None))
             }
@@ -382,6 +439,111 @@ impl<M: Materializer> PageCache<M> {
                 self.lost(pid, ())
             }
         }
+    }
+
+    /// `value` as a resident page, with its charge.
+    fn resident_of(&self, value: &Arc<M::Page>) -> Resident<M::Page> {
+        let size = self.m.size_in_bytes(value) as u64;
+        Resident {
+            value: Arc::clone(value),
+            charge: size.saturating_add(RESIDENT_OVERHEAD_BYTES),
+        }
+    }
+
+    /// The resident total now, read as signed (module doc).
+    fn resident_now(&self) -> i64 {
+        self.resident.load(Ordering::Relaxed) as i64
+    }
+
+    /// Books a won swap of `pid` from a view charged `was` to one charged `now`: the
+    /// total moves, a page that became resident is queued, and a total over the
+    /// capacity pages out victims.
+    fn account(&self, pid: PageId, was: u64, now: u64) {
+        if now == was {
+            return;
+        }
+        self.resident
+            .fetch_add(now.wrapping_sub(was), Ordering::Relaxed);
+        if was == 0 {
+            self.evictor.admit(pid, |p| self.is_resident(p));
+        } else if now == 0 {
+            self.evictor.released(pid);
+        }
+        if now > was {
+            self.shrink();
+        }
+    }
+
+    /// Pages out victims while the resident total is over the capacity.
+    fn shrink(&self) {
+        let capacity = i64::try_from(self.log.config().cache_capacity_bytes).unwrap_or(i64::MAX);
+        let mut contended = 0;
+        while self.resident_now() > capacity && contended < MAX_CONTENDED {
+            let Some(pid) = self.evictor.victim(|p| self.look(p)) else {
+                return;
+            };
+            if !self.page_out(pid) {
+                contended += 1;
+            }
+        }
+    }
+
+    /// What the evictor needs to know about `pid`.
+    fn look(&self, pid: PageId) -> Seen {
+        let guard = epoch::pin();
+        let Ok(shared) = self.table.load(pid, &guard) else {
+            return Seen::Gone;
+        };
+        // SAFETY: loaded under `guard` (see `get`).
+        match unsafe { shared.as_ref() } {
+            Some(v) if v.cached.is_some() => {
+                if v.take_hit() {
+                    Seen::Touched
+                } else {
+                    Seen::Cold
+                }
+            }
+            _ => Seen::Gone,
+        }
+    }
+
+    fn is_resident(&self, pid: PageId) -> bool {
+        let guard = epoch::pin();
+        let Ok(shared) = self.table.load(pid, &guard) else {
+            return false;
+        };
+        // SAFETY: loaded under `guard` (see `get`).
+        unsafe { shared.as_ref() }.is_some_and(|v| v.cached.is_some())
+    }
+
+    /// Drops `pid`'s value from its view (the page stays, as disk pointers). If other
+    /// threads keep swapping the page, gives up after a few tries, requeues it and
+    /// returns false.
+    fn page_out(&self, pid: PageId) -> bool {
+        let guard = epoch::pin();
+        for _ in 0..EVICT_ATTEMPTS {
+            let Ok(shared) = self.table.load(pid, &guard) else {
+                return true;
+            };
+            // SAFETY: loaded under `guard` (see `get`).
+            let Some(view) = (unsafe { shared.as_ref() }) else {
+                return true;
+            };
+            let was = view.charge();
+            if was == 0 {
+                return true;
+            }
+            let Ok(swap) = self.table.cas(pid, shared, view.with_cached(None), &guard) else {
+                return true;
+            };
+            if swap.is_ok() {
+                self.counters.bump(Counter::Evictions);
+                self.resident.fetch_sub(was, Ordering::Relaxed);
+                return true;
+            }
+        }
+        self.evictor.requeue(pid);
+        false
     }
 
     /// The outcome of an update that found the page at another version before it

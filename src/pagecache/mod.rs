@@ -6,11 +6,13 @@
 //! - [`view`]: one immutable state of one page (fragments, cached value);
 //! - [`table`]: the lock-free page table of views;
 //! - [`cache`]: [`PageCache`] and the update protocol;
+//! - [`evict`]: which resident page to page out (sharded S3-FIFO);
 //! - [`pagein`]: reading a page's fragments back, checked;
 //! - [`recover`]: rebuilding the page table from the log at open;
 //! - [`stats`]: per-instance counters ([`PageCacheStats`]).
 
 pub mod cache;
+pub mod evict;
 pub mod materializer;
 pub mod page_ref;
 pub mod pagein;
@@ -19,7 +21,7 @@ pub mod stats;
 pub mod table;
 pub mod view;
 
-pub use cache::{FIRST_PAGE, PageCache};
+pub use cache::{FIRST_PAGE, PageCache, RESIDENT_OVERHEAD_BYTES};
 pub use materializer::Materializer;
 pub use page_ref::{PageId, PageRef, Update};
 pub use stats::PageCacheStats;

@@ -4,6 +4,13 @@
 //! a base where a base is expected). Any mismatch, and bytes the Materializer cannot
 //! decode, are `Error::Corruption` naming the page and the file offset: never a
 //! panic, never another page's data.
+//!
+//! A reader may hold a page state that an update has since replaced, and in Gc mode
+//! the log may reclaim the segments of the fragments that update superseded: reading
+//! them then fails (the log refuses the pointer, or the checks here find another
+//! message: lsns are never reused, so a stale pointer cannot match). The caller
+//! retries with the page's new state and reports the error only when the state it
+//! read is still current (`PageCache::get`).
 
 use super::materializer::Materializer;
 use super::page_ref::PageId;
@@ -31,12 +38,6 @@ pub fn materialize<M: Materializer>(
 
 /// One fragment of page `pid`, read and checked.
 fn fragment<M: Materializer>(log: &Log, m: &M, pid: PageId, frag: &Frag) -> Result<M::Page> {
-    let msg = log.read(frag.ptr)?;
-    let want = if frag.base {
-        Kind::Replace
-    } else {
-        Kind::Append
-    };
     let at = frag.ptr.file_offset;
     let wrong = |what: String| {
         Error::corruption(
@@ -44,6 +45,18 @@ fn fragment<M: Materializer>(log: &Log, m: &M, pid: PageId, frag: &Frag) -> Resu
             at,
             format!("page {pid}, fragment at lsn {}: {what}", frag.ptr.lsn),
         )
+    };
+    let msg = match log.read(frag.ptr) {
+        Ok(msg) => msg,
+        // The log refuses a pointer it does not hold (its segment was reclaimed, or
+        // never held it): for the page's current state that is damage to the page.
+        Err(Error::InvalidArgument(why)) => return Err(wrong(why)),
+        Err(e) => return Err(e),
+    };
+    let want = if frag.base {
+        Kind::Replace
+    } else {
+        Kind::Append
     };
     if msg.lsn() != frag.ptr.lsn || msg.pid != pid || msg.kind != want {
         return Err(wrong(format!(

@@ -59,11 +59,7 @@ pub fn rebuild<P>(log: &Log, table: &Table<P>, first: PageId) -> Result<Rebuilt>
                 format!("page {pid}: a delta with no base before it in the log"),
             ));
         }
-        let view = View {
-            version: b.updates,
-            frags: b.frags,
-            cached: None,
-        };
+        let view = View::recovered(b.updates, b.frags);
         if !view.is_free() {
             free.remove(&pid);
         }

@@ -16,6 +16,13 @@ pub struct PageCacheStats {
     pub consolidations: u64,
     /// Pages read back from the log and merged.
     pub page_ins: u64,
+    /// Pages whose value was dropped to keep the cache within
+    /// `cache_capacity_bytes` (they stay, as disk pointers, and are read back by the
+    /// next get).
+    pub evictions: u64,
+    /// Bytes charged for resident pages now (their `Materializer::size_in_bytes`
+    /// plus `RESIDENT_OVERHEAD_BYTES` each).
+    pub resident_bytes: u64,
 }
 
 /// The live counters behind [`PageCacheStats`].
@@ -26,6 +33,7 @@ pub struct Counters {
     lost_swaps: CounterU64,
     consolidations: CounterU64,
     page_ins: CounterU64,
+    evictions: CounterU64,
 }
 
 /// One counter of [`Counters`].
@@ -41,6 +49,8 @@ pub enum Counter {
     Consolidations,
     /// See [`PageCacheStats::page_ins`].
     PageIns,
+    /// See [`PageCacheStats::evictions`].
+    Evictions,
 }
 
 impl Counters {
@@ -52,6 +62,7 @@ impl Counters {
             Counter::LostSwaps => &self.lost_swaps,
             Counter::Consolidations => &self.consolidations,
             Counter::PageIns => &self.page_ins,
+            Counter::Evictions => &self.evictions,
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }
@@ -65,6 +76,8 @@ impl Counters {
             lost_swaps: get(&self.lost_swaps),
             consolidations: get(&self.consolidations),
             page_ins: get(&self.page_ins),
+            evictions: get(&self.evictions),
+            resident_bytes: 0,
         }
     }
 }

@@ -14,9 +14,34 @@
 //! - A live page's first fragment is a base; a freed page has no fragments.
 //! - `version` goes up by one with every swap that changes the page (allocate, link,
 //!   replace, free); caching or dropping the merged value keeps it.
+//! - A view's `charge` (what residency accounting counted for it) is fixed when it is
+//!   built and is zero exactly when it holds no value.
 
 use crate::log::{Lsn, Pointer};
-use crate::sync::Arc;
+use crate::sync::{Arc, AtomicU8, Ordering};
+
+/// Most a page's hit counter holds: a page touched this often survives this many
+/// passes of the evictor over the main queue without a new touch.
+pub const MAX_HITS: u8 = 3;
+
+/// A merged value held in memory, and the bytes residency accounting charges for it
+/// (the Materializer's size plus the cache's fixed per-page overhead).
+#[derive(Debug)]
+pub struct Resident<P> {
+    /// The merged page.
+    pub value: Arc<P>,
+    /// Bytes charged against `cache_capacity_bytes`.
+    pub charge: u64,
+}
+
+impl<P> Clone for Resident<P> {
+    fn clone(&self) -> Resident<P> {
+        Resident {
+            value: Arc::clone(&self.value),
+            charge: self.charge,
+        }
+    }
+}
 
 /// One fragment of a page: where it lives in the log and what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,17 +62,40 @@ pub struct View<P> {
     /// Base first, then deltas, in lsn order; empty when the page is free.
     pub frags: Vec<Frag>,
     /// The merged value, when resident.
-    pub cached: Option<Arc<P>>,
+    pub cached: Option<Resident<P>>,
+    /// Touches since the evictor last looked (at most [`MAX_HITS`]): a hint, updated
+    /// without ordering, the only thing about a view that changes after it is
+    /// published.
+    hits: AtomicU8,
 }
 
 impl<P> View<P> {
     /// A page whose only fragment is the base `frag`.
-    pub fn based(version: u64, frag: Frag, cached: Option<Arc<P>>) -> View<P> {
+    pub fn based(version: u64, frag: Frag, cached: Option<Resident<P>>) -> View<P> {
         assert!(frag.base, "a page starts with a base");
         View {
             version,
             frags: vec![frag],
             cached,
+            hits: AtomicU8::new(0),
+        }
+    }
+
+    /// A page as recovery found it: `frags` base first, in lsn order (empty: free).
+    pub fn recovered(version: u64, frags: Vec<Frag>) -> View<P> {
+        assert!(
+            frags.first().is_none_or(|f| f.base),
+            "a recovered page starts with a base"
+        );
+        assert!(
+            frags.windows(2).all(|w| w[0].ptr.lsn < w[1].ptr.lsn),
+            "recovered fragments in lsn order (I10)"
+        );
+        View {
+            version,
+            frags,
+            cached: None,
+            hits: AtomicU8::new(0),
         }
     }
 
@@ -57,6 +105,7 @@ impl<P> View<P> {
             version,
             frags: Vec::new(),
             cached: None,
+            hits: AtomicU8::new(0),
         }
     }
 
@@ -81,7 +130,7 @@ impl<P> View<P> {
     }
 
     /// This page with the delta `frag` appended and `cached` as its value.
-    pub fn linked(&self, frag: Frag, cached: Option<Arc<P>>) -> View<P> {
+    pub fn linked(&self, frag: Frag, cached: Option<Resident<P>>) -> View<P> {
         assert!(!self.is_free(), "link to a free page");
         assert!(
             frag.ptr.lsn > self.newest(),
@@ -95,16 +144,51 @@ impl<P> View<P> {
             version: self.version + 1,
             frags,
             cached,
+            hits: AtomicU8::new(self.hits_now().saturating_add(1).min(MAX_HITS)),
         }
     }
 
-    /// The same page state with `cached` as its value (same version).
-    pub fn with_cached(&self, cached: Option<Arc<P>>) -> View<P> {
+    /// The same page state with `cached` as its value (same version); the hit count
+    /// carries over.
+    pub fn with_cached(&self, cached: Option<Resident<P>>) -> View<P> {
         View {
             version: self.version,
             frags: self.frags.clone(),
             cached,
+            hits: AtomicU8::new(self.hits_now()),
         }
+    }
+
+    /// Bytes residency accounting charges for this view (0 when not resident).
+    pub fn charge(&self) -> u64 {
+        self.cached.as_ref().map_or(0, |r| r.charge)
+    }
+
+    /// The merged value, if resident.
+    pub fn value(&self) -> Option<&Arc<P>> {
+        self.cached.as_ref().map(|r| &r.value)
+    }
+
+    /// Records a touch (a get that found the page resident).
+    pub fn touch(&self) {
+        let now = self.hits.load(Ordering::Relaxed);
+        if now < MAX_HITS {
+            self.hits.store(now + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the page was touched since the evictor last looked; takes one touch
+    /// away if so.
+    pub fn take_hit(&self) -> bool {
+        let now = self.hits.load(Ordering::Relaxed);
+        if now > 0 {
+            self.hits.store(now - 1, Ordering::Relaxed);
+        }
+        now > 0
+    }
+
+    fn hits_now(&self) -> u8 {
+        self.hits.load(Ordering::Relaxed)
     }
 }
 
@@ -131,7 +215,12 @@ mod tests {
             (w.version, w.deltas(), w.newest(), w.chain_bytes()),
             (4, 1, 200, 20)
         );
-        assert_eq!(w.with_cached(Some(Arc::new(1))).version, 4);
+        let resident = Resident {
+            value: Arc::new(1),
+            charge: 9,
+        };
+        let cached = w.with_cached(Some(resident));
+        assert_eq!((cached.version, cached.charge(), w.charge()), (4, 9, 0));
     }
 
     #[test]
@@ -139,5 +228,24 @@ mod tests {
     fn a_fragment_below_the_newest_is_a_broken_invariant() {
         let v: View<u8> = View::based(1, frag(100, true), None);
         let _ = v.linked(frag(50, false), None);
+    }
+
+    /// The README and `Config::cache_capacity_bytes` state what a paged-out page
+    /// costs: a view (56 bytes) behind its slot's pointer (8), and 24 per fragment.
+    #[test]
+    fn a_paged_out_page_costs_what_the_docs_say() {
+        assert_eq!(std::mem::size_of::<View<Vec<u8>>>(), 56);
+        assert_eq!(std::mem::size_of::<Frag>(), 24);
+    }
+
+    #[test]
+    fn touches_are_capped_carried_over_and_taken_one_at_a_time() {
+        let v: View<u8> = View::freed(1);
+        for _ in 0..10 {
+            v.touch();
+        }
+        let w = v.with_cached(None);
+        let taken = (0..5).filter(|_| w.take_hit()).count();
+        assert_eq!(taken, usize::from(MAX_HITS));
     }
 }
