@@ -17,7 +17,10 @@
 //! `SimStorage` deliberately does not use these: it is the environment, not a protocol
 //! under test, and a loom model should treat each storage call as one atomic step.
 
-pub use imp::{Arc, AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+/// Used by the page cache only, which loom builds leave out until its models land.
+#[cfg_attr(loom, allow(unused_imports))]
+pub use imp::AtomicU8;
+pub use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Epoch-based reclamation for the page table. (The page cache is not yet part of
 /// the loom build; a loom build of crossbeam-epoch, `--cfg crossbeam_loom` with its
@@ -41,6 +44,10 @@ mod imp {
 
     pub fn lock<T>(m: &RawMutex<T>) -> RawGuard<'_, T> {
         m.lock()
+    }
+
+    pub fn try_lock<T>(m: &RawMutex<T>) -> Option<RawGuard<'_, T>> {
+        m.try_lock()
     }
 
     pub fn wait<'a, T>(c: &RawCondvar, mut g: RawGuard<'a, T>) -> RawGuard<'a, T> {
@@ -68,6 +75,16 @@ mod imp {
 
     pub fn lock<T>(m: &RawMutex<T>) -> RawGuard<'_, T> {
         m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    // Used by the page cache only, which loom builds leave out until its models land.
+    #[allow(dead_code)]
+    pub fn try_lock<T>(m: &RawMutex<T>) -> Option<RawGuard<'_, T>> {
+        match m.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     pub fn wait<'a, T>(c: &RawCondvar, g: RawGuard<'a, T>) -> RawGuard<'a, T> {
@@ -99,6 +116,12 @@ impl<T> Mutex<T> {
     /// Blocks until the lock is held.
     pub fn lock(&self) -> MutexGuard<'_, T> {
         imp::lock(&self.0)
+    }
+
+    /// The lock if it is free now, else None.
+    #[cfg_attr(loom, allow(dead_code))] // page cache only (left out of loom builds)
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        imp::try_lock(&self.0)
     }
 }
 

@@ -9,7 +9,8 @@
 //! list of numbers whose merge appends: order-sensitive, so a reordered, dropped or
 //! duplicated delta shows. After each recovery the pages must equal the model as it
 //! was after some operation at or past the last flush (one cut, since one thread's
-//! operations are in lsn order).
+//! operations are in lsn order), named roots included; and every id `generate_id`
+//! returns exceeds every one it returned before, across every crash.
 
 mod common;
 
@@ -46,6 +47,16 @@ enum Op {
     Get {
         which: u8,
     },
+    /// Sets root `name % 3` to the live page `which` picks (or clears it).
+    SetRoot {
+        name: u8,
+        which: u8,
+    },
+    /// A root swap from a value the root does not hold: must lose.
+    StaleRoot {
+        name: u8,
+    },
+    GenerateId,
     Flush,
     Crash,
 }
@@ -62,6 +73,11 @@ impl Arbitrary for Op {
             13 => Op::StaleLink { which },
             14 | 15 => Op::Get { which },
             16 | 17 => Op::Flush,
+            18 => match u8::arbitrary(g) % 4 {
+                0 | 1 => Op::SetRoot { name: len, which },
+                2 => Op::StaleRoot { name: len },
+                _ => Op::GenerateId,
+            },
             _ => Op::Crash,
         }
     }
@@ -89,6 +105,17 @@ impl Arbitrary for Case {
 
 type Pages = BTreeMap<u64, Vec<u32>>;
 
+/// The model after one operation: pages and named roots.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct State {
+    pages: Pages,
+    roots: BTreeMap<String, u64>,
+}
+
+fn root_name(name: u8) -> String {
+    format!("root-{}", name % 3)
+}
+
 fn config(seed: u64) -> Config {
     let small = seed % 2 == 0;
     Config {
@@ -112,15 +139,17 @@ struct Run {
     disk: SimStorage,
     pc: PageCache<Numbers>,
     config: Config,
-    /// The model's pages after each operation since the last flush (first: at it).
-    states: Vec<Pages>,
+    /// The model after each operation since the last flush (first: at it).
+    states: Vec<State>,
+    /// The highest id `generate_id` has returned, across every crash.
+    top_id: Option<u64>,
     /// Numbers handed out, so every value is unique.
     counter: u32,
 }
 
 impl Run {
     fn model(&self) -> &Pages {
-        self.states.last().expect("a state")
+        &self.states.last().expect("a state").pages
     }
 
     fn values(&mut self, len: u8) -> Vec<u32> {
@@ -149,9 +178,71 @@ impl Run {
     }
 
     fn push(&mut self, f: impl FnOnce(&mut Pages)) {
-        let mut next = self.model().clone();
+        self.push_state(|s| f(&mut s.pages));
+    }
+
+    fn push_state(&mut self, f: impl FnOnce(&mut State)) {
+        let mut next = self.states.last().expect("a state").clone();
         f(&mut next);
         self.states.push(next);
+    }
+
+    fn roots(&self) -> &BTreeMap<String, u64> {
+        &self.states.last().expect("a state").roots
+    }
+
+    fn set_root(&mut self, name: u8, which: u8) -> Result<(), String> {
+        let name = root_name(name);
+        let pids: Vec<u64> = self.model().keys().copied().collect();
+        let new = (!pids.is_empty()).then(|| pids[usize::from(which) % pids.len()]);
+        let old = self.roots().get(&name).copied();
+        let swap = self
+            .pc
+            .cas_root(&name, old, new)
+            .map_err(|e| e.to_string())?;
+        if swap != Ok(()) {
+            return Err(format!(
+                "root {name}: a swap from the current value lost: {swap:?}"
+            ));
+        }
+        if self.pc.root(&name) != new {
+            return Err(format!(
+                "root {name} reads {:?} after set to {new:?}",
+                self.pc.root(&name)
+            ));
+        }
+        self.push_state(|s| match new {
+            Some(pid) => {
+                s.roots.insert(name, pid);
+            }
+            None => {
+                s.roots.remove(&name);
+            }
+        });
+        Ok(())
+    }
+
+    fn stale_root(&mut self, name: u8) -> Result<(), String> {
+        let name = root_name(name);
+        let current = self.roots().get(&name).copied();
+        let wrong = Some(current.map_or(1, |p| p + 1));
+        let swap = self
+            .pc
+            .cas_root(&name, wrong, Some(3))
+            .map_err(|e| e.to_string())?;
+        if swap != Err(current) {
+            return Err(format!("root {name}: a swap from {wrong:?} gave {swap:?}"));
+        }
+        Ok(())
+    }
+
+    fn generate_id(&mut self) -> Result<(), String> {
+        let id = self.pc.generate_id().map_err(|e| e.to_string())?;
+        if self.top_id.is_some_and(|top| id <= top) {
+            return Err(format!("id {id} after {:?} (I6)", self.top_id));
+        }
+        self.top_id = Some(id);
+        Ok(())
     }
 
     fn step(&mut self, op: &Op) -> Result<(), String> {
@@ -200,12 +291,15 @@ impl Run {
                 });
             }
             Op::StaleLink { which } => self.stale_link(which)?,
+            Op::SetRoot { name, which } => self.set_root(name, which)?,
+            Op::StaleRoot { name } => self.stale_root(name)?,
+            Op::GenerateId => self.generate_id()?,
             Op::Get { which } => {
                 self.pick(which)?;
             }
             Op::Flush => {
                 self.pc.flush().map_err(|e| e.to_string())?;
-                let now = self.model().clone();
+                let now = self.states.last().expect("a state").clone();
                 self.states = vec![now];
             }
             Op::Crash => self.crash()?,
@@ -253,13 +347,16 @@ impl Run {
         let top = self
             .states
             .iter()
-            .flat_map(|s| s.keys())
+            .flat_map(|s| s.pages.keys())
             .max()
             .map_or(FIRST_PAGE, |p| p + 1);
-        let mut got = Pages::new();
+        let mut got = State {
+            roots: self.pc.roots(),
+            ..State::default()
+        };
         for pid in 0..top {
             if let Some(p) = self.pc.get(pid).map_err(|e| format!("get {pid}: {e}"))? {
-                got.insert(pid, p.value().clone());
+                got.pages.insert(pid, p.value().clone());
             }
         }
         let Some(cut) = self.states.iter().position(|s| *s == got) else {
@@ -292,7 +389,8 @@ fn run_case(case: &Case) -> Result<(), String> {
         disk,
         pc,
         config,
-        states: vec![Pages::new()],
+        states: vec![State::default()],
+        top_id: None,
         counter: 0,
     };
     for op in &case.ops {

@@ -27,11 +27,14 @@
 
 use std::collections::BTreeSet;
 
+use super::conf;
 use super::evict::{Evictor, Seen};
+use super::ids::Ids;
 use super::materializer::Materializer;
 use super::page_ref::{PageId, PageRef, Update};
 use super::pagein::materialize;
 use super::recover::rebuild;
+use super::roots::Roots;
 use super::stats::{Counter, Counters, PageCacheStats};
 use super::table::Table;
 use super::view::{Frag, Resident, View};
@@ -60,12 +63,16 @@ const MAX_CONTENDED: usize = 16;
 
 /// Pages of the user's type `M::Page`, in a log; see the module doc.
 pub struct PageCache<M: Materializer> {
-    log: Log,
+    pub(super) log: Log,
     m: M,
     table: Table<M::Page>,
     next_pid: AtomicU64,
     free: Mutex<BTreeSet<PageId>>,
     counters: Counters,
+    /// Named roots (`roots.rs`).
+    pub(super) roots: Mutex<Roots>,
+    /// The id generator (`ids.rs`).
+    pub(super) ids: Ids,
     /// Bytes charged for resident pages, wrapping; read as signed (module doc).
     resident: AtomicU64,
     evictor: Evictor,
@@ -81,16 +88,22 @@ impl<M: Materializer> std::fmt::Debug for PageCache<M> {
 
 /// How an update waits for log space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Wait {
+pub(super) enum Wait {
     Block,
     Never,
 }
 
 impl<M: Materializer> PageCache<M> {
-    /// Opens (or creates) the page cache in `storage`: opens its log (recovering it)
-    /// and rebuilds the page table from it. No page is read or decoded here.
+    /// Opens (or creates) the page cache in `storage`: checks `config` against the
+    /// settings persisted when the page cache was created (`pagecache.conf`: the
+    /// segment mode and size; a mismatch is `Error::InvalidConfig` naming the
+    /// setting, and nothing is written), opens its log (recovering it) and rebuilds
+    /// the page table from it. No page is read or decoded here.
     pub fn open(config: Config, storage: Arc<dyn Storage>, m: M) -> Result<PageCache<M>> {
-        let log = Log::open(config, storage)?;
+        let checked = config.clone();
+        let check =
+            move |s: &dyn Storage, log_exists| conf::check_or_write(s, &checked, log_exists);
+        let log = Log::open_checked(config, storage, &check)?;
         let table = Table::default();
         let rebuilt = rebuild(&log, &table, FIRST_PAGE)?;
         Ok(PageCache {
@@ -100,6 +113,8 @@ impl<M: Materializer> PageCache<M> {
             next_pid: AtomicU64::new(rebuilt.next_pid),
             free: Mutex::new(rebuilt.free),
             counters: Counters::default(),
+            roots: Mutex::new(rebuilt.roots),
+            ids: Ids::recovered(rebuilt.leased),
             resident: AtomicU64::new(0),
             evictor: Evictor::default(),
         })
@@ -248,7 +263,7 @@ impl<M: Materializer> PageCache<M> {
         self.free_as(old, Wait::Never)
     }
 
-    fn reserve(
+    pub(super) fn reserve(
         &self,
         wait: Wait,
         kind: Kind,

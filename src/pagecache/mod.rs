@@ -6,22 +6,31 @@
 //! - [`view`]: one immutable state of one page (fragments, cached value);
 //! - [`table`]: the lock-free page table of views;
 //! - [`cache`]: [`PageCache`] and the update protocol;
+//! - [`conf`]: the settings persisted at creation and checked at every open;
+//! - [`roots`]: named roots ([`PageCache::cas_root`]);
+//! - [`ids`]: unique ids by durable lease ([`PageCache::generate_id`]);
 //! - [`evict`]: which resident page to page out (sharded S3-FIFO);
 //! - [`pagein`]: reading a page's fragments back, checked;
 //! - [`recover`]: rebuilding the page table from the log at open;
 //! - [`stats`]: per-instance counters ([`PageCacheStats`]).
 
 pub mod cache;
+pub mod conf;
 pub mod evict;
+pub mod ids;
 pub mod materializer;
 pub mod page_ref;
 pub mod pagein;
 pub mod recover;
+pub mod roots;
 pub mod stats;
 pub mod table;
 pub mod view;
 
 pub use cache::{FIRST_PAGE, PageCache, RESIDENT_OVERHEAD_BYTES};
+pub use conf::CONF_FILE;
+pub use ids::IDS_PER_LEASE;
 pub use materializer::Materializer;
 pub use page_ref::{PageId, PageRef, Update};
+pub use roots::{MAX_ROOT_NAME, RootSwap, Roots};
 pub use stats::PageCacheStats;

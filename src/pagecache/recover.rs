@@ -13,7 +13,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::ids::{self, IDS_PID};
 use super::page_ref::PageId;
+use super::roots::{self, ROOTS_PID, Roots};
 use super::table::Table;
 use super::view::{Frag, View};
 use crate::error::{Error, Result};
@@ -37,15 +39,54 @@ pub struct Rebuilt {
     pub next_pid: PageId,
     /// Ids below `next_pid` that are free.
     pub free: BTreeSet<PageId>,
+    /// The named roots of the newest roots message.
+    pub roots: Roots,
+    /// The highest id lease end (0: none).
+    pub leased: u64,
+}
+
+/// The page cache's own records (below the first page id) as the replay has them.
+#[derive(Debug, Default)]
+struct Own {
+    roots: Roots,
+    leased: u64,
+}
+
+impl Own {
+    /// Takes in a message below the first page id: the roots or an id lease, each
+    /// under its own id and kind; anything else there is damage.
+    fn apply(&mut self, m: &Message) -> Result<()> {
+        let at = m.pointer.file_offset;
+        match (m.pid, m.kind) {
+            (ROOTS_PID, Kind::Meta) => self.roots = roots::decode(&m.value, at)?,
+            (IDS_PID, Kind::Counter) => {
+                self.leased = self.leased.max(ids::decode_lease(&m.value, at)?);
+            }
+            _ => {
+                return Err(Error::corruption(
+                    LOG_FILE,
+                    at,
+                    format!(
+                        "a {:?} message for page {}, which holds no page cache record of that kind",
+                        m.kind, m.pid
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Replays `log` into `table` (empty); ids below `first` are not pages.
 pub fn rebuild<P>(log: &Log, table: &Table<P>, first: PageId) -> Result<Rebuilt> {
     let mut pages: BTreeMap<PageId, Building> = BTreeMap::new();
+    let mut own = Own::default();
     for m in log.iter_from(0)? {
         let m = m?;
         if m.pid >= first {
             apply(pages.entry(m.pid).or_default(), &m)?;
+        } else {
+            own.apply(&m)?;
         }
     }
     let next_pid = pages.keys().next_back().map_or(first, |&p| p + 1);
@@ -67,7 +108,12 @@ pub fn rebuild<P>(log: &Log, table: &Table<P>, first: PageId) -> Result<Rebuilt>
         let installed = table.cas(pid, empty, view, &guard)?;
         assert!(installed.is_ok(), "page {pid} rebuilt twice");
     }
-    Ok(Rebuilt { next_pid, free })
+    Ok(Rebuilt {
+        next_pid,
+        free,
+        roots: own.roots,
+        leased: own.leased,
+    })
 }
 
 /// Applies one recovered message to its page.

@@ -1,0 +1,234 @@
+//! The page cache's persisted configuration: the file `pagecache.conf` beside the log,
+//! holding what must not change between opens.
+//!
+//! Only settings that change how existing bytes are read are kept: the segment mode (a
+//! Gc log has freed segments a Linear open would report as damage, and a Linear log's
+//! history a Gc open would start reclaiming) and the segment size (also in every
+//! segment header; kept here so the error names the setting). Everything else
+//! (buffers, thresholds, cache capacity) may change from one open to the next.
+//!
+//! The check runs at open under the directory lock, before recovery reads or writes
+//! anything: a mismatch is [`Error::InvalidConfig`] naming the setting, and nothing is
+//! written. A new page cache writes the file before its log exists, whole under
+//! another name and renamed into place (write, sync, rename, sync the directory), so
+//! a page cache's log never exists without it. So a log with no `pagecache.conf` is
+//! not a page cache's (a log written through the `Log` API, or a removed file): also
+//! `InvalidConfig`, and nothing is written.
+//!
+//! The file is text, so a person can read it, and untrusted input like every byte
+//! read back: a file that does not parse is [`Error::Corruption`] naming it and the
+//! line; a newer format is [`Error::Unsupported`].
+
+use crate::config::{Config, SegmentMode};
+use crate::error::{Error, Result};
+use crate::failpoints::failpoint;
+use crate::io::{OpenMode, Storage};
+
+/// The file holding the persisted configuration.
+pub const CONF_FILE: &str = "pagecache.conf";
+
+/// The name it is written under before the rename.
+const NEW_CONF_FILE: &str = "pagecache.conf.new";
+
+/// The format this code writes and reads.
+const FORMAT: u64 = 1;
+
+/// Longest file accepted (a real one is under 200 bytes).
+const MAX_LEN: u64 = 4096;
+
+/// What is persisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Persisted {
+    segment_mode: SegmentMode,
+    segment_size_bytes: u64,
+}
+
+impl Persisted {
+    fn of(config: &Config) -> Persisted {
+        Persisted {
+            segment_mode: config.segment_mode,
+            segment_size_bytes: config.segment_size_bytes,
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "# pagelog page cache settings, checked at every open; do not edit.\n\
+             format = {FORMAT}\n\
+             segment_mode = {}\n\
+             segment_size_bytes = {}\n",
+            mode_name(self.segment_mode),
+            self.segment_size_bytes
+        )
+    }
+}
+
+fn mode_name(mode: SegmentMode) -> &'static str {
+    match mode {
+        SegmentMode::Gc => "gc",
+        SegmentMode::Linear => "linear",
+    }
+}
+
+/// Checks `config` against the persisted file, or writes the file for a new page
+/// cache (`log_exists`: the directory already holds a log file). See the module doc.
+pub fn check_or_write(storage: &dyn Storage, config: &Config, log_exists: bool) -> Result<()> {
+    match read(storage)? {
+        Some(text) => check(&parse(&text)?, config),
+        None if log_exists => Err(Error::InvalidConfig(format!(
+            "this directory holds a log but no {CONF_FILE}: it is not a page cache's (a log \
+             written through the Log API, or its {CONF_FILE} was removed)"
+        ))),
+        None => write(storage, &Persisted::of(config)),
+    }
+}
+
+fn read(storage: &dyn Storage) -> Result<Option<String>> {
+    failpoint!("conf::read::open");
+    let file = match storage.open(CONF_FILE, OpenMode::Existing) {
+        Ok(f) => f,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.len()?;
+    if len > MAX_LEN {
+        return Err(Error::corruption(
+            CONF_FILE,
+            0,
+            format!("{len} bytes, more than a settings file holds ({MAX_LEN})"),
+        ));
+    }
+    let mut bytes = vec![0; len as usize];
+    failpoint!("conf::read::read");
+    file.read_at(&mut bytes, 0)?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| Error::corruption(CONF_FILE, e.utf8_error().valid_up_to() as u64, "not text"))
+}
+
+fn parse(text: &str) -> Result<Persisted> {
+    let (mut format, mut mode, mut size) = (None, None, None);
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let at = offset;
+        offset += line.len() as u64;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |why: &str| Error::corruption(CONF_FILE, at, format!("{line:?}: {why}"));
+        let (key, value) = line.split_once('=').ok_or_else(|| bad("not key = value"))?;
+        let value = value.trim();
+        let number = || value.parse::<u64>().map_err(|_| bad("not a number"));
+        match key.trim() {
+            "format" => format = Some(number()?),
+            "segment_size_bytes" => size = Some(number()?),
+            "segment_mode" => {
+                mode = Some(match value {
+                    "gc" => SegmentMode::Gc,
+                    "linear" => SegmentMode::Linear,
+                    _ => return Err(bad("not gc or linear")),
+                })
+            }
+            _ => return Err(bad("unknown setting")),
+        }
+    }
+    let missing = |what: &str| Error::corruption(CONF_FILE, 0, format!("no {what} setting"));
+    let format = format.ok_or_else(|| missing("format"))?;
+    if format != FORMAT {
+        return Err(Error::Unsupported(format!(
+            "{CONF_FILE} has format {format}; this build reads format {FORMAT}"
+        )));
+    }
+    Ok(Persisted {
+        segment_mode: mode.ok_or_else(|| missing("segment_mode"))?,
+        segment_size_bytes: size.ok_or_else(|| missing("segment_size_bytes"))?,
+    })
+}
+
+fn check(stored: &Persisted, config: &Config) -> Result<()> {
+    let given = Persisted::of(config);
+    if given.segment_mode != stored.segment_mode {
+        return Err(Error::InvalidConfig(format!(
+            "segment_mode = {}, but this page cache was created with segment_mode = {} ({CONF_FILE})",
+            mode_name(given.segment_mode),
+            mode_name(stored.segment_mode)
+        )));
+    }
+    if given.segment_size_bytes != stored.segment_size_bytes {
+        return Err(Error::InvalidConfig(format!(
+            "segment_size_bytes = {}, but this page cache was created with segment_size_bytes = {} ({CONF_FILE})",
+            given.segment_size_bytes, stored.segment_size_bytes
+        )));
+    }
+    Ok(())
+}
+
+fn write(storage: &dyn Storage, p: &Persisted) -> Result<()> {
+    failpoint!("conf::write::create");
+    let file = storage.open(NEW_CONF_FILE, OpenMode::Create)?;
+    failpoint!("conf::write::set_len");
+    file.set_len(0)?;
+    failpoint!("conf::write::write");
+    file.write_at(p.text().as_bytes(), 0)?;
+    failpoint!("conf::write::sync");
+    file.sync()?;
+    drop(file);
+    failpoint!("conf::write::rename");
+    storage.rename(NEW_CONF_FILE, CONF_FILE)?;
+    failpoint!("conf::write::sync_dir");
+    storage.sync_dir()
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_written_parses_back() {
+        let p = Persisted {
+            segment_mode: SegmentMode::Linear,
+            segment_size_bytes: 1 << 20,
+        };
+        assert_eq!(parse(&p.text()).expect("parses"), p);
+    }
+
+    #[test]
+    fn malformed_files_are_corruption_naming_the_line_and_newer_ones_unsupported() {
+        let good = Persisted::of(&Config::default()).text();
+        let cases = [
+            good.replace("= gc", "= fast"),
+            good.replace("segment_size_bytes = ", "segment_size_bytes = x"),
+            good.replace("format = 1\n", ""),
+            good.replace("format", "colour"),
+            good.replace(" = ", " "),
+        ];
+        for text in &cases {
+            let e = parse(text).expect_err(text);
+            assert!(e.is_corruption(), "{text:?}: {e}");
+        }
+        let newer = parse(&good.replace("format = 1", "format = 2")).expect_err("newer");
+        assert!(matches!(newer, Error::Unsupported(_)), "{newer}");
+    }
+
+    #[test]
+    fn a_changed_setting_is_named() {
+        let stored = Persisted::of(&Config::default());
+        let e = check(
+            &stored,
+            &Config::default().segment_mode(SegmentMode::Linear),
+        );
+        assert!(
+            e.expect_err("mode")
+                .to_string()
+                .contains("segment_mode = linear")
+        );
+        let e = check(&stored, &Config::default().segment_size(1 << 20));
+        assert!(
+            e.expect_err("size")
+                .to_string()
+                .contains("segment_size_bytes = 1048576")
+        );
+        check(&stored, &Config::default().cache_capacity(1)).expect("capacity may change");
+    }
+}
