@@ -100,7 +100,7 @@ pub struct Config {
     /// read back when next needed). With one thread updating it is exceeded by at
     /// most the page just installed, until that call returns; each thread updating
     /// concurrently can add one more page. Paged-out pages cost their disk pointers
-    /// (64 bytes for its state and slot, plus 24 per fragment) outside this bound, and a replaced
+    /// (72 bytes for its state and slot, plus 24 per fragment) outside this bound, and a replaced
     /// page state holds its memory until crossbeam-epoch's collector frees it (once
     /// no pinned thread can still read it; the collector batches such garbage, 64
     /// objects per thread). 0 keeps nothing resident. **Default 1 GiB**.

@@ -34,7 +34,9 @@ pub use log::{
     Batch, Kind, LOG_FILE, Log, LogIter, Lsn, Message, Pointer, RecoveryInfo, Reservation, Stats,
 };
 #[cfg(not(loom))]
-pub use pagecache::{Materializer, PageCache, PageCacheStats, PageId, PageRef, Update};
+pub use pagecache::{
+    BatchUpdate, Materializer, PageBatch, PageCache, PageCacheStats, PageId, PageRef, Update,
+};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.
 #[cfg(doctest)]

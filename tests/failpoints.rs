@@ -21,7 +21,7 @@
 //! error on a live disk fails the suite.
 //!
 //! `PAGELOG_FAILPOINT_HITS` (default 8) and `PAGELOG_FAILPOINT_SEEDS` (default 12
-//! workloads) widen the search. The default runs about 4,070 power cuts in ~11 s (2,850 of them
+//! workloads) widen the search. The default runs about 4,090 power cuts in ~17 s (2,850 of them
 //! for the log workloads). With 30 seeds and 16 hits
 //! (13,800 cuts, ~35 s) it found a hang: make_stable below a sealed batch that shared
 //! its buffer waited for a write no one would make (now

@@ -10,7 +10,8 @@
 //! duplicated delta shows. After each recovery the pages must equal the model as it
 //! was after some operation at or past the last flush (one cut, since one thread's
 //! operations are in lsn order), named roots included; and every id `generate_id`
-//! returns exceeds every one it returned before, across every crash.
+//! returns exceeds every one it returned before, across every crash. An atomic batch
+//! is one operation of the model: recovered whole or not at all.
 
 mod common;
 
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use common::{Numbers, qc_gen};
 use pagelog::io::SimStorage;
 use pagelog::pagecache::FIRST_PAGE;
-use pagelog::{Config, PageCache, PageRef, SegmentMode, Update};
+use pagelog::{BatchUpdate, Config, PageBatch, PageCache, PageRef, SegmentMode, Update};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
 /// One step of a case.
@@ -57,6 +58,12 @@ enum Op {
         name: u8,
     },
     GenerateId,
+    /// An atomic batch: links to up to three pages from `which` on, and a replace
+    /// of the next when there is one.
+    Batch {
+        which: u8,
+        len: u8,
+    },
     Flush,
     Crash,
 }
@@ -65,7 +72,7 @@ impl Arbitrary for Op {
     fn arbitrary(g: &mut Gen) -> Op {
         let which = u8::arbitrary(g);
         let len = u8::arbitrary(g) % 40;
-        match u8::arbitrary(g) % 20 {
+        match u8::arbitrary(g) % 22 {
             0..=3 => Op::Allocate { len },
             4..=9 => Op::Link { which, len },
             10 | 11 => Op::Replace { which, len },
@@ -78,6 +85,7 @@ impl Arbitrary for Op {
                 2 => Op::StaleRoot { name: len },
                 _ => Op::GenerateId,
             },
+            19 => Op::Batch { which, len },
             _ => Op::Crash,
         }
     }
@@ -164,7 +172,12 @@ impl Run {
         if pids.is_empty() {
             return Ok(None);
         }
-        let pid = pids[usize::from(which) % pids.len()];
+        self.pick_pid(pids[usize::from(which) % pids.len()])
+            .map(Some)
+    }
+
+    /// The live page `pid`, checked against the model.
+    fn pick_pid(&self, pid: u64) -> Result<PageRef<Vec<u32>>, String> {
         let got = self.pc.get(pid).map_err(|e| format!("get {pid}: {e}"))?;
         let got = got.ok_or(format!("page {pid} is live in the model but free"))?;
         if got.value() != &self.model()[&pid] {
@@ -174,7 +187,7 @@ impl Run {
                 self.model()[&pid]
             ));
         }
-        Ok(Some(got))
+        Ok(got)
     }
 
     fn push(&mut self, f: impl FnOnce(&mut Pages)) {
@@ -236,6 +249,43 @@ impl Run {
         Ok(())
     }
 
+    fn batch(&mut self, which: u8, len: u8) -> Result<(), String> {
+        let pids: Vec<u64> = self.model().keys().copied().collect();
+        if pids.is_empty() {
+            return Ok(());
+        }
+        let n = pids.len().min(4);
+        let mut batch = PageBatch::new();
+        let mut changes = Vec::new();
+        for k in 0..n {
+            let pid = pids[(usize::from(which) + k) % pids.len()];
+            let page = self.pick_pid(pid)?;
+            let v = self.values(len);
+            if k == 3 {
+                batch.replace(&page, v.clone());
+                changes.push((pid, None, v));
+            } else {
+                batch.link(&page, v.clone());
+                changes.push((pid, Some(()), v));
+            }
+        }
+        match self.pc.apply(batch).map_err(|e| e.to_string())? {
+            BatchUpdate::Applied(_) => {}
+            other => return Err(format!("one thread's batch lost: {other:?}")),
+        }
+        self.push(|m| {
+            for (pid, link, v) in changes {
+                match link {
+                    Some(()) => m.get_mut(&pid).expect("live").extend(v),
+                    None => {
+                        m.insert(pid, v);
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
     fn generate_id(&mut self) -> Result<(), String> {
         let id = self.pc.generate_id().map_err(|e| e.to_string())?;
         if self.top_id.is_some_and(|top| id <= top) {
@@ -294,6 +344,7 @@ impl Run {
             Op::SetRoot { name, which } => self.set_root(name, which)?,
             Op::StaleRoot { name } => self.stale_root(name)?,
             Op::GenerateId => self.generate_id()?,
+            Op::Batch { which, len } => self.batch(which, len)?,
             Op::Get { which } => {
                 self.pick(which)?;
             }

@@ -30,6 +30,7 @@ use std::collections::BTreeSet;
 use super::conf;
 use super::evict::{Evictor, Seen};
 use super::ids::Ids;
+use super::intent::Decision;
 use super::materializer::Materializer;
 use super::page_ref::{PageId, PageRef, Update};
 use super::pagein::materialize;
@@ -42,7 +43,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::io::Storage;
 use crate::log::{Kind, Log, Reservation};
-use crate::sync::epoch;
+use crate::sync::epoch::{self, Guard, Shared};
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 
 /// The first page id a user page gets; ids below are the page cache's own.
@@ -84,6 +85,14 @@ impl<M: Materializer> std::fmt::Debug for PageCache<M> {
             .field("next_pid", &self.next_pid.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
+}
+
+/// A page's view as [`PageCache::now`] finds it.
+pub(super) enum Now<'g, P> {
+    /// No batch holds it.
+    Plain(Shared<'g, View<P>>),
+    /// An undecided batch holds it: this view's state is the page's until then.
+    Busy(Shared<'g, View<P>>),
 }
 
 /// How an update waits for log space.
@@ -161,8 +170,11 @@ impl<M: Materializer> PageCache<M> {
     /// it was not resident. None if the id is free or was never allocated.
     pub fn get(&self, pid: PageId) -> Result<Option<PageRef<M::Page>>> {
         let guard = epoch::pin();
-        let mut shared = self.table.load(pid, &guard)?;
         loop {
+            let (shared, busy) = match self.now(pid, &guard)? {
+                Now::Plain(s) => (s, false),
+                Now::Busy(s) => (s, true),
+            };
             // SAFETY: loaded from the table under `guard`; views are freed only
             // through the epoch collector after being swapped out.
             let Some(view) = (unsafe { shared.as_ref() }) else {
@@ -181,26 +193,50 @@ impl<M: Materializer> PageCache<M> {
                     // A state replaced meanwhile may point into reclaimed segments
                     // (pagein.rs): read the new one; an error on the current state
                     // is the page's.
-                    let now = self.table.load(pid, &guard)?;
-                    if now == shared {
+                    if self.table.load(pid, &guard)? == shared {
                         return Err(e);
                     }
-                    shared = now;
                     continue;
                 }
             };
             self.counters.bump(Counter::PageIns);
+            if busy {
+                // A batch holds the page: its state before the batch, not cached.
+                return Ok(Some(PageRef::new(pid, view.version, value)));
+            }
             let resident = self.resident_of(&value);
             let charge = resident.charge;
             let cached = view.with_cached(Some(resident));
-            match self.table.cas(pid, shared, cached, &guard)? {
-                Ok(_) => {
-                    self.account(pid, 0, charge);
-                    return Ok(Some(PageRef::new(pid, view.version, value)));
-                }
-                // Changed meanwhile (an update, or another reader cached it): look
-                // again, it may be resident now.
-                Err((now, _)) => shared = now,
+            // On a lost swap (an update, or another reader cached it) look again: it
+            // may be resident now.
+            if self.table.cas(pid, shared, cached, &guard)?.is_ok() {
+                self.account(pid, 0, charge);
+                return Ok(Some(PageRef::new(pid, view.version, value)));
+            }
+        }
+    }
+
+    /// The view of `pid` now, with any decided batch settled: swapped for the page's
+    /// new view if the batch committed, or for its old state without the batch if it
+    /// aborted (`intent.rs`). `Busy` when an undecided batch holds the page.
+    pub(super) fn now<'g>(&self, pid: PageId, guard: &'g Guard) -> Result<Now<'g, M::Page>> {
+        loop {
+            let shared = self.table.load(pid, guard)?;
+            // SAFETY: loaded under `guard` (see `get`).
+            let Some(view) = (unsafe { shared.as_ref() }) else {
+                return Ok(Now::Plain(shared));
+            };
+            let Some(intent) = &view.intent else {
+                return Ok(Now::Plain(shared));
+            };
+            let next = match intent.decision() {
+                Decision::Undecided => return Ok(Now::Busy(shared)),
+                Decision::Committed => intent.after(pid).with_intent(None),
+                Decision::Aborted => view.with_intent(None),
+            };
+            let (was, now) = (view.charge(), next.charge());
+            if self.table.cas(pid, shared, next, guard)?.is_ok() {
+                self.account(pid, was, now);
             }
         }
     }
@@ -287,7 +323,9 @@ impl<M: Materializer> PageCache<M> {
             }
         };
         let guard = epoch::pin();
-        let current = self.table.load(pid, &guard)?;
+        let Now::Plain(current) = self.now(pid, &guard)? else {
+            unreachable!("page id {pid} is free but a batch holds it");
+        };
         // SAFETY: loaded under `guard` (see `get`).
         let old = unsafe { current.as_ref() };
         let (version, was) = old.map_or((1, 0), |v| (v.version + 1, v.charge()));
@@ -319,7 +357,9 @@ impl<M: Materializer> PageCache<M> {
     ) -> Result<Update<M::Page, M::Page>> {
         let guard = epoch::pin();
         let pid = old.pid();
-        let shared = self.table.load(pid, &guard)?;
+        let Now::Plain(shared) = self.now(pid, &guard)? else {
+            return self.stale(pid, delta);
+        };
         // SAFETY: loaded under `guard` (see `get`).
         let view = match unsafe { shared.as_ref() } {
             Some(v) if v.version == old.version() && !v.is_free() => v,
@@ -369,7 +409,7 @@ impl<M: Materializer> PageCache<M> {
     }
 
     /// Whether a link adding `delta_len` bytes to `view` writes a new base instead.
-    fn needs_consolidation(&self, view: &View<M::Page>, delta_len: usize) -> bool {
+    pub(super) fn needs_consolidation(&self, view: &View<M::Page>, delta_len: usize) -> bool {
         let config = self.log.config();
         let base = view.frags.first().map_or(0, |f| u64::from(f.len));
         let deltas = view.chain_bytes() - base + delta_len as u64;
@@ -385,7 +425,9 @@ impl<M: Materializer> PageCache<M> {
     ) -> Result<Update<M::Page, M::Page>> {
         let guard = epoch::pin();
         let pid = old.pid();
-        let shared = self.table.load(pid, &guard)?;
+        let Now::Plain(shared) = self.now(pid, &guard)? else {
+            return self.stale(pid, page);
+        };
         // SAFETY: loaded under `guard` (see `get`).
         let view = match unsafe { shared.as_ref() } {
             Some(v) if v.version == old.version() && !v.is_free() => v,
@@ -424,7 +466,9 @@ impl<M: Materializer> PageCache<M> {
     fn free_as(&self, old: &PageRef<M::Page>, wait: Wait) -> Result<Update<M::Page, ()>> {
         let guard = epoch::pin();
         let pid = old.pid();
-        let shared = self.table.load(pid, &guard)?;
+        let Now::Plain(shared) = self.now(pid, &guard)? else {
+            return self.stale(pid, ());
+        };
         // SAFETY: loaded under `guard` (see `get`).
         let view = match unsafe { shared.as_ref() } {
             Some(v) if v.version == old.version() && !v.is_free() => v,
@@ -457,12 +501,35 @@ impl<M: Materializer> PageCache<M> {
     }
 
     /// `value` as a resident page, with its charge.
-    fn resident_of(&self, value: &Arc<M::Page>) -> Resident<M::Page> {
+    pub(super) fn resident_of(&self, value: &Arc<M::Page>) -> Resident<M::Page> {
         let size = self.m.size_in_bytes(value) as u64;
         Resident {
             value: Arc::clone(value),
             charge: size.saturating_add(RESIDENT_OVERHEAD_BYTES),
         }
+    }
+
+    /// The page table.
+    pub(super) fn table(&self) -> &Table<M::Page> {
+        &self.table
+    }
+
+    /// The user's Materializer.
+    pub(super) fn m(&self) -> &M {
+        &self.m
+    }
+
+    /// `pid` was freed (and settled): it may be handed out again.
+    pub(super) fn release_id(&self, pid: PageId) {
+        self.free.lock().insert(pid);
+    }
+
+    /// Counts an applied batch of `applied` updates, `consolidated` of them links
+    /// written as new bases.
+    pub(super) fn note_batch(&self, consolidated: usize, applied: usize) {
+        self.counters
+            .add(Counter::Consolidations, consolidated as u64);
+        self.counters.add(Counter::Applied, applied as u64);
     }
 
     /// The resident total now, read as signed (module doc).
@@ -511,6 +578,8 @@ impl<M: Materializer> PageCache<M> {
         };
         // SAFETY: loaded under `guard` (see `get`).
         match unsafe { shared.as_ref() } {
+            // A batch holds it: not now.
+            Some(v) if v.intent.is_some() => Seen::Touched,
             Some(v) if v.cached.is_some() => {
                 if v.take_hit() {
                     Seen::Touched
@@ -537,8 +606,10 @@ impl<M: Materializer> PageCache<M> {
     fn page_out(&self, pid: PageId) -> bool {
         let guard = epoch::pin();
         for _ in 0..EVICT_ATTEMPTS {
-            let Ok(shared) = self.table.load(pid, &guard) else {
-                return true;
+            let shared = match self.now(pid, &guard) {
+                Ok(Now::Plain(shared)) => shared,
+                Ok(Now::Busy(_)) => break,
+                Err(_) => return true,
             };
             // SAFETY: loaded under `guard` (see `get`).
             let Some(view) = (unsafe { shared.as_ref() }) else {

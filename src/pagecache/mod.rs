@@ -6,18 +6,22 @@
 //! - [`view`]: one immutable state of one page (fragments, cached value);
 //! - [`table`]: the lock-free page table of views;
 //! - [`cache`]: [`PageCache`] and the update protocol;
+//! - [`batch`]: atomic batches across pages ([`PageBatch`], [`PageCache::apply`]);
 //! - [`conf`]: the settings persisted at creation and checked at every open;
 //! - [`roots`]: named roots ([`PageCache::cas_root`]);
 //! - [`ids`]: unique ids by durable lease ([`PageCache::generate_id`]);
+//! - [`intent`]: the decision of an atomic batch across pages;
 //! - [`evict`]: which resident page to page out (sharded S3-FIFO);
 //! - [`pagein`]: reading a page's fragments back, checked;
 //! - [`recover`]: rebuilding the page table from the log at open;
 //! - [`stats`]: per-instance counters ([`PageCacheStats`]).
 
+pub mod batch;
 pub mod cache;
 pub mod conf;
 pub mod evict;
 pub mod ids;
+pub mod intent;
 pub mod materializer;
 pub mod page_ref;
 pub mod pagein;
@@ -27,6 +31,7 @@ pub mod stats;
 pub mod table;
 pub mod view;
 
+pub use batch::{BatchOp, BatchUpdate, PageBatch};
 pub use cache::{FIRST_PAGE, PageCache, RESIDENT_OVERHEAD_BYTES};
 pub use conf::CONF_FILE;
 pub use ids::IDS_PER_LEASE;

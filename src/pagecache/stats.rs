@@ -56,6 +56,11 @@ pub enum Counter {
 impl Counters {
     /// Adds one to `c`.
     pub fn bump(&self, c: Counter) {
+        self.add(c, 1);
+    }
+
+    /// Adds `n` to `c`.
+    pub fn add(&self, c: Counter, n: u64) {
         let cell = match c {
             Counter::Applied => &self.applied,
             Counter::Stale => &self.stale,
@@ -64,7 +69,7 @@ impl Counters {
             Counter::PageIns => &self.page_ins,
             Counter::Evictions => &self.evictions,
         };
-        cell.fetch_add(1, Ordering::Relaxed);
+        cell.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The counts now.

@@ -16,7 +16,10 @@
 //!   replace, free); caching or dropping the merged value keeps it.
 //! - A view's `charge` (what residency accounting counted for it) is fixed when it is
 //!   built and is zero exactly when it holds no value.
+//! - A view held by a batch (`intent`) carries the page's state from before the
+//!   batch; what replaces it is decided by the batch (`intent.rs`).
 
+use super::intent::Intent;
 use crate::log::{Lsn, Pointer};
 use crate::sync::{Arc, AtomicU8, Ordering};
 
@@ -67,6 +70,9 @@ pub struct View<P> {
     /// without ordering, the only thing about a view that changes after it is
     /// published.
     hits: AtomicU8,
+    /// A batch that holds this page ([`Intent`]): until it is decided, this view's
+    /// own state is the page's, and no single update may replace it.
+    pub intent: Option<Arc<Intent<P>>>,
 }
 
 impl<P> View<P> {
@@ -78,6 +84,7 @@ impl<P> View<P> {
             frags: vec![frag],
             cached,
             hits: AtomicU8::new(0),
+            intent: None,
         }
     }
 
@@ -96,6 +103,7 @@ impl<P> View<P> {
             frags,
             cached: None,
             hits: AtomicU8::new(0),
+            intent: None,
         }
     }
 
@@ -106,6 +114,7 @@ impl<P> View<P> {
             frags: Vec::new(),
             cached: None,
             hits: AtomicU8::new(0),
+            intent: None,
         }
     }
 
@@ -145,17 +154,27 @@ impl<P> View<P> {
             frags,
             cached,
             hits: AtomicU8::new(self.hits_now().saturating_add(1).min(MAX_HITS)),
+            intent: None,
         }
     }
 
     /// The same page state with `cached` as its value (same version); the hit count
-    /// carries over.
+    /// and any batch intent carry over.
     pub fn with_cached(&self, cached: Option<Resident<P>>) -> View<P> {
         View {
             version: self.version,
             frags: self.frags.clone(),
             cached,
             hits: AtomicU8::new(self.hits_now()),
+            intent: self.intent.clone(),
+        }
+    }
+
+    /// The same page state held by the batch `intent` (None: released).
+    pub fn with_intent(&self, intent: Option<Arc<Intent<P>>>) -> View<P> {
+        View {
+            intent,
+            ..self.with_cached(self.cached.clone())
         }
     }
 
@@ -231,10 +250,10 @@ mod tests {
     }
 
     /// The README and `Config::cache_capacity_bytes` state what a paged-out page
-    /// costs: a view (56 bytes) behind its slot's pointer (8), and 24 per fragment.
+    /// costs: a view (64 bytes) behind its slot's pointer (8), and 24 per fragment.
     #[test]
     fn a_paged_out_page_costs_what_the_docs_say() {
-        assert_eq!(std::mem::size_of::<View<Vec<u8>>>(), 56);
+        assert_eq!(std::mem::size_of::<View<Vec<u8>>>(), 64);
         assert_eq!(std::mem::size_of::<Frag>(), 24);
     }
 

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use pagelog::io::SimStorage;
 use pagelog::pagecache::FIRST_PAGE;
-use pagelog::{Config, Error, Materializer, PageCache, PageRef, SegmentMode, Update};
+use pagelog::{
+    BatchUpdate, Config, Error, Materializer, PageBatch, PageCache, PageRef, SegmentMode, Update,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -59,13 +61,32 @@ fn config() -> Config {
 /// One step of the page-cache workload.
 #[derive(Debug, Clone, Copy)]
 pub enum Op {
-    Allocate { len: usize },
-    Link { which: usize, len: usize },
-    Replace { which: usize, len: usize },
-    Free { which: usize },
-    Get { which: usize },
-    SetRoot { which: usize },
+    Allocate {
+        len: usize,
+    },
+    Link {
+        which: usize,
+        len: usize,
+    },
+    Replace {
+        which: usize,
+        len: usize,
+    },
+    Free {
+        which: usize,
+    },
+    Get {
+        which: usize,
+    },
+    SetRoot {
+        which: usize,
+    },
     GenerateId,
+    /// An atomic batch: a link to the page `which` picks and a replace of the next.
+    Batch {
+        which: usize,
+        len: usize,
+    },
     Flush,
     Crash,
     Close,
@@ -78,7 +99,7 @@ pub fn workload(seed: u64) -> Vec<Op> {
         .map(|_| {
             let which = rng.random_range(0..64);
             let len = rng.random_range(1..130);
-            match rng.random_range(0..40) {
+            match rng.random_range(0..43) {
                 0..=5 => Op::Allocate { len },
                 6..=15 => Op::Link {
                     which,
@@ -91,6 +112,7 @@ pub fn workload(seed: u64) -> Vec<Op> {
                 29..=31 => Op::GenerateId,
                 32..=35 => Op::Flush,
                 36 | 37 => Op::Crash,
+                38..=40 => Op::Batch { which, len },
                 _ => Op::Close,
             }
         })
@@ -330,6 +352,7 @@ impl Run {
                 self.pick(pc, which)?;
             }
             Op::SetRoot { which } => self.set_root(pc, which)?,
+            Op::Batch { which, len } => self.batch(pc, which, len)?,
             Op::GenerateId => {
                 let id = pc.generate_id()?;
                 assert!(
@@ -348,6 +371,32 @@ impl Run {
             Op::Crash | Op::Close => unreachable!("handled by the incarnation"),
         }
         Ok(())
+    }
+
+    fn batch(&mut self, pc: &PageCache<Bytes>, which: usize, len: usize) -> Result<(), Error> {
+        let Some(first) = self.pick(pc, which)? else {
+            return Ok(());
+        };
+        let mut batch = PageBatch::new();
+        let delta: Vec<u8> = (0..len / 4).map(|i| (self.at + i) as u8).collect();
+        batch.link(&first, delta.clone());
+        let mut second = None;
+        if self.last().pages.len() > 1 {
+            let page = self.pick(pc, which + 1)?.expect("two pages");
+            let value: Vec<u8> = (0..len).map(|i| (self.at * 3 + i) as u8).collect();
+            batch.replace(&page, value.clone());
+            second = Some((page.pid(), value));
+        }
+        self.push(|s| {
+            s.pages.get_mut(&first.pid()).expect("live").extend(&delta);
+            if let Some((pid, value)) = second {
+                s.pages.insert(pid, value);
+            }
+        });
+        match pc.apply(batch)? {
+            BatchUpdate::Applied(_) => Ok(()),
+            other => panic!("{}: one thread's batch lost: {other:?}", self.label),
+        }
     }
 
     fn set_root(&mut self, pc: &PageCache<Bytes>, which: usize) -> Result<(), Error> {

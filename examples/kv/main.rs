@@ -1,0 +1,79 @@
+//! `cargo run --release --example kv -- DIR COMMAND`: an ordered key-value store in
+//! the directory DIR, on pagelog's page cache (see `store.rs`).
+//!
+//! Commands: `put KEY VALUE`, `get KEY`, `remove KEY`, `scan [FROM [TO]]`, `load N`
+//! (puts keys `key-000000`... with values `value-N`), `stats`. Each command opens the
+//! store, runs, and closes it (closing makes it durable).
+
+// `flush` and `abandon` serve tests/kv_example.rs, which includes the same module.
+#[allow(dead_code)]
+mod store;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use pagelog::Config;
+use pagelog::io::StdStorage;
+use store::Store;
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: kv DIR put KEY VALUE | get KEY | remove KEY | scan [FROM [TO]] | load N | stats"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((dir, command)) = args.split_first() else {
+        return usage();
+    };
+    let store =
+        match StdStorage::open(dir).and_then(|s| Store::open(Config::default(), Arc::new(s))) {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("kv: opening {dir}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let words: Vec<&str> = command.iter().map(String::as_str).collect();
+    let outcome = match words.as_slice() {
+        ["put", key, value] => store.insert(key.as_bytes(), value.as_bytes()),
+        ["get", key] => store.get(key.as_bytes()).map(|v| match v {
+            Some(v) => println!("{}", String::from_utf8_lossy(&v)),
+            None => println!("(not found)"),
+        }),
+        ["remove", key] => store.remove(key.as_bytes()),
+        ["scan", rest @ ..] if rest.len() <= 2 => {
+            let from = rest.first().map_or(&b""[..], |f| f.as_bytes());
+            let to = rest.get(1).map(|t| t.as_bytes());
+            store.scan(from, to).map(|pairs| {
+                for (k, v) in pairs {
+                    println!(
+                        "{}\t{}",
+                        String::from_utf8_lossy(&k),
+                        String::from_utf8_lossy(&v)
+                    );
+                }
+            })
+        }
+        ["load", n] => match n.parse::<u64>() {
+            Ok(n) => (0..n).try_for_each(|i| {
+                store.insert(
+                    format!("key-{i:06}").as_bytes(),
+                    format!("value-{i}").as_bytes(),
+                )
+            }),
+            Err(_) => return usage(),
+        },
+        ["stats"] => store.leaves().map(|leaves| {
+            println!("{leaves} leaves; {:?}", store.page_cache().stats());
+        }),
+        _ => return usage(),
+    };
+    if let Err(e) = outcome.and_then(|()| store.close()) {
+        eprintln!("kv: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
