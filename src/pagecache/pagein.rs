@@ -51,6 +51,11 @@ fn fragment<M: Materializer>(log: &Log, m: &M, pid: PageId, frag: &Frag) -> Resu
         // The log refuses a pointer it does not hold (its segment was reclaimed, or
         // never held it): for the page's current state that is damage to the page.
         Err(Error::InvalidArgument(why)) => return Err(wrong(why)),
+        // Damage the log found (a checksum, a header): name the page too.
+        Err(Error::Corruption { at, reason }) => {
+            let reason = format!("page {pid}, fragment at lsn {}: {reason}", frag.ptr.lsn);
+            return Err(Error::Corruption { at, reason });
+        }
         Err(e) => return Err(e),
     };
     let want = if frag.base {
