@@ -21,7 +21,6 @@ pub mod fuzzing;
 pub mod internals;
 pub mod io;
 mod log;
-#[cfg(not(loom))]
 pub mod pagecache;
 #[cfg(not(loom))]
 pub mod simulation;
@@ -33,7 +32,6 @@ pub use log::recovery::Branches as RecoveryBranches;
 pub use log::{
     Batch, Kind, LOG_FILE, Log, LogIter, Lsn, Message, Pointer, RecoveryInfo, Reservation, Stats,
 };
-#[cfg(not(loom))]
 pub use pagecache::{
     BatchUpdate, Materializer, PageBatch, PageCache, PageCacheStats, PageId, PageRef, Update,
 };

@@ -17,15 +17,11 @@
 //! `SimStorage` deliberately does not use these: it is the environment, not a protocol
 //! under test, and a loom model should treat each storage call as one atomic step.
 
-/// Used by the page cache only, which loom builds leave out until its models land.
-#[cfg_attr(loom, allow(unused_imports))]
-pub use imp::AtomicU8;
-pub use imp::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub use imp::{Arc, AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
-/// Epoch-based reclamation for the page table. (The page cache is not yet part of
-/// the loom build; a loom build of crossbeam-epoch, `--cfg crossbeam_loom` with its
-/// `loom` feature, is how its models will instrument this.)
-#[cfg(not(loom))]
+/// Epoch-based reclamation for the page table. Loom builds (`scripts/loom.sh`) add
+/// `--cfg crossbeam_loom` and turn on crossbeam-epoch's `loom` feature, so the
+/// collector's own atomics, thread-locals and deferred frees run under loom too.
 pub use crossbeam_epoch as epoch;
 
 /// A statistics counter: `std`'s atomic in every build, loom's included. Counters
@@ -77,8 +73,6 @@ mod imp {
         m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    // Used by the page cache only, which loom builds leave out until its models land.
-    #[allow(dead_code)]
     pub fn try_lock<T>(m: &RawMutex<T>) -> Option<RawGuard<'_, T>> {
         match m.try_lock() {
             Ok(g) => Some(g),
@@ -119,7 +113,6 @@ impl<T> Mutex<T> {
     }
 
     /// The lock if it is free now, else None.
-    #[cfg_attr(loom, allow(dead_code))] // page cache only (left out of loom builds)
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         imp::try_lock(&self.0)
     }

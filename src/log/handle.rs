@@ -149,7 +149,6 @@ impl Log {
     /// [`Log::open`] that first runs `check` under the directory lock, before
     /// recovery reads or writes anything; `check` is told whether a log file exists.
     /// An error from it ends the open with nothing written.
-    #[cfg_attr(loom, allow(dead_code))] // the page cache's (left out of loom builds)
     pub(crate) fn open_checked(
         config: Config,
         storage: Arc<dyn Storage>,

@@ -14,10 +14,18 @@ use crate::error::{Error, Result};
 use crate::sync::Ordering;
 
 /// Slots per leaf.
+#[cfg(not(loom))]
 const LEAF_BITS: u32 = 14;
-const LEAF: usize = 1 << LEAF_BITS;
 /// Leaves: the table holds up to `LEAVES * LEAF` (2^28) page ids.
+#[cfg(not(loom))]
 const LEAVES: usize = 1 << 14;
+// Under loom every atomic is a modelled object: a table of 32 ids keeps the models'
+// state small; the code paths are the same.
+#[cfg(loom)]
+const LEAF_BITS: u32 = 3;
+#[cfg(loom)]
+const LEAVES: usize = 4;
+const LEAF: usize = 1 << LEAF_BITS;
 
 /// Highest page id the table can hold, plus one.
 pub const MAX_PAGES: u64 = (LEAVES * LEAF) as u64;
