@@ -32,7 +32,7 @@ use crate::sync::epoch::{self, Guard, Shared};
 
 /// One update in a batch.
 #[derive(Debug, Clone)]
-pub enum BatchOp<P> {
+enum BatchOp<P> {
     /// Append a delta (a page past the consolidation thresholds gets a new base).
     Link(P),
     /// A new base.
@@ -42,6 +42,30 @@ pub enum BatchOp<P> {
 }
 
 /// Updates to apply together; see [`PageCache::apply`].
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// use pagelog::{BatchUpdate, PageBatch};
+/// let (a, b) = (pc.allocate(b"a".to_vec())?, pc.allocate(b"b".to_vec())?);
+/// let mut batch = PageBatch::new();
+/// batch.link(&a, b"1".to_vec()).free(&b);
+/// assert_eq!(batch.len(), 2);
+/// assert!(matches!(pc.apply(batch)?, BatchUpdate::Applied(_)));
+/// assert!(pc.get(b.pid())?.is_none());
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct PageBatch<P> {
     ops: Vec<(PageRef<P>, BatchOp<P>)>,
@@ -55,40 +79,171 @@ impl<P> Default for PageBatch<P> {
 
 impl<P> PageBatch<P> {
     /// An empty batch.
+    ///
+    /// ```rust
+    ///
+    /// let batch: pagelog::PageBatch<Vec<u8>> = pagelog::PageBatch::new();
+    /// assert!(batch.is_empty());
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn new() -> PageBatch<P> {
         PageBatch::default()
     }
 
     /// Adds a link of `delta` to the page `page` names, at its version.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"a".to_vec())?;
+    /// let mut batch = pagelog::PageBatch::new();
+    /// batch.link(&page, b"b".to_vec());
+    /// pc.apply(batch)?;
+    /// assert_eq!(pc.get(page.pid())?.unwrap().value(), b"ab");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn link(&mut self, page: &PageRef<P>, delta: P) -> &mut PageBatch<P> {
         self.ops.push((page.clone(), BatchOp::Link(delta)));
         self
     }
 
     /// Adds a replace of the page `page` names with `value`, at its version.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"old".to_vec())?;
+    /// let mut batch = pagelog::PageBatch::new();
+    /// batch.replace(&page, b"new".to_vec());
+    /// pc.apply(batch)?;
+    /// assert_eq!(pc.get(page.pid())?.unwrap().value(), b"new");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn replace(&mut self, page: &PageRef<P>, value: P) -> &mut PageBatch<P> {
         self.ops.push((page.clone(), BatchOp::Replace(value)));
         self
     }
 
     /// Adds a free of the page `page` names, at its version.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// let mut batch = pagelog::PageBatch::new();
+    /// batch.free(&page);
+    /// pc.apply(batch)?;
+    /// assert!(pc.get(page.pid())?.is_none());
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn free(&mut self, page: &PageRef<P>) -> &mut PageBatch<P> {
         self.ops.push((page.clone(), BatchOp::Free));
         self
     }
 
     /// Updates in the batch.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// let mut batch = pagelog::PageBatch::new();
+    /// batch.link(&page, b"y".to_vec());
+    /// assert_eq!(batch.len(), 1);
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.ops.len()
     }
 
     /// Whether the batch holds no update.
+    ///
+    /// ```rust
+    ///
+    /// assert!(pagelog::PageBatch::<Vec<u8>>::new().is_empty());
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
 }
 
 /// The outcome of [`PageCache::apply`].
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// use pagelog::{BatchUpdate, PageBatch};
+/// let page = pc.allocate(b"a".to_vec())?;
+/// let stale = page.clone();
+/// pc.link(&page, b"b".to_vec())?;
+/// let mut batch = PageBatch::new();
+/// batch.link(&stale, b"c".to_vec());
+/// match pc.apply(batch)? {
+///     BatchUpdate::Lost { pid, current, batch } => {
+///         assert_eq!(pid, page.pid());
+///         assert_eq!(current.unwrap().value(), b"ab");
+///         assert_eq!(batch.len(), 1, "handed back, to rebuild from the current page");
+///     }
+///     BatchUpdate::Applied(_) => unreachable!("the page had moved on"),
+/// }
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum BatchUpdate<P> {
     /// Every update applied; each page as it is now, in the batch's order (None for a
@@ -123,12 +278,60 @@ impl<M: Materializer> PageCache<M> {
     /// and after a crash (its messages are one log batch). The pages must be
     /// distinct. Durable once a flush covers it. A batch must fit in the log's IO
     /// buffers but one (`io_bufs - 1` of `io_buf_size_bytes`).
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// use pagelog::{BatchUpdate, PageBatch};
+    /// let (from, to) = (pc.allocate(b"ab".to_vec())?, pc.allocate(Vec::new())?);
+    /// let mut batch = PageBatch::new();
+    /// batch.replace(&from, b"a".to_vec()).link(&to, b"b".to_vec());
+    /// let BatchUpdate::Applied(pages) = pc.apply(batch)? else { unreachable!() };
+    /// assert_eq!(pages[1].as_ref().unwrap().value(), b"b");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn apply(&self, batch: PageBatch<M::Page>) -> Result<BatchUpdate<M::Page>> {
         self.apply_as(batch, Wait::Block)
     }
 
     /// [`PageCache::apply`] that never waits for log space: `Error::WouldBlock`
     /// instead (nothing applied).
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"a".to_vec())?;
+    /// let mut batch = pagelog::PageBatch::new();
+    /// batch.link(&page, b"b".to_vec());
+    /// match pc.try_apply(batch) {
+    ///     Ok(update) => assert!(matches!(update, pagelog::BatchUpdate::Applied(_))),
+    ///     Err(pagelog::Error::WouldBlock) => {} // nothing applied
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn try_apply(&self, batch: PageBatch<M::Page>) -> Result<BatchUpdate<M::Page>> {
         self.apply_as(batch, Wait::Never)
     }

@@ -47,11 +47,50 @@ use crate::sync::epoch::{self, Guard, Shared};
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 
 /// The first page id a user page gets; ids below are the page cache's own.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// let first = pc.allocate(b"first".to_vec())?;
+/// assert_eq!(first.pid(), pagelog::pagecache::FIRST_PAGE);
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub const FIRST_PAGE: PageId = 4;
 
 /// What a resident page costs beyond its `Materializer::size_in_bytes`: the value's
 /// reference-counted allocation header (16 bytes), the view's record of it (16) and
 /// its slot in the eviction queues (8), rounded up to 48.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// use pagelog::pagecache::RESIDENT_OVERHEAD_BYTES;
+/// pc.allocate(vec![0; 100])?;
+/// assert_eq!(pc.stats().resident_bytes, 100 + RESIDENT_OVERHEAD_BYTES);
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub const RESIDENT_OVERHEAD_BYTES: u64 = 48;
 
 /// Most attempts to page out one victim while other threads keep updating it before
@@ -63,6 +102,30 @@ const EVICT_ATTEMPTS: usize = 8;
 const MAX_CONTENDED: usize = 16;
 
 /// Pages of the user's type `M::Page`, in a log; see the module doc.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// use pagelog::Update;
+/// let page = pc.allocate(b"hello".to_vec())?;
+/// let Update::Applied(Some(page)) = pc.link(&page, b", world".to_vec())? else {
+///     unreachable!("no other thread updates it")
+/// };
+/// assert_eq!(page.value(), b"hello, world");
+/// pc.flush()?; // durable from here on
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub struct PageCache<M: Materializer> {
     pub(super) log: Log,
     m: M,
@@ -108,6 +171,27 @@ impl<M: Materializer> PageCache<M> {
     /// segment mode and size; a mismatch is `Error::InvalidConfig` naming the
     /// setting, and nothing is written), opens its log (recovering it) and rebuilds
     /// the page table from it. No page is read or decoded here.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// let disk = SimStorage::new(7); // or pagelog::io::StdStorage::open(dir)?
+    /// let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"kept".to_vec())?;
+    /// pc.close()?;
+    /// let pc = PageCache::open(Config::for_simulation(), Arc::new(disk), Bytes)?;
+    /// assert_eq!(pc.get(page.pid())?.unwrap().value(), b"kept");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn open(config: Config, storage: Arc<dyn Storage>, m: M) -> Result<PageCache<M>> {
         let checked = config.clone();
         let check =
@@ -131,6 +215,26 @@ impl<M: Materializer> PageCache<M> {
 
     /// Opens (or creates) the page cache in the directory `dir` with the default
     /// [`Config`].
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// let dir = tempfile::tempdir().expect("a temporary directory");
+    /// let pc = PageCache::open_dir(dir.path(), Bytes)?;
+    /// pc.allocate(b"on real files".to_vec())?;
+    /// pc.close()?;
+    /// assert!(dir.path().join("pagecache.conf").exists());
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     #[cfg(not(loom))]
     pub fn open_dir(dir: impl AsRef<std::path::Path>, m: M) -> Result<PageCache<M>> {
         let storage = crate::io::StdStorage::open(dir.as_ref())?;
@@ -139,11 +243,52 @@ impl<M: Materializer> PageCache<M> {
 
     /// The log underneath: flush it to make updates durable
     /// ([`Log::flush`]), read its stats.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// pc.allocate(b"x".to_vec())?;
+    /// pc.flush()?;
+    /// assert!(pc.log().stats().syncs > 0);
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn log(&self) -> &Log {
         &self.log
     }
 
     /// What this page cache did since it was opened, and the bytes resident now.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// pc.link(&page, b"y".to_vec())?;
+    /// let stats = pc.stats();
+    /// assert_eq!((stats.applied, stats.lost_swaps), (2, 0));
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn stats(&self) -> PageCacheStats {
         let mut stats = self.counters.snapshot();
         stats.resident_bytes = self.resident_now().max(0).unsigned_abs();
@@ -151,23 +296,107 @@ impl<M: Materializer> PageCache<M> {
     }
 
     /// Makes every completed update durable; see [`Log::flush`].
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"durable".to_vec())?;
+    /// pc.flush()?;
+    /// pc.abandon(); // a crash
+    /// let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.crash()), Bytes)?;
+    /// assert_eq!(pc.get(page.pid())?.unwrap().value(), b"durable");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         self.log.flush().map(|_| ())
     }
 
     /// Flushes and closes the log; see [`Log::close`].
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"closed".to_vec())?;
+    /// pc.close()?; // flushed
+    /// let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.crash()), Bytes)?;
+    /// assert!(pc.get(page.pid())?.is_some());
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn close(self) -> Result<()> {
         self.log.close()
     }
 
     /// Drops the page cache without flushing (as a crash would); see [`Log::abandon`].
     /// For crash tests.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// pc.allocate(b"never flushed".to_vec())?;
+    /// pc.abandon(); // like a crash: nothing more is written
+    /// let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.crash()), Bytes)?;
+    /// # let _ = pc;
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn abandon(self) {
         self.log.abandon()
     }
 
     /// The page `pid` as it is now: its merged value, read from the log and cached if
     /// it was not resident. None if the id is free or was never allocated.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// assert_eq!(pc.get(page.pid())?.unwrap().value(), b"x");
+    /// assert!(pc.get(1_000)?.is_none(), "never allocated");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn get(&self, pid: PageId) -> Result<Option<PageRef<M::Page>>> {
         let guard = epoch::pin();
         loop {
@@ -242,12 +471,56 @@ impl<M: Materializer> PageCache<M> {
     }
 
     /// A new page holding `page`: a free id is reused, else the next new one.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let a = pc.allocate(b"a".to_vec())?;
+    /// let b = pc.allocate(b"b".to_vec())?;
+    /// assert_ne!(a.pid(), b.pid());
+    /// pc.free(&a)?;
+    /// assert_eq!(pc.allocate(b"c".to_vec())?.pid(), a.pid(), "a freed id comes back");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn allocate(&self, page: M::Page) -> Result<PageRef<M::Page>> {
         self.allocate_as(page, Wait::Block)
     }
 
     /// [`PageCache::allocate`] that never waits for log space: `Error::WouldBlock`
     /// instead (nothing is changed).
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// match pc.try_allocate(b"x".to_vec()) {
+    ///     Ok(page) => assert_eq!(page.value(), b"x"),
+    ///     Err(pagelog::Error::WouldBlock) => {} // every IO buffer busy: try again later
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn try_allocate(&self, page: M::Page) -> Result<PageRef<M::Page>> {
         self.allocate_as(page, Wait::Never)
     }
@@ -255,11 +528,63 @@ impl<M: Materializer> PageCache<M> {
     /// Appends `delta` to the page `old` names, if the page is still at `old`'s
     /// version. A page past the consolidation thresholds in [`Config`] gets the merged
     /// page as a new base instead (same outcome for the caller).
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// use pagelog::Update;
+    /// let page = pc.allocate(b"a".to_vec())?;
+    /// let stale = page.clone();
+    /// assert!(pc.link(&page, b"b".to_vec())?.is_applied());
+    /// // From an old version: loses, and hands back the page now and the delta.
+    /// match pc.link(&stale, b"c".to_vec())? {
+    ///     Update::Lost { current, rejected } => {
+    ///         assert_eq!(current.unwrap().value(), b"ab");
+    ///         assert_eq!(rejected, b"c");
+    ///     }
+    ///     Update::Applied(_) => unreachable!(),
+    /// }
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn link(&self, old: &PageRef<M::Page>, delta: M::Page) -> Result<Update<M::Page, M::Page>> {
         self.link_as(old, delta, Wait::Block)
     }
 
     /// [`PageCache::link`] that never waits for log space: `Error::WouldBlock` instead.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"a".to_vec())?;
+    /// match pc.try_link(&page, b"b".to_vec()) {
+    ///     Ok(update) => assert!(update.is_applied()),
+    ///     Err(pagelog::Error::WouldBlock) => {} // nothing changed; retry later
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn try_link(
         &self,
         old: &PageRef<M::Page>,
@@ -270,6 +595,29 @@ impl<M: Materializer> PageCache<M> {
 
     /// Replaces the page `old` names with `page` (a new base), if the page is still at
     /// `old`'s version.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// use pagelog::Update;
+    /// let page = pc.allocate(b"old".to_vec())?;
+    /// let Update::Applied(Some(page)) = pc.replace(&page, b"new".to_vec())? else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(page.value(), b"new");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn replace(
         &self,
         old: &PageRef<M::Page>,
@@ -280,6 +628,27 @@ impl<M: Materializer> PageCache<M> {
 
     /// [`PageCache::replace`] that never waits for log space: `Error::WouldBlock`
     /// instead.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"old".to_vec())?;
+    /// if let Ok(update) = pc.try_replace(&page, b"new".to_vec()) {
+    ///     assert!(update.is_applied());
+    /// }
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn try_replace(
         &self,
         old: &PageRef<M::Page>,
@@ -290,11 +659,52 @@ impl<M: Materializer> PageCache<M> {
 
     /// Frees the page `old` names, if it is still at `old`'s version; its id will be
     /// handed out again.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// assert!(pc.free(&page)?.is_applied());
+    /// assert!(pc.get(page.pid())?.is_none());
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn free(&self, old: &PageRef<M::Page>) -> Result<Update<M::Page, ()>> {
         self.free_as(old, Wait::Block)
     }
 
     /// [`PageCache::free`] that never waits for log space: `Error::WouldBlock` instead.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// if let Ok(update) = pc.try_free(&page) {
+    ///     assert!(update.is_applied());
+    /// }
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn try_free(&self, old: &PageRef<M::Page>) -> Result<Update<M::Page, ()>> {
         self.free_as(old, Wait::Never)
     }

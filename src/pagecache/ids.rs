@@ -24,6 +24,28 @@ use crate::sync::{AtomicU64, Mutex, Ordering};
 pub const IDS_PID: PageId = 2;
 
 /// Ids per lease: how many `generate_id` calls share one sync.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// let before = pc.log().stats().syncs;
+/// for _ in 0..pagelog::pagecache::IDS_PER_LEASE {
+///     pc.generate_id()?;
+/// }
+/// assert_eq!(pc.log().stats().syncs - before, 1, "one sync for the whole lease");
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub const IDS_PER_LEASE: u64 = 1 << 16;
 
 /// The id generator's state; see the module doc.
@@ -65,12 +87,55 @@ impl<M: Materializer> PageCache<M> {
     /// A new id: never one handed out before by this page cache, across any number
     /// of crashes, and higher than all of them. Waits for a sync once every
     /// [`IDS_PER_LEASE`] ids.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let a = pc.generate_id()?;
+    /// pc.abandon(); // a crash, with no flush
+    /// let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.crash()), Bytes)?;
+    /// assert!(pc.generate_id()? > a);
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn generate_id(&self) -> Result<u64> {
         self.generate_as(Wait::Block)
     }
 
     /// [`PageCache::generate_id`] that returns `Error::WouldBlock` instead of waiting
     /// for a lease to become durable (the id it drew is skipped).
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// match pc.try_generate_id() {
+    ///     Ok(id) => assert!(id < u64::MAX),
+    ///     Err(pagelog::Error::WouldBlock) => {} // a lease is being made durable
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn try_generate_id(&self) -> Result<u64> {
         self.generate_as(Wait::Never)
     }

@@ -12,6 +12,35 @@
 /// checksums, but they are still bytes from disk: a decoder that cannot make sense
 /// of them returns None, and the page cache reports `Error::Corruption` naming the
 /// page and the offset (never a panic).
+///
+/// ```rust
+///
+/// use std::collections::BTreeMap;
+/// use pagelog::Materializer;
+///
+/// /// A page is a small map; a delta is a map of changes merged over it.
+/// struct Maps;
+///
+/// impl Materializer for Maps {
+///     type Page = BTreeMap<u8, u8>;
+///     fn encode(&self, page: &BTreeMap<u8, u8>) -> Vec<u8> {
+///         page.iter().flat_map(|(k, v)| [*k, *v]).collect()
+///     }
+///     fn decode(&self, bytes: &[u8]) -> Option<BTreeMap<u8, u8>> {
+///         // Bytes from disk: refuse what this type could not have written.
+///         (bytes.len() % 2 == 0).then(|| bytes.chunks(2).map(|p| (p[0], p[1])).collect())
+///     }
+///     fn merge(&self, base: &mut BTreeMap<u8, u8>, delta: &BTreeMap<u8, u8>) {
+///         base.extend(delta.iter().map(|(k, v)| (*k, *v)));
+///     }
+///     fn size_in_bytes(&self, page: &BTreeMap<u8, u8>) -> usize {
+///         48 + page.len() * 16
+///     }
+/// }
+/// assert_eq!(Maps.decode(&Maps.encode(&BTreeMap::from([(1, 2)]))), Some(BTreeMap::from([(1, 2)])));
+/// assert_eq!(Maps.decode(&[1]), None);
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub trait Materializer: Send + Sync + 'static {
     /// A page, and also a delta: a delta is a page value that [`Materializer::merge`]
     /// folds into a base.

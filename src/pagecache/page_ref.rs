@@ -5,10 +5,50 @@ use crate::sync::Arc;
 
 /// A page id: dense, starting at [`FIRST_PAGE`](crate::pagecache::FIRST_PAGE); a freed
 /// id is handed out again by a later `allocate`.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// let id: pagelog::PageId = pc.allocate(b"x".to_vec())?.pid();
+/// assert!(id >= pagelog::pagecache::FIRST_PAGE);
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub type PageId = u64;
 
 /// A page's merged value as of one version. Pass it back to `link`, `replace` or
 /// `free`: the update applies only if the page is still at this version.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// let page = pc.allocate(b"x".to_vec())?;
+/// assert_eq!((page.pid(), page.version()), (4, 1));
+/// assert_eq!(page.value(), b"x");
+/// assert_eq!(page.len(), 1, "derefs to the page");
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PageRef<P> {
     pid: PageId,
@@ -36,16 +76,75 @@ impl<P> PageRef<P> {
     }
 
     /// The page id.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// assert_eq!(pc.get(page.pid())?.unwrap().value(), b"x");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn pid(&self) -> PageId {
         self.pid
     }
 
     /// The page's version: it changes with every update of the page.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// pc.link(&page, b"y".to_vec())?;
+    /// assert_eq!(pc.get(page.pid())?.unwrap().version(), page.version() + 1);
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn version(&self) -> u64 {
         self.version
     }
 
     /// The merged value (the base with every delta folded in, in order).
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"x".to_vec())?;
+    /// let bytes: &Vec<u8> = page.value();
+    /// assert_eq!(bytes, b"x");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn value(&self) -> &P {
         &self.value
     }
@@ -64,6 +163,32 @@ impl<P> std::ops::Deref for PageRef<P> {
 }
 
 /// The outcome of a `link`, `replace` or `free`.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// use pagelog::Update;
+/// let page = pc.allocate(b"a".to_vec())?;
+/// match pc.link(&page, b"b".to_vec())? {
+///     Update::Applied(now) => assert_eq!(now.unwrap().value(), b"ab"),
+///     Update::Lost { current, rejected } => {
+///         // Someone got there first: retry from `current` with `rejected`.
+///         # let _ = (current, rejected);
+///     }
+/// }
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum Update<P, T> {
     /// The page was still at the expected version: the update is in the page and in
@@ -82,6 +207,26 @@ pub enum Update<P, T> {
 
 impl<P, T> Update<P, T> {
     /// Whether the update was applied.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let page = pc.allocate(b"a".to_vec())?;
+    /// assert!(pc.link(&page, b"b".to_vec())?.is_applied());
+    /// assert!(!pc.link(&page, b"c".to_vec())?.is_applied(), "from an old version");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn is_applied(&self) -> bool {
         matches!(self, Update::Applied(_))
     }

@@ -24,13 +24,72 @@ use crate::log::{Kind, LOG_FILE};
 pub const ROOTS_PID: PageId = 1;
 
 /// Longest root name, in bytes.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// let long = "x".repeat(pagelog::pagecache::MAX_ROOT_NAME + 1);
+/// assert!(pc.cas_root(&long, None, Some(4)).is_err());
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub const MAX_ROOT_NAME: usize = u16::MAX as usize;
 
 /// Named roots.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// pc.cas_root("a", None, Some(4))?.unwrap();
+/// let roots: pagelog::pagecache::Roots = pc.roots();
+/// assert_eq!(roots.get("a"), Some(&4));
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub type Roots = BTreeMap<String, PageId>;
 
 /// The outcome of [`PageCache::cas_root`]: `Err` holds the root's value when it was
 /// not the expected one (nothing was changed).
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// let swap: pagelog::pagecache::RootSwap = pc.cas_root("tree", None, Some(4))?;
+/// assert_eq!(swap, Ok(()));
+/// assert_eq!(pc.cas_root("tree", None, Some(5))?, Err(Some(4)));
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 pub type RootSwap = std::result::Result<(), Option<PageId>>;
 
 /// The bytes of `roots` (module doc).
@@ -81,11 +140,52 @@ pub fn decode(bytes: &[u8], at: u64) -> Result<Roots> {
 
 impl<M: Materializer> PageCache<M> {
     /// The page id the root `name` holds, if it is set.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// assert_eq!(pc.root("tree"), None);
+    /// pc.cas_root("tree", None, Some(9))?.unwrap();
+    /// assert_eq!(pc.root("tree"), Some(9));
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn root(&self, name: &str) -> Option<PageId> {
         self.roots.lock().get(name).copied()
     }
 
     /// Every root, by name.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// pc.cas_root("b", None, Some(5))?.unwrap();
+    /// pc.cas_root("a", None, Some(4))?.unwrap();
+    /// let names: Vec<String> = pc.roots().into_keys().collect();
+    /// assert_eq!(names, ["a", "b"]);
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn roots(&self) -> Roots {
         self.roots.lock().clone()
     }
@@ -94,6 +194,28 @@ impl<M: Materializer> PageCache<M> {
     /// it is not set). `Ok(Err(current))` when it held something else: nothing was
     /// changed. Durable once a flush covers it. A name is at most [`MAX_ROOT_NAME`]
     /// bytes.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// let leaf = pc.allocate(b"leaf".to_vec())?;
+    /// assert_eq!(pc.cas_root("tree", None, Some(leaf.pid()))?, Ok(()));
+    /// // Someone else's view of the root is stale: the swap loses and says what is there.
+    /// assert_eq!(pc.cas_root("tree", None, Some(99))?, Err(Some(leaf.pid())));
+    /// assert_eq!(pc.cas_root("tree", Some(leaf.pid()), None)?, Ok(()), "removed");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn cas_root(
         &self,
         name: &str,
@@ -105,6 +227,28 @@ impl<M: Materializer> PageCache<M> {
 
     /// [`PageCache::cas_root`] that never waits for log space: `Error::WouldBlock`
     /// instead (nothing is changed).
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let disk = SimStorage::new(1);
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+    /// match pc.try_cas_root("tree", None, Some(4)) {
+    ///     Ok(swap) => assert_eq!(swap, Ok(())),
+    ///     Err(pagelog::Error::WouldBlock) => {} // nothing changed
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
     pub fn try_cas_root(
         &self,
         name: &str,

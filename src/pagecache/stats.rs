@@ -3,6 +3,27 @@
 use crate::sync::{CounterU64, Ordering};
 
 /// What one page cache did since it was opened.
+///
+/// ```rust
+/// # use std::sync::Arc;
+/// # use pagelog::io::SimStorage;
+/// # use pagelog::{Config, Materializer, PageCache};
+/// # struct Bytes;
+/// # impl Materializer for Bytes {
+/// #     type Page = Vec<u8>;
+/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+/// # }
+/// # let disk = SimStorage::new(1);
+/// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
+/// pc.allocate(b"x".to_vec())?;
+/// let pagelog::PageCacheStats { applied, evictions, resident_bytes, .. } = pc.stats();
+/// assert_eq!((applied, evictions), (1, 0));
+/// assert!(resident_bytes > 0);
+/// # Ok::<(), pagelog::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageCacheStats {
     /// Updates applied (allocate, link, replace, free).
