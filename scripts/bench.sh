@@ -26,6 +26,10 @@ echo "== log against the raw disk: cargo bench --bench log -- $*"
 cargo bench --quiet --locked --bench log -- "$@"
 
 echo
+echo "== page cache: cargo bench --bench pagecache -- $*"
+cargo bench --quiet --locked --bench pagecache -- "$@"
+
+echo
 echo "== simulator speed (release, every core)"
 cargo build --quiet --release --locked -p pagelog-sim
 sim=target/release/pagelog-sim
