@@ -171,7 +171,11 @@ fn map_gets(n: usize) -> f64 {
     let start = Instant::now();
     let mut total = 0;
     for i in 0..n {
-        let got = map.read().expect("lock").get(&((i % PAGES) as u64)).cloned();
+        let got = map
+            .read()
+            .expect("lock")
+            .get(&((i % PAGES) as u64))
+            .cloned();
         total += got.expect("present").len();
     }
     assert_eq!(total, n * DELTA.len());
@@ -207,7 +211,12 @@ fn main() {
     };
     print_table(&[
         row("link T=1 (vs Log::append)", append, link, "target: 2M/s"),
-        row("get resident T=1 (vs RwLock<BTreeMap>)", map, get, "target: 5M/s"),
+        row(
+            "get resident T=1 (vs RwLock<BTreeMap>)",
+            map,
+            get,
+            "target: 5M/s",
+        ),
         row("link T=2 (vs link T=1)", link1, link2, "target: 1.7x"),
         row("get resident T=2 (vs get T=1)", get1, get2, "target: 1.7x"),
     ]);
