@@ -206,6 +206,18 @@ impl Config {
         self
     }
 
+    /// Sets `consolidate_after_deltas` (the page cache's chain-length threshold).
+    pub fn consolidate_after_deltas(mut self, deltas: usize) -> Config {
+        self.consolidate_after_deltas = deltas;
+        self
+    }
+
+    /// Sets `consolidate_after_bytes` (the page cache's chain-bytes threshold).
+    pub fn consolidate_after_bytes(mut self, bytes: u64) -> Config {
+        self.consolidate_after_bytes = bytes;
+        self
+    }
+
     /// Sets `cache_capacity_bytes` (the page cache's memory bound).
     pub fn cache_capacity(mut self, bytes: u64) -> Config {
         self.cache_capacity_bytes = bytes;

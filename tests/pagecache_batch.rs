@@ -193,3 +193,50 @@ fn readers_never_see_half_a_batch() {
     let sum = value(&pc, a).expect("a")[0] + value(&pc, b).expect("b")[0];
     assert_eq!(sum, TOTAL);
 }
+
+/// Found by a newcomer's trial: a batch larger than the IO buffers can hold waited
+/// for space forever (and `try_apply` said `WouldBlock`, so a retry loop spun). It is
+/// refused up front, nothing changed, and a batch that fits still applies.
+#[test]
+fn a_batch_too_large_for_the_buffers_is_refused_not_a_hang() {
+    // Under a watchdog: a regression must fail with this test's name, not stall CI.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        oversized_batch();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("apply hung on an oversized batch")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the check panicked"),
+    }
+}
+
+fn oversized_batch() {
+    let pc = open(&SimStorage::new(3));
+    let config = pc.log().config().clone();
+    let ring = config.io_bufs * config.io_buf_size_bytes;
+    let value_len = config.blob_threshold_bytes / 4; // u32 words: inline, not a blob
+    let n = ring / (value_len * 4) + 2; // more than the whole ring holds
+    let pages: Vec<_> = (0..n)
+        .map(|i| pc.allocate(vec![i as u32]).expect("allocate"))
+        .collect();
+    let big = |pages: &[PageRef<Vec<u32>>]| {
+        let mut batch = PageBatch::new();
+        for p in pages {
+            batch.replace(p, vec![7; value_len]);
+        }
+        batch
+    };
+    for result in [pc.apply(big(&pages)), pc.try_apply(big(&pages))] {
+        match result {
+            Err(Error::InvalidArgument(why)) => assert!(why.contains("io_bufs"), "{why}"),
+            other => panic!("an oversized batch gave {other:?}"),
+        }
+    }
+    assert_eq!(value(&pc, pages[0].pid()), Some(vec![0]), "nothing changed");
+    let fits = pc.apply(big(&pages[..2])).expect("a batch that fits");
+    assert!(matches!(fits, BatchUpdate::Applied(_)));
+}

@@ -177,3 +177,32 @@ fn a_damaged_settings_file_is_corruption_naming_it() {
     let e = PageCache::open_dir(dir.path(), Numbers).expect_err("newer format");
     assert!(matches!(e, Error::Unsupported(_)), "{e}");
 }
+
+/// Found by a newcomer's trial: a `Log::open` of a page cache's directory appended a
+/// plain message to its log, and the page cache could never be opened again (its
+/// recovery rightly called that message damage, in every recovery mode). A writable
+/// Log open of such a directory is refused and writes nothing; reading it read-only
+/// still works.
+#[test]
+fn the_log_api_cannot_write_into_a_page_caches_log() {
+    let disk = SimStorage::new(8);
+    let pc = open(&Config::for_simulation(), &disk);
+    let page = pc.allocate(vec![5]).expect("allocate");
+    pc.close().expect("close");
+    let before = image(&disk);
+    let e = Log::open(Config::for_simulation(), Arc::new(disk.clone())).expect_err("refused");
+    assert!(
+        matches!(e, Error::InvalidConfig(_)) && e.to_string().contains("PageCache"),
+        "{e}"
+    );
+    assert_eq!(image(&disk), before, "the refused open wrote");
+    let log = Log::open_read_only(Config::for_simulation(), Arc::new(disk.clone()))
+        .expect("a read-only look is fine");
+    assert!(log.iter_from(0).expect("iter").count() > 0);
+    drop(log);
+    let pc = open(&Config::for_simulation(), &disk);
+    assert_eq!(
+        pc.get(page.pid()).expect("get").expect("page").value(),
+        &[5]
+    );
+}

@@ -1,9 +1,10 @@
 //! `cargo run --release --example kv -- DIR COMMAND`: an ordered key-value store in
 //! the directory DIR, on pagelog's page cache (see `store.rs`).
 //!
-//! Commands: `put KEY VALUE`, `get KEY`, `remove KEY`, `scan [FROM [TO]]`, `load N`
-//! (puts keys `key-000000`... with values `value-N`), `stats`. Each command opens the
-//! store, runs, and closes it (closing makes it durable).
+//! Commands: `put KEY VALUE`, `get KEY`, `remove KEY`, `scan [FROM [TO]]` (keys from
+//! FROM up to but not including TO), `load N` (puts keys `key-000000`... with values
+//! `value-N`), `stats` (leaves, and this process's page cache counters). Each command
+//! opens the store, runs, and closes it (closing makes it durable).
 
 // `flush` and `abandon` serve tests/kv_example.rs, which includes the same module.
 #[allow(dead_code)]
@@ -24,7 +25,15 @@ fn usage() -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Arguments that are not UTF-8 are refused, not a panic.
+    let args: Option<Vec<String>> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string().ok())
+        .collect();
+    let Some(args) = args else {
+        eprintln!("kv: arguments must be UTF-8 text");
+        return ExitCode::from(2);
+    };
     let Some((dir, command)) = args.split_first() else {
         return usage();
     };

@@ -31,6 +31,12 @@ impl StdStorage {
     pub fn open(dir: impl AsRef<Path>) -> Result<StdStorage> {
         let dir = dir.as_ref().to_path_buf();
         let shown = dir.display().to_string();
+        if dir.as_os_str().is_empty() {
+            // An empty path would name the working directory only for some calls.
+            return Err(Error::InvalidArgument(
+                "an empty directory path (use \".\" for the working directory)".into(),
+            ));
+        }
         if !dir.is_dir() {
             fs::create_dir_all(&dir).map_err(|e| Error::io(IoOp::CreateDir, &shown, e))?;
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -205,5 +211,18 @@ impl File for StdFile {
         self.file
             .set_len(len)
             .map_err(|e| Error::io(IoOp::SetLen, &self.name, e))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Found by a newcomer's trial: an empty path left a `LOCK` and a half-made
+    /// settings file in the working directory before failing.
+    #[test]
+    fn an_empty_directory_path_is_refused_before_anything_is_created() {
+        let e = StdStorage::open("").expect_err("empty path");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
     }
 }

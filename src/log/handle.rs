@@ -137,13 +137,29 @@ enum Access {
     ReadOnly,
 }
 
+/// The file a page cache keeps beside its log (`pagecache/conf.rs`): a directory that
+/// holds it belongs to a page cache, whose log only the page cache may write.
+pub(crate) const PAGE_CACHE_CONF: &str = "pagecache.conf";
+
+/// Refuses a writable `Log::open` of a page cache's directory: messages written
+/// through the Log API would be foreign records in the page cache's log, and the
+/// page cache would refuse to open (they are damage to it).
+fn not_a_page_cache(storage: &dyn Storage, _log_exists: bool) -> Result<()> {
+    if storage.list()?.iter().any(|n| n == PAGE_CACHE_CONF) {
+        return Err(Error::InvalidConfig(format!(
+            "this directory holds a page cache ({PAGE_CACHE_CONF}): open it with PageCache, or read its log with Log::open_read_only"
+        )));
+    }
+    Ok(())
+}
+
 impl Log {
     /// Opens (creating if needed) the log in `storage` and recovers it. Validates
     /// `config` first; see `recovery.rs` for what recovery guarantees. The storage's
     /// lock is held until the log is closed or dropped: a second open of the same
     /// directory, from this process or another, is `Error::Locked`.
     pub fn open(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
-        Log::open_as(config, storage, Access::ReadWrite, &|_, _| Ok(()))
+        Log::open_as(config, storage, Access::ReadWrite, &not_a_page_cache)
     }
 
     /// [`Log::open`] that first runs `check` under the directory lock, before

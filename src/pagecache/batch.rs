@@ -26,6 +26,7 @@ use super::materializer::Materializer;
 use super::page_ref::{PageId, PageRef};
 use super::view::{Frag, View};
 use crate::error::{Error, Result};
+use crate::log::format::MESSAGE_HEADER_LEN;
 use crate::log::{Batch, Kind, Reservation};
 use crate::sync::Arc;
 use crate::sync::epoch::{self, Guard, Shared};
@@ -367,7 +368,10 @@ impl<M: Materializer> PageCache<M> {
             .zip(held)
             .map(|((page, op), held)| self.prepare(page, op, held))
             .collect();
-        let frags = match self.write_batch(&prepared, wait) {
+        let frags = match self
+            .fits(&prepared)
+            .and_then(|()| self.write_batch(&prepared, wait))
+        {
             Ok(frags) => frags,
             Err(e) => {
                 self.release(&intent, &batch, prepared.len(), &guard)?;
@@ -454,6 +458,32 @@ impl<M: Materializer> PageCache<M> {
             value: value.map(Arc::new),
             consolidated,
         }
+    }
+
+    /// Refuses a batch too large for the log's IO buffers but one (a log batch holds
+    /// its manifest's buffer open until it is sealed): it could never be written, and
+    /// the blocking call would wait for space forever.
+    fn fits(&self, prepared: &[Prepared<'_, M::Page>]) -> Result<()> {
+        let config = self.log.config();
+        let room = (config.io_bufs.saturating_sub(1) as u64)
+            .saturating_mul(config.io_buf_size_bytes as u64);
+        let message = |len: usize| {
+            // A value past the blob threshold goes to a file: 8 bytes stay inline.
+            let inline = if len > config.blob_threshold_bytes {
+                8
+            } else {
+                len
+            };
+            (MESSAGE_HEADER_LEN + inline) as u64
+        };
+        let needed: u64 = message(8) + prepared.iter().map(|p| message(p.bytes.len())).sum::<u64>();
+        if needed > room {
+            return Err(Error::InvalidArgument(format!(
+                "a batch of {} updates needs {needed} bytes of IO buffers, more than the {room} it may take ((io_bufs - 1) * io_buf_size_bytes): split it, or raise io_bufs or io_buf_size_bytes",
+                prepared.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Writes the prepared updates as one log batch; their fragments, in order.

@@ -44,7 +44,7 @@ use crate::io::{OpenMode, Storage};
 /// assert!(text.contains("segment_mode = gc"));
 /// # Ok::<(), pagelog::Error>(())
 /// ```
-pub const CONF_FILE: &str = "pagecache.conf";
+pub const CONF_FILE: &str = crate::log::handle::PAGE_CACHE_CONF;
 
 /// The name it is written under before the rename.
 const NEW_CONF_FILE: &str = "pagecache.conf.new";
@@ -138,18 +138,31 @@ fn parse(text: &str) -> Result<Persisted> {
         let bad = |why: &str| Error::corruption(CONF_FILE, at, format!("{line:?}: {why}"));
         let (key, value) = line.split_once('=').ok_or_else(|| bad("not key = value"))?;
         let value = value.trim();
-        let number = || value.parse::<u64>().map_err(|_| bad("not a number"));
-        match key.trim() {
-            "format" => format = Some(number()?),
-            "segment_size_bytes" => size = Some(number()?),
-            "segment_mode" => {
-                mode = Some(match value {
+        // Numbers as this code writes them: digits, no sign, no leading zero.
+        let canonical = !value.is_empty()
+            && value.bytes().all(|b| b.is_ascii_digit())
+            && (value == "0" || !value.starts_with('0'));
+        let number = || {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|_| canonical)
+                .ok_or_else(|| bad("not a number as this file writes them"))
+        };
+        let slot_taken = match key.trim() {
+            "format" => format.replace(number()?).is_some(),
+            "segment_size_bytes" => size.replace(number()?).is_some(),
+            "segment_mode" => mode
+                .replace(match value {
                     "gc" => SegmentMode::Gc,
                     "linear" => SegmentMode::Linear,
                     _ => return Err(bad("not gc or linear")),
                 })
-            }
+                .is_some(),
             _ => return Err(bad("unknown setting")),
+        };
+        if slot_taken {
+            return Err(bad("a setting given twice"));
         }
     }
     let missing = |what: &str| Error::corruption(CONF_FILE, 0, format!("no {what} setting"));
@@ -221,6 +234,9 @@ mod tests {
             good.replace("format = 1\n", ""),
             good.replace("format", "colour"),
             good.replace(" = ", " "),
+            good.replace("= 8388608", "= +8388608"),
+            good.replace("= 8388608", "= 08388608"),
+            format!("{good}segment_mode = linear\n"),
         ];
         for text in &cases {
             let e = parse(text).expect_err(text);
