@@ -240,3 +240,66 @@ fn oversized_batch() {
     let fits = pc.apply(big(&pages[..2])).expect("a batch that fits");
     assert!(matches!(fits, BatchUpdate::Applied(_)));
 }
+
+/// Found by the kv example's concurrent test (a rare hang): a log batch holds its
+/// manifest's IO buffer open until sealed, so when other writers filled the rest of
+/// the ring while a batch was reserving its members, the ring could not turn and
+/// every thread waited forever. Three threads link small deltas flat out while one
+/// applies batches, on a small ring, under a watchdog.
+#[test]
+fn batches_racing_a_busy_ring_never_hang() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        busy_ring_batches();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("batches and linkers hung on a full ring")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the check panicked"),
+    }
+}
+
+fn busy_ring_batches() {
+    let config = Config {
+        io_bufs: 3,
+        io_buf_size_bytes: 4096,
+        segment_size_bytes: 16 << 10,
+        blob_threshold_bytes: 512,
+        ..Config::default()
+    };
+    let pc = PageCache::open(config, Arc::new(SimStorage::new(13)), Numbers).expect("open");
+    let pids: Vec<u64> = (0..16)
+        .map(|i| pc.allocate(vec![i]).expect("a").pid())
+        .collect();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for t in 0..3_usize {
+            let (pc, pids, stop) = (&pc, &pids, &stop);
+            s.spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let pid = pids[4 + (i * 3 + t) % 12];
+                    let page = pc.get(pid).expect("get").expect("page");
+                    let _ = pc.link(&page, vec![1; 40]).expect("link");
+                    i += 1;
+                }
+            });
+        }
+        for round in 0..3_000_u32 {
+            let (a, b) = (pids[(round % 4) as usize], pids[((round + 1) % 4) as usize]);
+            let (pa, pb) = (
+                pc.get(a).expect("a").expect("a"),
+                pc.get(b).expect("b").expect("b"),
+            );
+            let mut batch = PageBatch::new();
+            batch
+                .replace(&pa, vec![round; 60])
+                .replace(&pb, vec![round; 60]);
+            pc.apply(batch).expect("apply");
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}

@@ -350,6 +350,11 @@ impl Log {
             return Ok(());
         }
         self.closed = true;
+        // Flush first, then write the Closed marker in a buffer of its own: that
+        // write's Vouch records a stable lsn covering everything before, so damage
+        // anywhere in what this session wrote is told from a torn tail (otherwise a
+        // session whose writes filled one buffer would leave them all unvouched).
+        self.inner.flush(true)?;
         self.reserve_any(StoredKind::Closed, 0, &[], true)?
             .complete()?;
         self.inner.flush(true).map(|_| ())

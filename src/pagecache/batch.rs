@@ -487,24 +487,50 @@ impl<M: Materializer> PageCache<M> {
     }
 
     /// Writes the prepared updates as one log batch; their fragments, in order.
+    ///
+    /// A log batch holds its manifest's IO buffer open until it is sealed, so if
+    /// other writers fill the rest of the ring meanwhile, the ring cannot turn and a
+    /// member waiting for space would wait forever (and every writer and reader behind
+    /// it). So members are reserved without waiting: on a full ring the batch gives
+    /// everything back (aborts its members, seals an empty batch), waits for the ring
+    /// to drain with a flush while holding nothing, and tries again.
     fn write_batch(&self, prepared: &[Prepared<'_, M::Page>], wait: Wait) -> Result<Vec<Frag>> {
+        loop {
+            if let Some(frags) = self.try_write_batch(prepared, wait)? {
+                return Ok(frags);
+            }
+            match wait {
+                Wait::Block => {
+                    self.log.flush()?;
+                }
+                Wait::Never => return Err(Error::WouldBlock),
+            }
+        }
+    }
+
+    /// One attempt of [`PageCache::write_batch`]: None if the ring was full.
+    fn try_write_batch(
+        &self,
+        prepared: &[Prepared<'_, M::Page>],
+        wait: Wait,
+    ) -> Result<Option<Vec<Frag>>> {
         let mut batch: Batch<'_> = match wait {
             Wait::Block => self.log.pin_batch()?,
             Wait::Never => self.log.try_pin_batch()?,
         };
         let mut reserved: Vec<Reservation<'_>> = Vec::with_capacity(prepared.len());
         for p in prepared {
-            let r = match wait {
-                Wait::Block => batch.reserve(p.kind, p.pid, &p.bytes),
-                Wait::Never => batch.try_reserve(p.kind, p.pid, &p.bytes),
-            };
-            match r {
+            match batch.try_reserve(p.kind, p.pid, &p.bytes) {
                 Ok(r) => reserved.push(r),
                 Err(e) => {
                     for r in reserved {
                         r.abort()?;
                     }
-                    return Err(e);
+                    batch.seal()?;
+                    return match e {
+                        Error::WouldBlock => Ok(None),
+                        e => Err(e),
+                    };
                 }
             }
         }
@@ -519,7 +545,7 @@ impl<M: Materializer> PageCache<M> {
             });
         }
         batch.seal()?;
-        Ok(frags)
+        Ok(Some(frags))
     }
 
     /// Commits `intent` with each page's new view, settles every page, and returns
