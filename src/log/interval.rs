@@ -12,6 +12,17 @@
 //!   batch is sealed *and* every lsn up to the batch's end is written, so no
 //!   acknowledgement can cover a manifest whose batch might still be torn (I5 with I1).
 //!   An interval that contains a held lsn waits whole.
+//! - it never rests inside a batch: batches interleave (a second batch's manifest may
+//!   lie before the first one's last message), and recovery, which must return a
+//!   prefix, drops a batch whose end lies past its tip, moving the tip back to that
+//!   manifest, which may cut an earlier batch in turn (`recovery.rs`, step 5). So
+//!   overlapping batches lift their holds together, as one group, once every one of
+//!   them is sealed and written: a stable end resting between them would be one that
+//!   recovery can take back. (Campaign seed 946: the first of two interleaved batches
+//!   was written whole, its hold lifted, the stable end moved up to the second
+//!   manifest and acknowledged a Truncate record between them, which took effect;
+//!   a crash before the second batch was written made recovery drop both, so the
+//!   truncation was undone after its blob files were gone.)
 //!
 //! The tracker is a plain data structure; `stable.rs` wraps it in the lock that waiters
 //! sleep on.
@@ -96,14 +107,31 @@ impl IntervalTracker {
         self.advance()
     }
 
-    /// The end of the sealed batch whose hold is the lowest, if its bytes are not all
-    /// written yet: the stable end cannot pass that manifest (nor join an interval
-    /// holding it) until everything below this end is written. None when no hold is
-    /// pending or the lowest belongs to a batch still open.
+    /// The end of the lowest group of overlapping sealed batches, if its bytes are not
+    /// all written yet: the stable end cannot pass the group's first manifest (nor
+    /// join an interval holding it) until everything below this end is written. None
+    /// when no hold is pending or the group holds a batch still open.
     pub fn blocking_batch_end(&self) -> Option<Lsn> {
-        let (_, until) = self.holds.iter().next()?;
-        let end = (*until)?;
+        let (_, end, _) = self.groups().into_iter().next()?;
+        let end = end?;
         (self.reach() < end).then_some(end)
+    }
+
+    /// The holds as groups of overlapping batches, in lsn order: (first manifest, the
+    /// group's end or None if one of its batches is open, the manifests in it). A
+    /// batch joins the group before it when its manifest lies below that group's end.
+    fn groups(&self) -> Vec<(Lsn, Option<Lsn>, Vec<Lsn>)> {
+        let mut groups: Vec<(Lsn, Option<Lsn>, Vec<Lsn>)> = Vec::new();
+        for (&lsn, &until) in &self.holds {
+            match groups.last_mut() {
+                Some((_, end, members)) if end.is_none_or(|e| lsn < e) => {
+                    *end = end.zip(until).map(|(a, b)| a.max(b));
+                    members.push(lsn);
+                }
+                _ => groups.push((lsn, until, vec![lsn])),
+            }
+        }
+        groups
     }
 
     /// End of the contiguous written run from `stable_end`, ignoring holds.
@@ -118,8 +146,13 @@ impl IntervalTracker {
     fn advance(&mut self) -> Lsn {
         let before = self.stable_end;
         let reach = self.reach();
-        self.holds
-            .retain(|_, until| !matches!(until, Some(end) if *end <= reach));
+        for (_, end, members) in self.groups() {
+            if end.is_some_and(|e| e <= reach) {
+                for m in members {
+                    self.holds.remove(&m);
+                }
+            }
+        }
         let limit = self.holds.keys().next().copied().unwrap_or(Lsn::MAX);
         // An interval is joined whole or not at all, so one that crosses a hold waits.
         while let Some(&end) = self.pending.get(&self.stable_end) {
@@ -203,6 +236,27 @@ mod tests {
         assert_eq!(t.drop_hold(30), 60);
     }
 
+    /// Seed 946's shape: two interleaved batches, the first written whole while the
+    /// second is not; the stable end must not rest between them.
+    #[test]
+    fn interleaved_batches_lift_their_holds_together() {
+        let mut t = IntervalTracker::new(0);
+        t.hold(170);
+        t.hold(270);
+        t.seal_hold(170, 350);
+        t.seal_hold(270, 410);
+        assert_eq!(t.mark_written(0, 170), 170);
+        assert_eq!(t.mark_written(170, 200), 170);
+        assert_eq!(t.mark_written(200, 270), 170);
+        assert_eq!(
+            t.mark_written(270, 350),
+            170,
+            "the second batch is not written"
+        );
+        assert_eq!(t.blocking_batch_end(), Some(410), "the group's end");
+        assert_eq!(t.mark_written(350, 410), 410);
+    }
+
     #[test]
     #[should_panic(expected = "reported twice")]
     fn reporting_durable_bytes_again_is_a_broken_invariant() {
@@ -266,15 +320,15 @@ mod tests {
                     t.seal_hold(m, end);
                 }
             }
+            // Recovery's rule, stated on its own: a stable end `b` is one recovery can
+            // return, so no batch straddles it: each manifest is at or past `b`, or its
+            // batch is sealed and ends at or below `b`.
             let prefix = bounds[written.iter().take_while(|w| **w).count()];
-            let in_force = holds
-                .iter()
-                .filter(|(m, _)| sealed.get(m).is_none_or(|&end| end > prefix));
-            let limit = in_force.map(|(&m, _)| m).next().unwrap_or(Lsn::MAX);
+            let straddles = |b: Lsn, m: Lsn| m < b && sealed.get(&m).is_none_or(|&end| end > b);
             let expected = bounds
                 .iter()
                 .copied()
-                .filter(|&b| b <= prefix.min(limit))
+                .filter(|&b| b <= prefix && !holds.keys().any(|&m| straddles(b, m)))
                 .max();
             let got = t.stable_end();
             if Some(got) != expected || got < last {
@@ -286,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn stable_end_is_the_longest_contiguous_prefix_below_the_lowest_hold() {
+    fn stable_end_is_the_longest_contiguous_prefix_no_batch_straddles() {
         QuickCheck::new()
             .tests(500)
             .rng(Gen::from_size_and_seed(60, 3))
