@@ -30,7 +30,8 @@ pub use config::{Config, RecoveryMode, SegmentMode};
 pub use error::{DiskLocation, Error, IoOp, Result};
 pub use log::recovery::Branches as RecoveryBranches;
 pub use log::{
-    Batch, Kind, LOG_FILE, Log, LogIter, Lsn, Message, Pointer, RecoveryInfo, Reservation, Stats,
+    Batch, Kind, LOG_FILE, Log, LogIter, Lsn, Message, Pointer, RecoveryInfo, Reservation,
+    SEGMENT_TABLE_FILE, Stats,
 };
 pub use pagecache::{
     BatchUpdate, Materializer, PageBatch, PageCache, PageCacheStats, PageId, PageRef, Update,

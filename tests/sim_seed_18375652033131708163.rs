@@ -8,6 +8,8 @@
 //! the place they missed, so the oracle held the run to a vouched floor the limit
 //! excuses. Fixed in the simulator (`damaged_ranges` holds both ends); the class is
 //! `sim_runtime_faults::every_byte_silent_damage_changed_is_in_a_recorded_range`.
+//! (The Gc limit itself is gone since format version 4's segment table: the run now
+//! ends with the damage reported.)
 //! The scenario is written out in full, so a change to how seeds draw scenarios
 //! cannot turn this into a different run.
 

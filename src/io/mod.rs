@@ -55,6 +55,7 @@
 mod exact;
 mod name;
 pub mod sim;
+pub mod small_file;
 mod std_fs;
 mod traits;
 

@@ -20,7 +20,7 @@
 
 use crate::error::{Error, Result};
 use crate::failpoints::failpoint;
-use crate::io::{File, OpenMode, Storage};
+use crate::io::{File, OpenMode, Storage, small_file};
 
 use super::blob;
 use super::handle::LOG_FILE;
@@ -54,19 +54,7 @@ pub fn create(storage: &dyn Storage, header: &[u8]) -> Result<Box<dyn File>> {
             ),
         ));
     }
-    failpoint!("create::new::open");
-    let new = storage.open(NEW_LOG_FILE, OpenMode::Create)?;
-    failpoint!("create::new::set_len");
-    new.set_len(0)?;
-    failpoint!("create::new::write");
-    new.write_at(header, 0)?;
-    failpoint!("create::new::sync");
-    new.sync()?;
-    drop(new);
-    failpoint!("create::new::rename");
-    storage.rename(NEW_LOG_FILE, LOG_FILE)?;
-    failpoint!("create::new::sync_dir");
-    storage.sync_dir()?;
+    small_file::replace(storage, LOG_FILE, NEW_LOG_FILE, header)?;
     failpoint!("create::new::reopen");
     storage.open(LOG_FILE, OpenMode::Existing)
 }

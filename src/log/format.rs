@@ -33,9 +33,10 @@ pub type Lsn = u64;
 pub const SEGMENT_MAGIC: [u8; 4] = *b"PGLS";
 /// Blob file header magic, "PGLB".
 pub const BLOB_MAGIC: [u8; 4] = *b"PGLB";
-/// The format version this build writes. Version 2 added Vouch messages and version 3
-/// Closed records; this build also reads versions 1 and 2, which have fewer kinds.
-pub const FORMAT_VERSION: u16 = 3;
+/// The format version this build writes. Version 2 added Vouch messages, version 3
+/// Closed and Truncate records, version 4 the segment table file beside the log
+/// (`table.rs`); this build also reads versions 1 to 3.
+pub const FORMAT_VERSION: u16 = 4;
 /// The oldest format version this build reads.
 pub const OLDEST_READ_VERSION: u16 = 1;
 /// Bytes of a segment header.

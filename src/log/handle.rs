@@ -27,6 +27,7 @@ use super::segment::Accountant;
 use super::space::Space;
 use super::stable::{Stable, SyncTurn, Waited, Written};
 use super::stats::{Counter, Counters, Stats};
+use super::table;
 use crate::config::{Config, SegmentMode};
 use crate::error::{Error, Result};
 use crate::io::{File, OpenMode, Storage, StorageLock};
@@ -91,6 +92,8 @@ pub(crate) struct Inner {
     pub(crate) stable: Stable,
     pub(crate) space: Mutex<Space>,
     pub(crate) counters: Counters,
+    /// Held by a release of segments, so their segment tables are written in order.
+    releasing: Mutex<()>,
     poisoned: AtomicBool,
     /// Opened with [`Log::open_read_only`]: every write is refused.
     pub(crate) read_only: bool,
@@ -206,7 +209,11 @@ impl Log {
             space: None,
         };
         let rec = match &existing {
-            Some(file) => recovery::recover(&config, file.as_ref(), &mut replay)?,
+            Some(file) => {
+                let size = config.segment_size_bytes;
+                let table = table::read(storage.as_ref(), size, file.len()?)?;
+                recovery::recover(&config, file.as_ref(), &table, &mut replay)?
+            }
             None => Recovery::fresh(),
         };
         let mut space = replay.finish(&rec);
@@ -252,6 +259,7 @@ impl Log {
             stable: Stable::new(opened.start),
             space: Mutex::new(space),
             counters,
+            releasing: Mutex::new(()),
             poisoned: AtomicBool::new(false),
             read_only: access == Access::ReadOnly,
             voids: rec.voids,
@@ -470,6 +478,8 @@ fn writable_start(
         .encode();
         (offset, Some(header), RunNonces { own, resumed: None })
     };
+    // Rule 1 of `table.rs`: the table first, before the log changes at all.
+    table::write(storage, &space.accountant().table(), size)?;
     let (file, blobs) = match found.existing.filter(|_| !rec.fresh) {
         Some(file) => {
             let blobs = continue_log(storage, file.as_ref(), rec, found.blob_files)?;
@@ -496,9 +506,12 @@ fn writable_start(
     dead.dedup();
     dead.retain(|lsn| blobs.contains(lsn));
     let removed = blob::remove_blobs(storage, &dead)?;
-    let (released, _) = erase::release_segments(file.as_ref(), SEGMENT_HEADER_LEN, |done| {
-        release_step(space, done)
-    })?;
+    let (released, _) = erase::release_segments(
+        file.as_ref(),
+        SEGMENT_HEADER_LEN,
+        |done| release_step(space, done),
+        |t| table::write(storage, t, size),
+    )?;
     cut_free_tail(file.as_ref(), space)?;
     Ok(Opened {
         file,
@@ -619,12 +632,16 @@ fn cut_free_tail(file: &dyn File, space: &mut Space) -> Result<bool> {
 }
 
 /// One round of [`erase::release_segments`]: the headers at `done` are zero on disk.
-fn release_step(space: &mut Space, done: &[u64]) -> Vec<u64> {
+fn release_step(space: &mut Space, done: &[u64]) -> erase::Round {
     let acct = space.accountant_mut();
     if !done.is_empty() {
         acct.released(done);
     }
-    acct.take_releases()
+    let offsets = acct.take_releases();
+    erase::Round {
+        offsets,
+        table: acct.table(),
+    }
 }
 
 /// Removes blob files no recovered message points at: blobs of messages past the tip,
@@ -795,11 +812,16 @@ impl Inner {
 
     /// Zeroes the headers of segments that left the log so they can be reused.
     pub(crate) fn release_segments(&self) -> Result<()> {
-        let (released, syncs) =
-            erase::release_segments(self.file.as_ref(), SEGMENT_HEADER_LEN, |done| {
-                release_step(&mut self.space.lock(), done)
-            })
-            .map_err(|e| self.fail(e))?;
+        // Tables land in the order they were computed (`table.rs`, rule 2).
+        let _serial = self.releasing.lock();
+        let size = self.config.segment_size_bytes;
+        let (released, syncs) = erase::release_segments(
+            self.file.as_ref(),
+            SEGMENT_HEADER_LEN,
+            |done| release_step(&mut self.space.lock(), done),
+            |t| table::write(self.storage.as_ref(), t, size),
+        )
+        .map_err(|e| self.fail(e))?;
         self.count(Counter::SegmentsReleased, released);
         self.count(Counter::Syncs, syncs);
         if released > 0 {

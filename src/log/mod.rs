@@ -14,6 +14,7 @@
 //! - [`blob`]: values above the blob threshold, one file each;
 //! - [`create`]: finding the log file, or creating a new one whole (tmp + rename);
 //! - [`sweep`]: Vouch messages outside the recovered log (rot or torn tail?);
+//! - [`table`]: the durable segment table (a released segment or a destroyed header?);
 //! - [`erase`]: zeroing what must never be read as log again; [`voids`]: the lsn
 //!   ranges recoveries cut off;
 //! - [`format`](mod@format): the on-disk bytes;
@@ -41,6 +42,7 @@ pub mod space;
 pub mod stable;
 pub mod stats;
 pub mod sweep;
+pub mod table;
 pub mod truncate;
 pub mod voids;
 
@@ -51,3 +53,4 @@ pub use iter::LogIter;
 pub use kind::Kind;
 pub use reservation::Reservation;
 pub use stats::Stats;
+pub use table::SEGMENT_TABLE_FILE;

@@ -69,6 +69,14 @@
 //!    that start, or the missing first segments are damage: `Error::Corruption` under
 //!    AbsoluteConsistency; under TolerateCorruptTail the walk is redone from lsn 0
 //!    without the truncated start, so the damage cuts the log there.
+//! 9. Segment table (Gc mode's gaps; `table.rs`): the log keeps, in its own file, the
+//!    segments in the log and the frontier past every segment placed, rewritten
+//!    before any segment's header is zeroed. Below the tip, every segment the newest
+//!    table lists, and every segment-aligned lsn from its frontier up that no void
+//!    covers, must be a recovered segment; one that is not lost its header to damage
+//!    (the walk took its gap for freed segments): `Error::Corruption` under
+//!    AbsoluteConsistency, a cut there under TolerateCorruptTail. A log written before
+//!    format version 4 has no table, and its gaps stand as freed.
 //!
 //! One pass, no memory per message: the walk hands each message it reads to the
 //! caller's [`Replay`] (the open builds its segment bookkeeping from it) and keeps
@@ -99,6 +107,7 @@ use super::format::{
 use super::kind::Kind;
 use super::scan::{Found, ScanEnd, SegmentBytes, scan};
 use super::sweep::{SweptSlot, highest_vouch};
+use super::table;
 use super::voids::Voids;
 use crate::config::{Config, RecoveryMode, SegmentMode};
 use crate::error::{Error, Result};
@@ -131,6 +140,9 @@ pub struct Branches {
     pub zeroed: u32,
     /// Linear walks that began past lsn 0, where `Log::truncate_before` cut the log.
     pub truncated_starts: u32,
+    /// Segments the segment table says are in the log but the walk did not find
+    /// (their headers destroyed), cut at under TolerateCorruptTail (step 9).
+    pub missing_segments: u32,
 }
 
 /// A recovered message, without its payload.
@@ -272,11 +284,69 @@ fn ensure_all_zero(file: &dyn File, file_len: u64) -> Result<()> {
 struct Slot {
     slot: usize,
     header: SegmentHeader,
+    /// The format version the header was written with.
+    version: u16,
+}
+
+/// The first format version whose logs keep a segment table (`table.rs`).
+const TABLE_VERSION: u16 = 4;
+
+/// Step 9: the segment table (`table.rs`). With a valid table, the lowest segment
+/// below `tip` that it says the log holds but the walk did not recover is damage:
+/// `Error::Corruption` under AbsoluteConsistency, else returned so the log is cut
+/// there. Without a usable table, the walk's freed gaps stand in a log written before
+/// tables existed (`kept` false: no version-4 header), and are damage otherwise.
+fn check_table(
+    config: &Config,
+    found: &table::Found,
+    walk: &Walk<'_>,
+    tip: Lsn,
+    kept: bool,
+    file: &dyn File,
+) -> Result<Option<Lsn>> {
+    let strict = config.recovery_mode == RecoveryMode::AbsoluteConsistency;
+    let b = &walk.branches;
+    let gaps = config.segment_mode == SegmentMode::Gc && b.freed_gaps + b.freed_prefix > 0;
+    let why = match found {
+        table::Found::Table(t) => {
+            let chain: Vec<Lsn> = walk.chain.iter().map(|&(l, _)| l).collect();
+            let size = config.segment_size_bytes;
+            let Some(lsn) = t.first_missing(&chain, &walk.voids, tip, size) else {
+                return Ok(None);
+            };
+            if !strict {
+                log::warn!("pagelog: segment {lsn} is missing from the log; cut there");
+                return Ok(Some(lsn));
+            }
+            format!(
+                "the segment at lsn {lsn} is in the log by its segment table (`{}`), but no valid header holds it: its header was destroyed (a misdirected write, bit rot) or the file was altered",
+                table::SEGMENT_TABLE_FILE
+            )
+        }
+        _ if !gaps || !kept => return Ok(None),
+        table::Found::Missing => format!(
+            "the log has gaps (segments freed, or headers destroyed) and its segment table `{}`, which tells them apart, is missing",
+            table::SEGMENT_TABLE_FILE
+        ),
+        table::Found::Damaged(e) => format!(
+            "the log has gaps (segments freed, or headers destroyed) and its segment table, which tells them apart, is damaged: {e}"
+        ),
+    };
+    if !strict {
+        log::warn!("pagelog: {why}; recovering as if every gap was freed");
+        return Ok(None);
+    }
+    Err(Error::corruption(file.name(), 0, why))
 }
 
 /// Recovers the log in `file`, handing what it recovers to `replay` as it reads it
 /// (see [`Replay`]): one pass over the file in the common case.
-pub fn recover(config: &Config, file: &dyn File, replay: &mut dyn Replay) -> Result<Recovery> {
+pub fn recover(
+    config: &Config,
+    file: &dyn File,
+    table: &table::Found,
+    replay: &mut dyn Replay,
+) -> Result<Recovery> {
     let size = config.segment_size_bytes;
     failpoint!("recovery::open::len");
     let file_len = file.len()?;
@@ -305,6 +375,12 @@ pub fn recover(config: &Config, file: &dyn File, replay: &mut dyn Replay) -> Res
     }
     let swept = sweep_outside(config, file, file_len, slots, &headers, &walk)?;
     walk.check_rot(swept, file)?;
+    let kept = headers.iter().any(|s| s.version >= TABLE_VERSION);
+    if let Some(missing) = check_table(config, table, &walk, tip, kept, file)? {
+        // Tolerated: a destroyed header cuts the log there, as other damage does.
+        walk.branches.missing_segments += 1;
+        (tip, dropped) = batch_tip(missing, &walk.specials);
+    }
     if tip < walk.cut {
         // A dropped batch moved the tip back: replay again, exactly up to it.
         replay.begin(slots);
@@ -457,7 +533,12 @@ fn read_headers(
         }
         let sane = header.segment_lsn % size == 0 && header.segment_lsn <= u64::MAX / 2;
         if sane {
-            found.push(Slot { slot, header });
+            let version = u16::from_le_bytes([b[4], b[5]]);
+            found.push(Slot {
+                slot,
+                header,
+                version,
+            });
         }
     }
     found.sort_by_key(|s| (s.header.segment_lsn, s.slot));

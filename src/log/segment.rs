@@ -51,6 +51,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::format::Lsn;
+use super::table::SegmentTable;
 
 /// A page id.
 pub type PageId = u64;
@@ -122,6 +123,9 @@ pub struct Accountant {
     /// Release only the lowest segment in the log, one at a time (Linear mode,
     /// [`Accountant::release_in_lsn_order`]).
     in_order: bool,
+    /// Just past the highest segment ever placed or recovered: every segment placed
+    /// from now on starts at or above it (the segment table's frontier).
+    placed_end: Lsn,
 }
 
 impl Accountant {
@@ -142,6 +146,7 @@ impl Accountant {
             pending_deaths: VecDeque::new(),
             stable: 0,
             in_order: false,
+            placed_end: 0,
         }
     }
 
@@ -173,6 +178,7 @@ impl Accountant {
         seg.lsn = lsn;
         let fresh = self.by_lsn.insert(lsn, slot).is_none();
         assert!(fresh, "segment lsn {lsn} recovered twice");
+        self.placed_end = self.placed_end.max(lsn + self.segment_size);
     }
 
     /// The segment starting at `lsn` continues a log cut at `cut`: it is not reused
@@ -250,7 +256,19 @@ impl Accountant {
             ..Segment::free()
         };
         self.by_lsn.insert(lsn, index);
+        self.placed_end = self.placed_end.max(lsn + self.segment_size);
         index as u64 * self.segment_size
+    }
+
+    /// The segment table as of now (`table.rs`): the segments in the log (not Free or
+    /// Releasing) and the frontier past every segment placed so far. Written before
+    /// the headers of the segments just handed out by [`Accountant::take_releases`]
+    /// are zeroed, it no longer lists them.
+    pub fn table(&self) -> SegmentTable {
+        SegmentTable {
+            frontier: self.placed_end,
+            segments: self.by_lsn.keys().copied().collect(),
+        }
     }
 
     fn index_of(&self, lsn: Lsn) -> usize {

@@ -58,6 +58,13 @@ impl Voids {
         upto > 0 && self.max_end[upto - 1] > lsn
     }
 
+    /// The end of the void covering `lsn` (`start <= lsn < end`) that reaches furthest,
+    /// if one covers it.
+    pub fn end_of_cover(&self, lsn: Lsn) -> Option<Lsn> {
+        let upto = self.ranges.partition_point(|&(s, _)| s <= lsn);
+        (upto > 0 && self.max_end[upto - 1] > lsn).then(|| self.max_end[upto - 1])
+    }
+
     /// The lowest start of the voids holding `lsn` strictly inside, if any.
     pub fn start_of_void_holding(&self, lsn: Lsn) -> Option<Lsn> {
         self.ranges

@@ -21,8 +21,7 @@
 
 use crate::config::{Config, SegmentMode};
 use crate::error::{Error, Result};
-use crate::failpoints::failpoint;
-use crate::io::{OpenMode, Storage};
+use crate::io::{Storage, small_file};
 
 /// The file holding the persisted configuration.
 ///
@@ -103,23 +102,9 @@ pub fn check_or_write(storage: &dyn Storage, config: &Config, log_exists: bool) 
 }
 
 fn read(storage: &dyn Storage) -> Result<Option<String>> {
-    failpoint!("conf::read::open");
-    let file = match storage.open(CONF_FILE, OpenMode::Existing) {
-        Ok(f) => f,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(bytes) = small_file::read(storage, CONF_FILE, MAX_LEN)? else {
+        return Ok(None);
     };
-    let len = file.len()?;
-    if len > MAX_LEN {
-        return Err(Error::corruption(
-            CONF_FILE,
-            0,
-            format!("{len} bytes, more than a settings file holds ({MAX_LEN})"),
-        ));
-    }
-    let mut bytes = vec![0; len as usize];
-    failpoint!("conf::read::read");
-    file.read_at(&mut bytes, 0)?;
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|e| Error::corruption(CONF_FILE, e.utf8_error().valid_up_to() as u64, "not text"))
@@ -197,19 +182,7 @@ fn check(stored: &Persisted, config: &Config) -> Result<()> {
 }
 
 fn write(storage: &dyn Storage, p: &Persisted) -> Result<()> {
-    failpoint!("conf::write::create");
-    let file = storage.open(NEW_CONF_FILE, OpenMode::Create)?;
-    failpoint!("conf::write::set_len");
-    file.set_len(0)?;
-    failpoint!("conf::write::write");
-    file.write_at(p.text().as_bytes(), 0)?;
-    failpoint!("conf::write::sync");
-    file.sync()?;
-    drop(file);
-    failpoint!("conf::write::rename");
-    storage.rename(NEW_CONF_FILE, CONF_FILE)?;
-    failpoint!("conf::write::sync_dir");
-    storage.sync_dir()
+    small_file::replace(storage, CONF_FILE, NEW_CONF_FILE, p.text().as_bytes())
 }
 
 #[cfg(all(test, not(loom)))]

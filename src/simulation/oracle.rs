@@ -35,8 +35,9 @@
 //! write the log makes records what was durable when it was made, so an intact later
 //! write proves the damage lies in acknowledged data, which under AbsoluteConsistency
 //! must be reported as Corruption, not cut). The runner sets the floor; it leaves it
-//! unset for Gc damage that touched a segment header (the known limit: such a
-//! segment looks freed until the durable segment table) and under TolerateCorruptTail.
+//! unset under TolerateCorruptTail. (It once left it unset for Gc damage to a segment
+//! header too, which looked like a freed segment until the log kept its segment
+//! table.)
 //! Wrong data is a violation under every fault.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{RecoveryMode, SegmentMode};
+use crate::config::RecoveryMode;
 use crate::error::Error;
 use crate::io::{FaultRates, SimStorage, Storage};
 use crate::log::format::{
@@ -461,20 +461,13 @@ fn forge_aborted(state: &mut State<'_>) {
 
 /// After durable damage, the lsn below which every acknowledged message must still be
 /// recovered (the oracle's module doc): the highest acknowledged lsn as of a durable
-/// write to the log still intact on disk before the recovery wrote anything. None where no floor applies: no damage,
-/// TolerateCorruptTail, or Gc damage that touched a segment header (the known limit).
+/// write to the log still intact on disk before the recovery wrote anything. None
+/// where no floor applies: no damage, or TolerateCorruptTail. (Gc damage to a segment
+/// header was excused until the segment table told a destroyed header from a freed
+/// segment's.)
 fn vouched_floor(state: &State<'_>, pre_open: Option<u64>) -> Option<Lsn> {
     let c = &state.scenario.config;
     if !state.model.lost_acked || c.recovery_mode == RecoveryMode::TolerateCorruptTail {
-        return None;
-    }
-    let size = c.segment_size_bytes;
-    let header = |&(start, end): &(u64, u64)| {
-        let next_boundary = start - start % size + size;
-        start % size < SEGMENT_HEADER_LEN as u64 || next_boundary < end
-    };
-    let damaged = state.disk.damaged_ranges(LOG_FILE);
-    if c.segment_mode == SegmentMode::Gc && damaged.iter().any(header) {
         return None;
     }
     Some(pre_open.unwrap_or(0))

@@ -69,6 +69,13 @@ pub fn recovered(log: &Log) -> Vec<(Lsn, Vec<u8>)> {
         .collect()
 }
 
+/// Adds a file durably holding `bytes` to `disk`.
+pub fn add_durable_file(disk: &SimStorage, name: &str, bytes: &[u8]) {
+    let f = create_durable(disk, name);
+    f.write_at(bytes, 0).expect("write");
+    f.sync().expect("sync");
+}
+
 /// A simulated disk whose log file durably holds `image`.
 pub fn disk_with_log(image: &[u8]) -> SimStorage {
     let disk = SimStorage::new(1);
