@@ -105,6 +105,14 @@ pub struct Config {
     /// no pinned thread can still read it; the collector batches such garbage, 64
     /// objects per thread). 0 keeps nothing resident. **Default 1 GiB**.
     pub cache_capacity_bytes: u64,
+    /// Open to read only, writing nothing: not to the log, its blob files or its
+    /// segment table, not even what an open zeroes after a crash, and not a new log
+    /// or page cache where there is none (a directory without a log is `Error::Io`,
+    /// `NotFound`). Recovery and its damage reports are those of a writable open;
+    /// reads, iteration and page-cache `get`s work; every write is
+    /// `Error::InvalidArgument`. For inspecting a log, verifying it, or reading it on
+    /// a full or read-only disk. **Default false**.
+    pub read_only: bool,
 }
 
 impl Default for Config {
@@ -121,6 +129,7 @@ impl Default for Config {
             consolidate_after_deltas: 8,
             consolidate_after_bytes: 512,
             cache_capacity_bytes: 1 << 30,
+            read_only: false,
         }
     }
 }
@@ -215,6 +224,12 @@ impl Config {
     /// Sets `consolidate_after_bytes` (the page cache's chain-bytes threshold).
     pub fn consolidate_after_bytes(mut self, bytes: u64) -> Config {
         self.consolidate_after_bytes = bytes;
+        self
+    }
+
+    /// Sets `read_only`: the open writes nothing (see the field).
+    pub fn read_only(mut self, read_only: bool) -> Config {
+        self.read_only = read_only;
         self
     }
 

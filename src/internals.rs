@@ -9,5 +9,5 @@
 
 pub use crate::log::{
     aligned, blob, create, erase, format, header, interval, iobuf, recovery, scan, segment, space,
-    stable, sweep, voids,
+    stable, sweep, table, voids,
 };

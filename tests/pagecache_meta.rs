@@ -206,3 +206,55 @@ fn the_log_api_cannot_write_into_a_page_caches_log() {
         &[5]
     );
 }
+
+/// `Config::read_only`: a page cache a killed process left (one a writable open would
+/// change: zero its tip, write a new segment header, rewrite its segment table) opens
+/// to read, serves every page as a writable open would, refuses every write, and
+/// changes no byte of any file, synced or not. With no page cache there, it creates
+/// nothing.
+#[test]
+fn a_read_only_page_cache_reads_everything_and_writes_nothing() {
+    let disk = SimStorage::new(9);
+    let pc = open(&Config::for_simulation(), &disk);
+    let pages: Vec<_> = (0..20u32)
+        .map(|i| pc.allocate(vec![i]).expect("allocate"))
+        .collect();
+    for p in &pages {
+        pc.link(p, vec![100]).expect("link");
+    }
+    let swap = pc.cas_root("top", None, Some(pages[3].pid()));
+    assert_eq!(swap.expect("root"), Ok(()));
+    pc.flush().expect("flush");
+    pc.abandon();
+    let disk = disk.crash();
+    let before = image(&disk);
+    let ro_config = Config::for_simulation().read_only(true);
+    let ro = PageCache::open(ro_config.clone(), Arc::new(disk.clone()), Numbers).expect("ro");
+    let got: Vec<_> = pages
+        .iter()
+        .map(|p| ro.get(p.pid()).expect("get").expect("page").value().clone())
+        .collect();
+    assert_eq!(ro.root("top"), Some(pages[3].pid()));
+    let page = ro.get(pages[0].pid()).expect("get").expect("page");
+    let refused = [
+        ro.allocate(vec![1]).err(),
+        ro.link(&page, vec![2]).err(),
+        ro.replace(&page, vec![3]).err(),
+        ro.free(&page).err(),
+        ro.generate_id().err(),
+        ro.cas_root("other", None, Some(1)).err(),
+    ];
+    for e in refused {
+        assert!(matches!(e, Some(Error::InvalidArgument(_))), "{e:?}");
+    }
+    ro.close().expect("close");
+    assert_eq!(image(&disk), before, "the read-only open wrote");
+    let rw = open(&Config::for_simulation(), &disk.crash());
+    for (p, want) in pages.iter().zip(&got) {
+        assert_eq!(rw.get(p.pid()).expect("get").expect("page").value(), want);
+    }
+    let empty = SimStorage::new(10);
+    let e = PageCache::open(ro_config, Arc::new(empty.clone()), Numbers).expect_err("nothing");
+    assert!(e.is_not_found(), "{e}");
+    assert_eq!(image(&empty), BTreeMap::new(), "created a file");
+}

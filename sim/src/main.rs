@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod args;
 mod campaign;
 mod demo;
+mod inspect;
 mod replay;
 mod shrink_cmd;
 mod summary;
@@ -15,7 +16,7 @@ mod summary;
 #[command(
     name = "pagelog-sim",
     version,
-    about = "Seeded crash and fault simulation campaigns for pagelog"
+    about = "Seeded crash and fault simulation campaigns for pagelog, and tools to inspect and verify a log directory"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +35,12 @@ enum Command {
     /// Write records to a simulated disk, cut the power at a seeded moment, and show
     /// what survived. Fails if any synced record was damaged.
     Demo(demo::DemoArgs),
+    /// Print a log directory's segments (live share, messages by kind), blobs and
+    /// recovered tip, writing nothing. Exits 1 if it cannot be read.
+    Inspect(inspect::InspectArgs),
+    /// Check every header, message, blob and page of a log directory, writing
+    /// nothing. Exits 1 on damage (printed with where it is), 2 if unreadable.
+    Verify(inspect::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +50,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::main(&args),
         Command::Shrink(args) => shrink_cmd::main(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Inspect(args) => inspect::inspect(&args),
+        Command::Verify(args) => inspect::verify(&args),
     }
 }

@@ -162,6 +162,9 @@ impl Log {
     /// lock is held until the log is closed or dropped: a second open of the same
     /// directory, from this process or another, is `Error::Locked`.
     pub fn open(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
+        if config.read_only {
+            return Log::open_read_only(config, storage);
+        }
         Log::open_as(config, storage, Access::ReadWrite, &not_a_page_cache)
     }
 
@@ -173,7 +176,11 @@ impl Log {
         storage: Arc<dyn Storage>,
         check: &dyn Fn(&dyn Storage, bool) -> Result<()>,
     ) -> Result<Log> {
-        Log::open_as(config, storage, Access::ReadWrite, check)
+        let access = match config.read_only {
+            true => Access::ReadOnly,
+            false => Access::ReadWrite,
+        };
+        Log::open_as(config, storage, access, check)
     }
 
     /// Opens the log in the directory `dir` (created if missing) with the default
@@ -184,13 +191,15 @@ impl Log {
     }
 
     /// Opens the log in `storage` to read it and writes nothing: not to the log file,
-    /// not to blob files, not even what an open would zero after a crash. It recovers
+    /// not to blob files or the segment table, not even what an open would zero after
+    /// a crash (the same as [`Log::open`] with [`Config::read_only`] set). It recovers
     /// exactly what [`Log::open`] would (and reports the same damage). Reads and
     /// iteration work as usual; every write (reserve, append, batches) is
     /// `Error::InvalidArgument`, `flush` returns the recovered tip, and closing writes
     /// nothing. It takes the storage's lock like any open (no writer runs beside it).
     /// A storage with no log file is `Error::Io` (`NotFound`).
     pub fn open_read_only(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
+        let config = config.read_only(true);
         Log::open_as(config, storage, Access::ReadOnly, &|_, _| Ok(()))
     }
 

@@ -295,6 +295,35 @@ impl<M: Materializer> PageCache<M> {
         stats
     }
 
+    /// The ids of the allocated pages (not freed), ascending: a snapshot, so pages
+    /// allocated or freed meanwhile may be missing or present. For walking every page
+    /// (a `get` each), as `pagelog-sim verify` does.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(SimStorage::new(1)), Bytes)?;
+    /// let a = pc.allocate(b"a".to_vec())?;
+    /// let b = pc.allocate(b"b".to_vec())?;
+    /// pc.free(&a)?;
+    /// assert_eq!(pc.page_ids(), [b.pid()]);
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
+    pub fn page_ids(&self) -> Vec<PageId> {
+        let end = self.next_pid.load(Ordering::Relaxed);
+        let free = self.free.lock().clone();
+        (FIRST_PAGE..end).filter(|p| !free.contains(p)).collect()
+    }
+
     /// Makes every completed update durable; see [`Log::flush`].
     ///
     /// ```rust

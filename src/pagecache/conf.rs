@@ -93,12 +93,25 @@ fn mode_name(mode: SegmentMode) -> &'static str {
 pub fn check_or_write(storage: &dyn Storage, config: &Config, log_exists: bool) -> Result<()> {
     match read(storage)? {
         Some(text) => check(&parse(&text)?, config),
+        // Nothing to check and nothing may be written; the log's open reports a
+        // missing log.
+        None if config.read_only && !log_exists => Ok(()),
         None if log_exists => Err(Error::InvalidConfig(format!(
             "this directory holds a log but no {CONF_FILE}: it is not a page cache's (a log \
              written through the Log API, or its {CONF_FILE} was removed)"
         ))),
         None => write(storage, &Persisted::of(config)),
     }
+}
+
+/// The segment mode and size a page cache's settings file records, if the directory
+/// has one (for tools that open a directory without knowing its settings).
+pub fn read_settings(storage: &dyn Storage) -> Result<Option<(SegmentMode, u64)>> {
+    let Some(text) = read(storage)? else {
+        return Ok(None);
+    };
+    let p = parse(&text)?;
+    Ok(Some((p.segment_mode, p.segment_size_bytes)))
 }
 
 fn read(storage: &dyn Storage) -> Result<Option<String>> {

@@ -1,0 +1,527 @@
+//! `pagelog-sim inspect DIR` and `pagelog-sim verify DIR`: a log directory on real
+//! files, read without writing a byte (`Config::read_only`).
+//!
+//! Both take the directory's lock like any open (a directory another process has
+//! open is refused) and find its settings the way a user would have to: a page
+//! cache's `pagecache.conf`, else the flags, else the segment table or the first
+//! segment header for the size and the default (Gc) for the mode.
+//!
+//! `inspect` recovers the log read-only, then walks it once more with recovery's own
+//! walk, counting each segment's messages by kind and working out which fragments are
+//! live (the newest base of each page and the deltas after it) independently of the
+//! engine's bookkeeping. `verify` recovers the log read-only (every header, chain,
+//! Vouch and the segment table checked), reads back every message and blob file
+//! through the log's iterator (every checksum again), and for a page cache opens it
+//! read-only and reads every page; it prints what is damaged and where, and exits 1
+//! on damage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use pagelog::internals::format::{Lsn, Place, SegmentHeader, StoredKind};
+use pagelog::internals::recovery::{self, Recovered, Replay};
+use pagelog::internals::{blob, table};
+use pagelog::io::{OpenMode, StdStorage, Storage};
+use pagelog::pagecache::conf;
+use pagelog::{
+    Config, Error, LOG_FILE, Log, Materializer, PageCache, RecoveryMode, SEGMENT_TABLE_FILE,
+    SegmentMode,
+};
+
+use crate::summary::quote;
+
+/// The flags both commands share.
+#[derive(Args, Debug)]
+pub struct DirArgs {
+    /// The log's directory.
+    dir: PathBuf,
+    /// Segment size in bytes, if neither `pagecache.conf`, the segment table nor the
+    /// first segment header tells it.
+    #[arg(long)]
+    segment_size: Option<u64>,
+    /// Segment mode of a log written through the Log API (a page cache records its
+    /// own). Default: gc, the default mode.
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+}
+
+/// Flags of `pagelog-sim inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    dir: DirArgs,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Flags of `pagelog-sim verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    dir: DirArgs,
+}
+
+/// A segment mode on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Gc,
+    Linear,
+}
+
+/// The directory opened for reading, with the configuration it needs.
+struct Opened {
+    storage: Arc<dyn Storage>,
+    config: Config,
+    /// Where the settings came from.
+    source: String,
+    page_cache: bool,
+}
+
+fn open_dir(args: &DirArgs) -> Result<Opened, String> {
+    if !args.dir.is_dir() {
+        return Err(format!("{}: no such directory", args.dir.display()));
+    }
+    let storage: Arc<dyn Storage> =
+        Arc::new(StdStorage::open(&args.dir).map_err(|e| e.to_string())?);
+    let settings = conf::read_settings(storage.as_ref()).map_err(|e| e.to_string())?;
+    let (mode, size, source) = match settings {
+        Some((mode, size)) => (mode, size, conf::CONF_FILE.to_string()),
+        None => {
+            let mode = match args.mode.unwrap_or(Mode::Gc) {
+                Mode::Gc => SegmentMode::Gc,
+                Mode::Linear => SegmentMode::Linear,
+            };
+            let (size, from) = match args.segment_size {
+                Some(size) => (size, "--segment-size"),
+                None => found_size(storage.as_ref())?,
+            };
+            let how = if args.mode.is_some() {
+                "--mode"
+            } else {
+                "the default mode"
+            };
+            (mode, size, format!("{from}, {how}"))
+        }
+    };
+    let config = Config::new()
+        .segment_size(size)
+        .segment_mode(mode)
+        .cache_capacity(0)
+        .read_only(true);
+    Ok(Opened {
+        storage,
+        config,
+        source,
+        page_cache: settings.is_some(),
+    })
+}
+
+/// The segment size the segment table or the first segment header records.
+fn found_size(storage: &dyn Storage) -> Result<(u64, &'static str), String> {
+    let read = |name: &str, len: usize| -> Option<Vec<u8>> {
+        let f = storage.open(name, OpenMode::Existing).ok()?;
+        let mut b = vec![0; len];
+        f.read_at(&mut b, 0).ok()?;
+        Some(b)
+    };
+    if let Some(t) = read(SEGMENT_TABLE_FILE, 8).filter(|t| t[0..4] == *b"PGLT") {
+        let log2 = u16::from_le_bytes([t[6], t[7]]);
+        if (8..=30).contains(&log2) {
+            return Ok((1 << log2, "the segment table"));
+        }
+    }
+    let place = Place {
+        file: LOG_FILE,
+        offset: 0,
+    };
+    let header = read(LOG_FILE, 40).and_then(|b| SegmentHeader::decode(&b, place).ok());
+    match header {
+        Some(h) => Ok((1 << h.size_log2, "the first segment header")),
+        None => Err(
+            "cannot tell the segment size (no pagecache.conf, segment table or first segment header): pass --segment-size"
+                .to_string(),
+        ),
+    }
+}
+
+/// One segment as the walk found it.
+#[derive(Debug, Default)]
+struct Seg {
+    lsn: Lsn,
+    slot: usize,
+    counts: BTreeMap<String, u64>,
+    fragments: u64,
+    live: u64,
+}
+
+/// Counts each recovered segment's messages by kind and which fragments are live.
+#[derive(Default)]
+struct Census {
+    segs: Vec<Seg>,
+    /// Page id -> the segments (indexes into `segs`) of its live fragments.
+    pages: BTreeMap<u64, Vec<usize>>,
+}
+
+impl Replay for Census {
+    fn begin(&mut self, _slots: usize) {
+        *self = Census::default();
+    }
+
+    fn segment(&mut self, lsn: Lsn, slot: usize) {
+        self.segs.push(Seg {
+            lsn,
+            slot,
+            ..Seg::default()
+        });
+    }
+
+    fn message(&mut self, m: &Recovered) {
+        let i = self.segs.len() - 1;
+        *self.segs[i].counts.entry(kind_name(m.kind)).or_default() += 1;
+        match m.kind {
+            StoredKind::Append | StoredKind::AppendBlob => {
+                self.pages.entry(m.pid).or_default().push(i)
+            }
+            StoredKind::Replace
+            | StoredKind::ReplaceBlob
+            | StoredKind::Free
+            | StoredKind::Meta
+            | StoredKind::Counter
+            | StoredKind::Config => {
+                self.pages.insert(m.pid, vec![i]);
+            }
+            _ => return,
+        }
+        self.segs[i].fragments += 1;
+    }
+}
+
+impl Census {
+    fn finish(mut self) -> Vec<Seg> {
+        for segs in self.pages.values() {
+            for &i in segs {
+                self.segs[i].live += 1;
+            }
+        }
+        self.segs
+    }
+}
+
+fn kind_name(kind: StoredKind) -> String {
+    format!("{kind:?}")
+}
+
+/// Runs `inspect`: exit 0 once it printed (damage included), 1 if the directory
+/// could not be read.
+pub fn inspect(args: &InspectArgs) -> ExitCode {
+    match inspect_inner(args) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pagelog-sim inspect: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn inspect_inner(args: &InspectArgs) -> Result<String, String> {
+    let mut o = open_dir(&args.dir)?;
+    // Damage does not stop a look: it is reported, and the log is shown as
+    // TolerateCorruptTail recovers it (still writing nothing).
+    let (log, damage) = match Log::open(o.config.clone(), Arc::clone(&o.storage)) {
+        Ok(log) => (log, None),
+        Err(e) if e.is_corruption() => {
+            o.config.recovery_mode = RecoveryMode::TolerateCorruptTail;
+            let log = Log::open(o.config.clone(), Arc::clone(&o.storage));
+            (log.map_err(|e| e.to_string())?, Some(e.to_string()))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let info = log.recovery();
+    let file = o
+        .storage
+        .open(LOG_FILE, OpenMode::Existing)
+        .map_err(|e| e.to_string())?;
+    let size = o.config.segment_size_bytes;
+    let file_len = file.len().map_err(|e| e.to_string())?;
+    let found = table::read(o.storage.as_ref(), size, file_len).map_err(|e| e.to_string())?;
+    let mut census = Census::default();
+    recovery::recover(&o.config, file.as_ref(), &found, &mut census).map_err(|e| e.to_string())?;
+    let segs = census.finish();
+    let blobs = blob_sizes(o.storage.as_ref())?;
+    drop(log);
+    let view = View {
+        dir: &args.dir.dir,
+        o: &o,
+        damage,
+        file_len,
+        tip: info.tip,
+        messages: info.messages,
+        table: &found,
+        segs: &segs,
+        blobs: &blobs,
+    };
+    Ok(if args.json { view.json() } else { view.text() })
+}
+
+/// Every blob file's lsn and length.
+fn blob_sizes(storage: &dyn Storage) -> Result<Vec<(Lsn, u64)>, String> {
+    let lsns = blob::blobs_from(storage, 0).map_err(|e| e.to_string())?;
+    lsns.into_iter()
+        .map(|lsn| {
+            let f = storage
+                .open(&blob::blob_name(lsn), OpenMode::Existing)
+                .map_err(|e| e.to_string())?;
+            Ok((lsn, f.len().map_err(|e| e.to_string())?))
+        })
+        .collect()
+}
+
+/// What `inspect` prints.
+struct View<'a> {
+    dir: &'a Path,
+    o: &'a Opened,
+    /// What a strict recovery reported, if anything.
+    damage: Option<String>,
+    file_len: u64,
+    tip: Lsn,
+    messages: usize,
+    table: &'a table::Found,
+    segs: &'a [Seg],
+    blobs: &'a [(Lsn, u64)],
+}
+
+impl View<'_> {
+    fn mode(&self) -> &'static str {
+        match self.o.config.segment_mode {
+            SegmentMode::Gc => "gc",
+            SegmentMode::Linear => "linear",
+        }
+    }
+
+    fn table_line(&self) -> String {
+        match self.table {
+            table::Found::Missing => "none".to_string(),
+            table::Found::Damaged(e) => format!("damaged: {e}"),
+            table::Found::Table(t) => format!(
+                "{} segments listed, frontier lsn {}",
+                t.segments.len(),
+                t.frontier
+            ),
+        }
+    }
+
+    /// The live share of a segment, in percent (Gc mode; a Linear log keeps all).
+    fn live_pct(&self, s: &Seg) -> Option<u64> {
+        let gc = self.o.config.segment_mode == SegmentMode::Gc;
+        (gc && s.fragments > 0).then(|| s.live * 100 / s.fragments)
+    }
+
+    fn text(&self) -> String {
+        let size = self.o.config.segment_size_bytes;
+        let damage = match &self.damage {
+            Some(e) => format!(
+                "DAMAGED        {e}\n               (shown as TolerateCorruptTail recovers it)\n"
+            ),
+            None => String::new(),
+        };
+        let mut out = format!(
+            "directory      {}\nkind           {}\nsettings       segment {} B, {} (from {})\nlog file       {} B, {} slots\n{damage}recovered      tip lsn {}, {} messages\nsegment table  {}\n",
+            self.dir.display(),
+            if self.o.page_cache {
+                "page cache"
+            } else {
+                "log"
+            },
+            size,
+            self.mode(),
+            self.o.source,
+            self.file_len,
+            self.file_len.div_ceil(size),
+            self.tip,
+            self.messages,
+            self.table_line()
+        );
+        out += &format!("\nsegments ({} in the recovered log)\n", self.segs.len());
+        out += &format!(
+            "{:>6} {:>14} {:>10} {:>6}  messages by kind\n",
+            "slot", "lsn", "live/frag", "live%"
+        );
+        for s in self.segs {
+            let kinds: Vec<String> = s.counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let pct = self
+                .live_pct(s)
+                .map_or("-".to_string(), |p| format!("{p}%"));
+            out += &format!(
+                "{:>6} {:>14} {:>10} {:>6}  {}\n",
+                s.slot,
+                s.lsn,
+                format!("{}/{}", s.live, s.fragments),
+                pct,
+                kinds.join(", ")
+            );
+        }
+        let total: u64 = self.blobs.iter().map(|b| b.1).sum();
+        out += &format!("\nblobs ({} files, {} B)\n", self.blobs.len(), total);
+        for (lsn, len) in self.blobs {
+            out += &format!("{:>14} {:>12} B  {}\n", lsn, len, blob::blob_name(*lsn));
+        }
+        out
+    }
+
+    fn json(&self) -> String {
+        let segs: Vec<String> = self
+            .segs
+            .iter()
+            .map(|s| {
+                let kinds: Vec<String> =
+                    s.counts.iter().map(|(k, n)| format!("{}:{n}", quote(k))).collect();
+                let pct = self.live_pct(s).map_or("null".to_string(), |p| p.to_string());
+                format!(
+                    "{{\"slot\":{},\"lsn\":{},\"fragments\":{},\"live\":{},\"live_pct\":{},\"kinds\":{{{}}}}}",
+                    s.slot,
+                    s.lsn,
+                    s.fragments,
+                    s.live,
+                    pct,
+                    kinds.join(",")
+                )
+            })
+            .collect();
+        let blobs: Vec<String> = self
+            .blobs
+            .iter()
+            .map(|(lsn, len)| format!("{{\"lsn\":{lsn},\"bytes\":{len}}}"))
+            .collect();
+        format!(
+            "{{\"dir\":{},\"damage\":{},\"page_cache\":{},\"segment_size\":{},\"mode\":{},\"settings_from\":{},\"file_bytes\":{},\"tip\":{},\"messages\":{},\"segment_table\":{},\"segments\":[{}],\"blobs\":[{}]}}\n",
+            quote(&self.dir.display().to_string()),
+            self.damage.as_deref().map_or("null".to_string(), quote),
+            self.o.page_cache,
+            self.o.config.segment_size_bytes,
+            quote(self.mode()),
+            quote(&self.o.source),
+            self.file_len,
+            self.tip,
+            self.messages,
+            quote(&self.table_line()),
+            segs.join(","),
+            blobs.join(",")
+        )
+    }
+}
+
+/// Pages as raw bytes: `verify` checks that every fragment reads back and decodes to
+/// something, not what the user's Materializer would make of it.
+struct Raw;
+
+impl Materializer for Raw {
+    type Page = Vec<u8>;
+
+    fn encode(&self, page: &Vec<u8>) -> Vec<u8> {
+        page.clone()
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        Some(bytes.to_vec())
+    }
+
+    fn merge(&self, base: &mut Vec<u8>, delta: &Vec<u8>) {
+        base.extend_from_slice(delta);
+    }
+
+    fn size_in_bytes(&self, page: &Vec<u8>) -> usize {
+        page.len()
+    }
+}
+
+/// Runs `verify`: exit 0 if nothing is damaged, 1 on damage, 2 if the directory
+/// could not be read at all (missing, in use, IO error).
+pub fn verify(args: &VerifyArgs) -> ExitCode {
+    let o = match open_dir(&args.dir) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pagelog-sim verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "verifying {} (segment {} B, {}; settings from {})",
+        args.dir.dir.display(),
+        o.config.segment_size_bytes,
+        if o.config.segment_mode == SegmentMode::Gc {
+            "gc"
+        } else {
+            "linear"
+        },
+        o.source
+    );
+    match check_all(&o) {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            println!("ok: nothing damaged");
+            ExitCode::SUCCESS
+        }
+        Err(Found::Damaged(e)) => {
+            println!("DAMAGED: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Found::Unreadable(e)) => {
+            eprintln!("pagelog-sim verify: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Why `verify` stopped.
+enum Found {
+    Damaged(Error),
+    Unreadable(Error),
+}
+
+impl From<Error> for Found {
+    fn from(e: Error) -> Found {
+        if e.is_corruption() {
+            Found::Damaged(e)
+        } else {
+            Found::Unreadable(e)
+        }
+    }
+}
+
+/// Recovery, every message and blob, then every page: what was checked, or the
+/// first damage found.
+fn check_all(o: &Opened) -> Result<Vec<String>, Found> {
+    let log = Log::open(o.config.clone(), Arc::clone(&o.storage))?;
+    let info = log.recovery();
+    let mut lines = vec![format!(
+        "recovery: ok, tip lsn {}, {} messages",
+        info.tip, info.messages
+    )];
+    let mut messages = 0u64;
+    for m in log.iter_from(0)? {
+        m?;
+        messages += 1;
+    }
+    lines.push(format!(
+        "messages: {messages} read back, every checksum (and blob file) checked"
+    ));
+    drop(log);
+    if o.page_cache {
+        let pc = PageCache::open(o.config.clone(), Arc::clone(&o.storage), Raw)?;
+        let ids = pc.page_ids();
+        for &pid in &ids {
+            pc.get(pid)?;
+        }
+        lines.push(format!("pages: {} read back whole", ids.len()));
+    }
+    Ok(lines)
+}
