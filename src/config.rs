@@ -73,9 +73,16 @@ pub struct Config {
     /// entry per live page id (about 33 bytes) and 16 bytes per superseded fragment
     /// until the next segment header vouches for its replacement.
     pub segment_mode: SegmentMode,
-    /// In Gc mode, a segment whose live share falls below this percentage is drained.
-    /// **Default 40**: the point where rewriting what is left costs less than keeping
-    /// the dead space.
+    /// In Gc mode, a segment whose live share falls below this percentage is
+    /// draining: the page cache's `maintenance()` rewrites the pages still living
+    /// there so that it can be reclaimed. It trades disk space against rewrites. On a
+    /// steady skewed workload (`tests/pagecache_space.rs`: 10,000 pages, maintenance
+    /// every 500 updates) the log file stayed under these multiples of the live bytes,
+    /// at these garbage-collection rewrites per update: 40%: 2.14x, 0.57; 60%: 1.73x,
+    /// 1.16; 70%: 1.57x, 1.63; 80%: 1.46x, 2.45; 90%: 1.41x, 3.8. Without
+    /// `maintenance()` nothing is rewritten and a page that stops changing pins its
+    /// segment. **Default 40**: the fewest rewrites, about 2x the live bytes; set 80
+    /// to keep the file under 1.5x.
     pub cleanup_threshold_pct: u8,
     /// Start a background thread that flushes this often. **Default None**: no thread
     /// (the simulator requires none; call `flush` yourself, or set a period such as

@@ -288,6 +288,16 @@ impl Log {
         })
     }
 
+    /// Gc mode: the page ids with live fragments in segments whose live share fell
+    /// below `cleanup_threshold_pct` (Draining), at most `max`, ascending. Rewriting
+    /// each as a new base lets those segments be reclaimed (the page cache's
+    /// `maintenance`). Empty in Linear mode.
+    pub(crate) fn draining_pages(&self, max: usize) -> Vec<u64> {
+        let mut pids = self.inner.space.lock().clean_candidates();
+        pids.truncate(max);
+        pids
+    }
+
     /// What this open recovered.
     pub fn recovery(&self) -> RecoveryInfo {
         self.inner.info
@@ -306,7 +316,11 @@ impl Log {
 
     /// The counters of this instance.
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot()
+        let mut stats = self.inner.counters.snapshot();
+        let space = self.inner.space.lock();
+        stats.segments_in_use = space.accountant().segments_in_use() as u64;
+        stats.segment_slots = space.accountant().segment_count() as u64;
+        stats
     }
 
     /// The configuration this log was opened with.

@@ -430,6 +430,22 @@ impl Accountant {
         }
     }
 
+    /// The highest slot in use by a finished segment, when the file spans more slots
+    /// than the log needs (more than an eighth plus two of the segments in use are
+    /// free): rewriting the pages living there lets the file's tail be cut, since new
+    /// segments take the lowest free slots. None when the file is compact enough.
+    pub fn relocation_slot(&self) -> Option<Slot> {
+        let used = self.segments_in_use();
+        if self.segments.len() <= used + used / 8 + 2 {
+            return None;
+        }
+        let i = self
+            .segments
+            .iter()
+            .rposition(|s| matches!(s.state, SegmentState::Inactive | SegmentState::Draining))?;
+        Slot::try_from(i).ok()
+    }
+
     /// The state of the segment at file offset `offset`.
     pub fn state_at(&self, offset: u64) -> Option<SegmentState> {
         self.segments

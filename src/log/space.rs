@@ -276,13 +276,15 @@ impl Space {
             .is_some_and(|v| v.iter().any(|&(l, _)| l == lsn))
     }
 
-    /// Pages with live fragments in Draining segments: rewrite them to free the space.
+    /// Pages with live fragments in Draining segments, or in the segment that keeps
+    /// the file long ([`Accountant::relocation_slot`]): rewrite them to free the space.
     pub fn clean_candidates(&self) -> Vec<PageId> {
         let acct = &self.acct;
+        let tail = acct.relocation_slot();
         let draining = self
             .pages
             .iter()
-            .filter(|(_, slots)| slots.any(|s| acct.is_draining(s)))
+            .filter(|(_, slots)| slots.any(|s| acct.is_draining(s) || Some(s) == tail))
             .map(|(&pid, _)| pid);
         draining.collect::<BTreeSet<_>>().into_iter().collect()
     }

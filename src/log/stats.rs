@@ -43,6 +43,11 @@ pub struct Stats {
     pub blobs_removed: u64,
     /// Segments that left the log (header zeroed on disk) and became reusable.
     pub segments_released: u64,
+    /// Segments in the log now (not free): the space it occupies, in segments.
+    pub segments_in_use: u64,
+    /// Segment slots the log file spans now, free ones included (only free slots at
+    /// its end are cut off).
+    pub segment_slots: u64,
 }
 
 /// Which counter to bump.
@@ -94,7 +99,7 @@ impl Counters {
         self.cell(c).fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The counters now.
+    /// The counters now (the two segment gauges are the caller's to fill).
     pub fn snapshot(&self) -> Stats {
         let get = |c| self.cell(c).load(Ordering::Relaxed);
         Stats {
@@ -109,6 +114,8 @@ impl Counters {
             blobs_written: get(Counter::BlobsWritten),
             blobs_removed: get(Counter::BlobsRemoved),
             segments_released: get(Counter::SegmentsReleased),
+            segments_in_use: 0,
+            segment_slots: 0,
         }
     }
 }

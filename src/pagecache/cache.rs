@@ -963,6 +963,17 @@ impl<M: Materializer> PageCache<M> {
         self.free.lock().insert(pid);
     }
 
+    /// Takes the free id `pid` out of reach of `allocate` until `release_id`; false
+    /// if it is not free.
+    pub(super) fn hold_free_id(&self, pid: PageId) -> bool {
+        self.free.lock().remove(&pid)
+    }
+
+    /// The counters.
+    pub(super) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// Counts an applied batch of `applied` updates, `consolidated` of them links
     /// written as new bases.
     pub(super) fn note_batch(&self, consolidated: usize, applied: usize) {
@@ -979,7 +990,7 @@ impl<M: Materializer> PageCache<M> {
     /// Books a won swap of `pid` from a view charged `was` to one charged `now`: the
     /// total moves, a page that became resident is queued, and a total over the
     /// capacity pages out victims.
-    fn account(&self, pid: PageId, was: u64, now: u64) {
+    pub(super) fn account(&self, pid: PageId, was: u64, now: u64) {
         if now == was {
             return;
         }

@@ -54,10 +54,10 @@ pub struct Ids {
     /// The next id to draw.
     next: AtomicU64,
     /// Ids below this are covered by a durable lease.
-    leased: AtomicU64,
+    pub(super) leased: AtomicU64,
     /// Held while a lease is written; the lease written but not yet durable, if any
     /// (its message's lsn and its end).
-    pending: Mutex<Option<(Lsn, u64)>>,
+    pub(super) pending: Mutex<Option<(Lsn, u64)>>,
 }
 
 impl Ids {

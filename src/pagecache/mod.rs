@@ -16,6 +16,8 @@
 //! - `ids`: unique ids by durable lease ([`PageCache::generate_id`]);
 //! - `intent`: the decision of an atomic batch across pages;
 //! - `evict`: which resident page to page out (sharded S3-FIFO);
+//! - `gc`: rewriting the pages that pin sparse segments ([`PageCache::maintenance`],
+//!   [`PageCache::compact`]);
 //! - `pagein`: reading a page's fragments back, checked;
 //! - `recover`: rebuilding the page table from the log at open;
 //! - `stats`: per-instance counters ([`PageCacheStats`]).
@@ -28,6 +30,8 @@ pub mod cache;
 pub mod conf;
 #[doc(hidden)]
 pub mod evict;
+#[doc(hidden)]
+pub mod gc;
 #[doc(hidden)]
 pub mod ids;
 #[doc(hidden)]
@@ -52,6 +56,7 @@ pub mod view;
 pub use batch::{BatchUpdate, PageBatch};
 pub use cache::{FIRST_PAGE, PageCache, RESIDENT_OVERHEAD_BYTES};
 pub use conf::CONF_FILE;
+pub use gc::MAX_REWRITES_PER_CALL;
 pub use ids::IDS_PER_LEASE;
 pub use materializer::Materializer;
 pub use page_ref::{PageId, PageRef, Update};

@@ -41,6 +41,9 @@ pub struct PageCacheStats {
     /// `cache_capacity_bytes` (they stay, as disk pointers, and are read back by the
     /// next get).
     pub evictions: u64,
+    /// Pages (and the page cache's own records) rewritten by garbage collection
+    /// (`maintenance`, `compact`) so that sparse segments can be reclaimed.
+    pub gc_rewrites: u64,
     /// Bytes charged for resident pages now (their `Materializer::size_in_bytes`
     /// plus `RESIDENT_OVERHEAD_BYTES` each).
     pub resident_bytes: u64,
@@ -55,6 +58,7 @@ pub struct Counters {
     consolidations: CounterU64,
     page_ins: CounterU64,
     evictions: CounterU64,
+    gc_rewrites: CounterU64,
 }
 
 /// One counter of [`Counters`].
@@ -72,6 +76,8 @@ pub enum Counter {
     PageIns,
     /// See [`PageCacheStats::evictions`].
     Evictions,
+    /// See [`PageCacheStats::gc_rewrites`].
+    GcRewrites,
 }
 
 impl Counters {
@@ -89,6 +95,7 @@ impl Counters {
             Counter::Consolidations => &self.consolidations,
             Counter::PageIns => &self.page_ins,
             Counter::Evictions => &self.evictions,
+            Counter::GcRewrites => &self.gc_rewrites,
         };
         cell.fetch_add(n, Ordering::Relaxed);
     }
@@ -103,6 +110,7 @@ impl Counters {
             consolidations: get(&self.consolidations),
             page_ins: get(&self.page_ins),
             evictions: get(&self.evictions),
+            gc_rewrites: get(&self.gc_rewrites),
             resident_bytes: 0,
         }
     }

@@ -1,0 +1,216 @@
+//! Page garbage collection: rewriting the pages that keep sparse segments alive.
+//!
+//! In Gc mode the log reclaims a segment once nothing in it is live (`log/segment.rs`).
+//! A segment whose live share falls below `cleanup_threshold_pct` is *draining*: the
+//! few pages still living there pin all of it. [`PageCache::maintenance`] rewrites
+//! each such page as a new base (a Replace of its merged value), which supersedes
+//! every older fragment of the page; once the rewrite is durable and a later segment
+//! header vouches for it, the old fragments die and the segment is reclaimed (its
+//! slot reused, or cut off the end of the file). [`PageCache::compact`] repeats that
+//! until nothing is draining.
+//!
+//! A rewrite changes where a page lives, not what it is: the page keeps its version,
+//! so a [`PageRef`](super::PageRef) taken before it still updates the page (an
+//! update that raced the rewrite's swap loses it, as it would lose to any swap, and
+//! gets the page back at the same version). It goes through the same protocol as any
+//! update (reserve, swap the view, complete; a lost swap aborts the reservation), so
+//! fragment order (I10) and batches (a page held by a batch is skipped) are kept.
+//! The page cache's own records are rewritten too: the roots (page id 1) as one Meta
+//! message of the current map, the id lease (page id 2) as one Counter of the
+//! highest lease written, and a freed page's Free message as a new one, with its id
+//! kept out of reach of `allocate` meanwhile.
+//!
+//! Nothing here runs on its own: the caller decides when (no thread is spawned, so
+//! simulation stays deterministic). Not yet: rewrites share segments with fresh
+//! updates instead of going to segments of their own.
+
+use super::cache::{Now, PageCache, Wait};
+use super::ids::IDS_PID;
+use super::materializer::Materializer;
+use super::page_ref::PageId;
+use super::roots::ROOTS_PID;
+use super::stats::Counter;
+use super::view::{Frag, View};
+use crate::error::Result;
+use crate::log::Kind;
+use crate::sync::epoch;
+
+/// Most pages one [`PageCache::maintenance`] call rewrites.
+pub const MAX_REWRITES_PER_CALL: usize = 4096;
+
+/// Most rounds [`PageCache::compact`] runs before it stops: a page updated as fast
+/// as it is rewritten keeps its segment draining, and compaction must end.
+const MAX_COMPACT_ROUNDS: usize = 64;
+
+impl<M: Materializer> PageCache<M> {
+    /// Rewrites the pages whose live fragments sit in draining segments (Gc mode; a
+    /// Linear log has none), at most [`MAX_REWRITES_PER_CALL`], so that those segments
+    /// can be reclaimed; returns how many it rewrote. Run it now and then (after
+    /// every few thousand updates, or from your own background thread): the engine
+    /// never runs it by itself. See the module doc of `pagecache/gc.rs`.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(SimStorage::new(1)), Bytes)?;
+    /// let cold = pc.allocate(vec![1; 100])?;
+    /// let mut hot = pc.allocate(vec![0])?;
+    /// for i in 0..2000u32 {
+    ///     let pagelog::Update::Applied(Some(next)) = pc.replace(&hot, i.to_le_bytes().to_vec())? else {
+    ///         unreachable!("one writer")
+    ///     };
+    ///     hot = next;
+    ///     if i % 100 == 0 {
+    ///         pc.flush()?;
+    ///         pc.maintenance()?;
+    ///     }
+    /// }
+    /// assert!(pc.stats().gc_rewrites > 0, "the cold page was moved out of a sparse segment");
+    /// assert_eq!(pc.get(cold.pid())?.expect("page").version(), cold.version());
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
+    pub fn maintenance(&self) -> Result<usize> {
+        let mut rewritten = 0;
+        for pid in self.log.draining_pages(MAX_REWRITES_PER_CALL) {
+            if self.rewrite(pid)? {
+                rewritten += 1;
+            }
+        }
+        self.counters().add(Counter::GcRewrites, rewritten as u64);
+        Ok(rewritten)
+    }
+
+    /// Runs [`PageCache::maintenance`] and a flush, round after round, until nothing
+    /// is draining (or a bounded number of rounds passed, if updates keep pages
+    /// draining); returns the pages rewritten. For after a bulk delete or a large
+    /// rewrite. The space comes back as the log moves on: a reclaimed segment's slot
+    /// is reused at once, and the file is cut when the reclaimed segments are its
+    /// last ones.
+    ///
+    /// ```rust
+    /// # use std::sync::Arc;
+    /// # use pagelog::io::SimStorage;
+    /// # use pagelog::{Config, Materializer, PageCache};
+    /// # struct Bytes;
+    /// # impl Materializer for Bytes {
+    /// #     type Page = Vec<u8>;
+    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
+    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
+    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
+    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
+    /// # }
+    /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(SimStorage::new(1)), Bytes)?;
+    /// let pages: Vec<_> = (0..200u8).map(|i| pc.allocate(vec![i; 64])).collect::<Result<_, _>>()?;
+    /// for p in pages.iter().step_by(2) {
+    ///     pc.free(p)?;
+    /// }
+    /// pc.compact()?;
+    /// assert_eq!(pc.maintenance()?, 0, "nothing left draining");
+    /// # Ok::<(), pagelog::Error>(())
+    /// ```
+    pub fn compact(&self) -> Result<usize> {
+        let mut total = 0;
+        for _ in 0..MAX_COMPACT_ROUNDS {
+            self.flush()?;
+            let n = self.maintenance()?;
+            total += n;
+            if n == 0 {
+                break;
+            }
+        }
+        self.flush()?;
+        Ok(total)
+    }
+
+    /// Rewrites whatever page `pid` is; false if there was nothing to rewrite now.
+    fn rewrite(&self, pid: PageId) -> Result<bool> {
+        match pid {
+            ROOTS_PID => self.rewrite_roots(),
+            IDS_PID => self.rewrite_lease(),
+            _ if pid >= super::FIRST_PAGE => self.rewrite_page(pid),
+            _ => Ok(false),
+        }
+    }
+
+    /// A page as a new base at the same version, or a freed page's Free again.
+    fn rewrite_page(&self, pid: PageId) -> Result<bool> {
+        let Some(page) = self.get(pid)? else {
+            return self.rewrite_free(pid);
+        };
+        let guard = epoch::pin();
+        let Now::Plain(shared) = self.now(pid, &guard)? else {
+            return Ok(false);
+        };
+        // SAFETY: loaded under `guard` (see `get`).
+        let Some(view) = (unsafe { shared.as_ref() }) else {
+            return Ok(false);
+        };
+        if view.version != page.version() || view.is_free() {
+            return Ok(false);
+        }
+        let bytes = self.m().encode(page.value());
+        let r = self.reserve(Wait::Block, Kind::Replace, pid, &bytes)?;
+        let value = page.shared();
+        let resident = self.resident_of(value);
+        let (was, now) = (view.charge(), resident.charge);
+        let frag = Frag {
+            ptr: r.pointer(),
+            len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+            base: true,
+        };
+        let new = View::based(view.version, frag, Some(resident));
+        match self.table().cas(pid, shared, new, &guard)? {
+            Ok(_) => {
+                r.complete()?;
+                self.account(pid, was, now);
+                Ok(true)
+            }
+            Err(_) => {
+                r.abort()?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// A freed page's Free message again, its id kept from `allocate` meanwhile so
+    /// that no new page's first message can come before it.
+    fn rewrite_free(&self, pid: PageId) -> Result<bool> {
+        if !self.hold_free_id(pid) {
+            return Ok(false);
+        }
+        let written = self
+            .reserve(Wait::Block, Kind::Free, pid, &[])
+            .and_then(|r| r.complete());
+        self.release_id(pid);
+        written.map(|_| true)
+    }
+
+    /// The roots as one Meta message of the current map.
+    fn rewrite_roots(&self) -> Result<bool> {
+        let roots = self.roots.lock();
+        let bytes = super::roots::encode(&roots);
+        self.reserve(Wait::Block, Kind::Meta, ROOTS_PID, &bytes)?
+            .complete()?;
+        Ok(true)
+    }
+
+    /// The id lease as one Counter of the highest lease end written.
+    fn rewrite_lease(&self) -> Result<bool> {
+        let pending = self.ids.pending.lock();
+        let end = pending.map_or(self.ids.leased.load(crate::sync::Ordering::Acquire), |p| {
+            p.1
+        });
+        self.reserve(Wait::Block, Kind::Counter, IDS_PID, &end.to_le_bytes())?
+            .complete()?;
+        Ok(true)
+    }
+}
