@@ -5,6 +5,7 @@
 //!
 //! - [`handle`]: the [`Log`] and its write path;
 //! - [`reservation`]: claimed space, completed or aborted;
+//! - [`roll`]: finishing the current segment early (for the page cache's `compact`);
 //! - [`batch`]: atomic batches (I5);
 //! - [`iter`]: reading the log back in lsn order;
 //! - [`recovery`] and [`scan`]: from file bytes to the recovered tip (I1, I2, I7);
@@ -36,6 +37,7 @@ pub mod kind;
 pub mod read;
 pub mod recovery;
 pub mod reservation;
+pub mod roll;
 pub mod scan;
 pub mod segment;
 pub mod space;

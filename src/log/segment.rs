@@ -430,7 +430,8 @@ impl Accountant {
         }
     }
 
-    /// The highest slot in use by a finished segment, when the file spans more slots
+    /// The highest slot holding live fragments of a finished segment, when the file
+    /// spans more slots
     /// than the log needs (more than an eighth plus two of the segments in use are
     /// free): rewriting the pages living there lets the file's tail be cut, since new
     /// segments take the lowest free slots. None when the file is compact enough.
@@ -439,10 +440,10 @@ impl Accountant {
         if self.segments.len() <= used + used / 8 + 2 {
             return None;
         }
-        let i = self
-            .segments
-            .iter()
-            .rposition(|s| matches!(s.state, SegmentState::Inactive | SegmentState::Draining))?;
+        let movable = |s: &Segment| {
+            matches!(s.state, SegmentState::Inactive | SegmentState::Draining) && s.live > 0
+        };
+        let i = self.segments.iter().rposition(movable)?;
         Slot::try_from(i).ok()
     }
 

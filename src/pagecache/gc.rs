@@ -6,8 +6,11 @@
 //! each such page as a new base (a Replace of its merged value), which supersedes
 //! every older fragment of the page; once the rewrite is durable and a later segment
 //! header vouches for it, the old fragments die and the segment is reclaimed (its
-//! slot reused, or cut off the end of the file). [`PageCache::compact`] repeats that
-//! until nothing is draining.
+//! slot reused, or cut off the end of the file). It also moves the pages out of the
+//! highest segment in the file when many slots below it are free, so that the file's
+//! tail can be cut. [`PageCache::compact`] repeats that until nothing is left to
+//! move, finishing the log's segment early after each round (`log/roll.rs`) so the
+//! emptied segments are reclaimed at once instead of when the log next moves on.
 //!
 //! A rewrite changes where a page lives, not what it is: the page keeps its version,
 //! so a [`PageRef`](super::PageRef) taken before it still updates the page (an
@@ -89,12 +92,13 @@ impl<M: Materializer> PageCache<M> {
         Ok(rewritten)
     }
 
-    /// Runs [`PageCache::maintenance`] and a flush, round after round, until nothing
-    /// is draining (or a bounded number of rounds passed, if updates keep pages
-    /// draining); returns the pages rewritten. For after a bulk delete or a large
-    /// rewrite. The space comes back as the log moves on: a reclaimed segment's slot
-    /// is reused at once, and the file is cut when the reclaimed segments are its
-    /// last ones.
+    /// Runs [`PageCache::maintenance`] round after round until nothing is draining
+    /// and the file spans no more slots than its live segments need (or a bounded
+    /// number of rounds passed, if updates keep pages draining); returns the pages
+    /// rewritten. For after a bulk delete or a large rewrite. Each round that
+    /// rewrote something flushes and finishes the log's current segment early (up to
+    /// a segment of filler written), so the segments it emptied are reclaimed at
+    /// once, the file's tail cut when they are its last ones.
     ///
     /// ```rust
     /// # use std::sync::Arc;
@@ -126,8 +130,12 @@ impl<M: Materializer> PageCache<M> {
             if n == 0 {
                 break;
             }
+            // The rewritten pages' old fragments die once a segment header written
+            // after the rewrites were durable vouches for them: start one now.
+            self.flush()?;
+            self.log.finish_segment()?;
+            self.flush()?;
         }
-        self.flush()?;
         Ok(total)
     }
 
