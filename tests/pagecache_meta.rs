@@ -243,6 +243,8 @@ fn a_read_only_page_cache_reads_everything_and_writes_nothing() {
         ro.free(&page).err(),
         ro.generate_id().err(),
         ro.cas_root("other", None, Some(1)).err(),
+        ro.maintenance().err(),
+        ro.compact().err(),
     ];
     for e in refused {
         assert!(matches!(e, Some(Error::InvalidArgument(_))), "{e:?}");

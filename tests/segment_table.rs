@@ -258,3 +258,40 @@ fn the_table_on_disk_lists_exactly_the_segments_in_the_log() {
     }
     drop(log);
 }
+
+/// A newcomer's trial: a log file wiped (all zeros, cut to nothing, or deleted)
+/// beside a segment table that lists its segments verified as a new, empty log, and
+/// a writable open started one over it, so every page was gone without a word. The
+/// table is written only once a log exists, so it proves the log was lost.
+#[test]
+fn a_wiped_or_deleted_log_beside_its_table_is_corruption_not_a_new_log() {
+    let image = image();
+    let zeros = vec![0; image.log.len()];
+    for (what, log) in [
+        ("zeroed", Some(&zeros[..])),
+        ("emptied", Some(&[][..])),
+        ("deleted", None),
+    ] {
+        for mode in [
+            RecoveryMode::AbsoluteConsistency,
+            RecoveryMode::TolerateCorruptTail,
+        ] {
+            let disk = SimStorage::new(7);
+            if let Some(bytes) = log {
+                add_durable_file(&disk, LOG_FILE, bytes);
+            }
+            add_durable_file(&disk, SEGMENT_TABLE_FILE, &image.table);
+            let e = Log::open(config(mode), Arc::new(disk.clone())).expect_err(what);
+            assert!(
+                e.is_corruption() && e.to_string().contains("lists"),
+                "{what}: {e}"
+            );
+            let after = disk.durable_file(LOG_FILE);
+            assert_eq!(
+                after.as_deref(),
+                log,
+                "{what}: the refused open wrote the log"
+            );
+        }
+    }
+}

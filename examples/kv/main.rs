@@ -24,6 +24,16 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Whether `command` is one of the commands, with its arguments.
+fn known(command: &[String]) -> bool {
+    let words: Vec<&str> = command.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["put", _, _] | ["get", _] | ["remove", _] | ["load", _] | ["stats"] => true,
+        ["scan", rest @ ..] => rest.len() <= 2,
+        _ => false,
+    }
+}
+
 fn main() -> ExitCode {
     // Arguments that are not UTF-8 are refused, not a panic.
     let args: Option<Vec<String>> = std::env::args_os()
@@ -37,6 +47,11 @@ fn main() -> ExitCode {
     let Some((dir, command)) = args.split_first() else {
         return usage();
     };
+    // The command is checked before the store is opened: a mistyped command (or
+    // `--help`) must not create a store.
+    if !known(command) || dir.starts_with('-') {
+        return usage();
+    }
     let store =
         match StdStorage::open(dir).and_then(|s| Store::open(Config::default(), Arc::new(s))) {
             Ok(store) => store,

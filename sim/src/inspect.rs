@@ -65,6 +65,9 @@ pub struct VerifyArgs {
     dir: DirArgs,
 }
 
+/// Marks an `open_dir` error that is damage (exit 1 in `verify`), not unreadable.
+const DAMAGE_PREFIX: &str = "DAMAGED: ";
+
 /// A segment mode on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -82,12 +85,18 @@ struct Opened {
 }
 
 fn open_dir(args: &DirArgs) -> Result<Opened, String> {
-    if !args.dir.is_dir() {
+    if !args.dir.exists() {
         return Err(format!("{}: no such directory", args.dir.display()));
+    }
+    if !args.dir.is_dir() {
+        return Err(format!("{}: not a directory", args.dir.display()));
     }
     let storage: Arc<dyn Storage> =
         Arc::new(StdStorage::open(&args.dir).map_err(|e| e.to_string())?);
-    let settings = conf::read_settings(storage.as_ref()).map_err(|e| e.to_string())?;
+    let settings = conf::read_settings(storage.as_ref()).map_err(|e| match e.is_corruption() {
+        true => format!("{DAMAGE_PREFIX}{e}"),
+        false => e.to_string(),
+    })?;
     let (mode, size, source) = match settings {
         Some((mode, size)) => (mode, size, conf::CONF_FILE.to_string()),
         None => {
@@ -215,12 +224,19 @@ fn kind_name(kind: StoredKind) -> String {
     format!("{kind:?}")
 }
 
+/// Prints a line; a closed pipe (`| head`) ends the output quietly, not in a panic.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 /// Runs `inspect`: exit 0 once it printed (damage included), 1 if the directory
 /// could not be read.
 pub fn inspect(args: &InspectArgs) -> ExitCode {
     match inspect_inner(args) {
         Ok(text) => {
-            print!("{text}");
+            use std::io::Write;
+            let _ = write!(std::io::stdout(), "{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -446,12 +462,16 @@ impl Materializer for Raw {
 pub fn verify(args: &VerifyArgs) -> ExitCode {
     let o = match open_dir(&args.dir) {
         Ok(o) => o,
+        Err(e) if e.starts_with(DAMAGE_PREFIX) => {
+            say(&e);
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("pagelog-sim verify: {e}");
             return ExitCode::from(2);
         }
     };
-    println!(
+    say(&format!(
         "verifying {} (segment {} B, {}; settings from {})",
         args.dir.dir.display(),
         o.config.segment_size_bytes,
@@ -461,17 +481,17 @@ pub fn verify(args: &VerifyArgs) -> ExitCode {
             "linear"
         },
         o.source
-    );
+    ));
     match check_all(&o) {
         Ok(lines) => {
             for l in lines {
-                println!("{l}");
+                say(&l);
             }
-            println!("ok: nothing damaged");
+            say("ok: nothing damaged");
             ExitCode::SUCCESS
         }
         Err(Found::Damaged(e)) => {
-            println!("DAMAGED: {e}");
+            say(&format!("{DAMAGE_PREFIX}{e}"));
             ExitCode::FAILURE
         }
         Err(Found::Unreadable(e)) => {
@@ -502,6 +522,16 @@ impl From<Error> for Found {
 fn check_all(o: &Opened) -> Result<Vec<String>, Found> {
     let log = Log::open(o.config.clone(), Arc::clone(&o.storage))?;
     let info = log.recovery();
+    // Recovery reads the segment table only when a gap needs it; verify checks it
+    // whenever it is there.
+    let log_len = o
+        .storage
+        .open(LOG_FILE, OpenMode::Existing)
+        .and_then(|f| f.len())?;
+    let size = o.config.segment_size_bytes;
+    if let table::Found::Damaged(e) = table::read(o.storage.as_ref(), size, log_len)? {
+        return Err(Found::Damaged(e));
+    }
     let mut lines = vec![format!(
         "recovery: ok, tip lsn {}, {} messages",
         info.tip, info.messages

@@ -187,6 +187,24 @@ fn verify_reports_a_flipped_byte_and_a_destroyed_header_with_their_place() {
     assert!(out.contains("blob-"), "{out}");
     bytes[last] ^= 1;
     std::fs::write(&blob, &bytes).expect("write");
+    // The segment table and the settings file are checked too, even where recovery
+    // does not need them (a newcomer's trial found verify passing both damaged).
+    for name in ["segments", "pagecache.conf"] {
+        let file = dir.path().join(name);
+        let good = std::fs::read(&file).expect(name);
+        let mut bad = good.clone();
+        // Past the settings file's comment line: its last digit.
+        let at = bad.len() - 2;
+        bad[at] ^= 0x41;
+        std::fs::write(&file, &bad).expect("write");
+        let (code, out) = sim(&["verify", path(&dir)]);
+        assert_eq!(code, 1, "{name}: {out}");
+        assert!(
+            out.contains("DAMAGED") && out.contains(name),
+            "{name}: {out}"
+        );
+        std::fs::write(&file, &good).expect("write");
+    }
     // Every live segment but the last loses its header in turn.
     let slots = intact.len().div_ceil(4096);
     let mut reported = 0;
@@ -213,6 +231,12 @@ fn verify_tells_an_unreadable_directory_from_damage() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no such directory"), "{out}");
     assert!(!missing.exists(), "verify created the directory");
+    let plain = dir.path().join("plain-file");
+    std::fs::write(&plain, b"hello").expect("write");
+    let (code, out) = sim(&["verify", plain.to_str().expect("utf-8")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("not a directory"), "{out}");
+    std::fs::remove_file(&plain).expect("remove");
     let log = Log::open(config(), std::sync::Arc::new(storage(dir.path()))).expect("open");
     let (code, out) = sim(&["verify", path(&dir)]);
     assert_eq!(code, 2, "{out}");

@@ -213,6 +213,9 @@ impl Log {
         let lock = storage.lock()?;
         let existing = create::existing(storage.as_ref())?;
         check(storage.as_ref(), existing.is_some())?;
+        if existing.is_none() {
+            missing_log(storage.as_ref(), &config)?;
+        }
         let mut replay = SpaceReplay {
             config: &config,
             space: None,
@@ -296,6 +299,17 @@ impl Log {
         let mut pids = self.inner.space.lock().clean_candidates();
         pids.truncate(max);
         pids
+    }
+
+    /// Gc mode: whether some replaced fragments wait for a segment header to vouch
+    /// for their replacement before they die (`space.rs`).
+    pub(crate) fn deaths_await_vouch(&self) -> bool {
+        self.inner.space.lock().accountant().deaths_pending()
+    }
+
+    /// Whether the log was opened read-only.
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     /// What this open recovered.
@@ -429,6 +443,26 @@ fn check_live_blobs(rec: &Recovery, space: &Space, blob_files: &[Lsn]) -> Result
     }
 }
 
+/// No log file: a new log, unless the segment table lists segments (it is written
+/// only once the log file exists): then the log was deleted, and creating a new one
+/// would lose them for good. `Error::Corruption`, nothing written.
+fn missing_log(storage: &dyn Storage, config: &Config) -> Result<()> {
+    let size = config.segment_size_bytes;
+    // A table of up to 8 Mi segments may be read (no log to bound it by).
+    match table::read(storage, size, size.saturating_mul(8 << 20))? {
+        table::Found::Table(t) if !t.segments.is_empty() => Err(Error::corruption(
+            LOG_FILE,
+            0,
+            format!(
+                "the log file is missing, but its segment table `{}` lists {} segments",
+                table::SEGMENT_TABLE_FILE,
+                t.segments.len()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What an open of an existing log does before its jump header: removes the blob
 /// files no recovered message points at, syncs what recovery read (the log now stands
 /// on it, and a header will vouch for it), and zeroes what recovery cut off. Returns
@@ -501,10 +535,11 @@ fn writable_start(
         .encode();
         (offset, Some(header), RunNonces { own, resumed: None })
     };
-    // Rule 1 of `table.rs`: the table first, before the log changes at all.
-    table::write(storage, &space.accountant().table(), size)?;
+    let table = space.accountant().table();
     let (file, blobs) = match found.existing.filter(|_| !rec.fresh) {
         Some(file) => {
+            // Rule 1 of `table.rs`: the table first, before the log changes at all.
+            table::write(storage, &table, size)?;
             let blobs = continue_log(storage, file.as_ref(), rec, found.blob_files)?;
             if let Some(header) = header {
                 failpoint!("handle::open::write_header");
@@ -517,7 +552,11 @@ fn writable_start(
         None => {
             assert_eq!(file_offset, 0, "a new log starts at the file's start");
             let header = header.expect("a new log starts with a segment header");
-            (create::create(storage, &header)?, BTreeSet::new())
+            let file = create::create(storage, &header)?;
+            // After the log exists (a new log has no gap to explain), so that a
+            // table listing segments always belongs to a log that was created.
+            table::write(storage, &table, size)?;
+            (file, BTreeSet::new())
         }
     };
     space.vouch(if rec.resume { rec.vouched } else { rec.tip });

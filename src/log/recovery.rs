@@ -280,6 +280,27 @@ fn ensure_all_zero(file: &dyn File, file_len: u64) -> Result<()> {
     Ok(())
 }
 
+/// A log file that is empty or all zeros is a new log, unless its segment table
+/// lists segments: then a log that held them was wiped or cut (a new log's table
+/// is written before its file, but that file is renamed into place whole, never
+/// empty). `Error::Corruption` in every recovery mode, with nothing written: starting
+/// a new empty log there would lose the listed segments for good.
+fn listed_but_empty(table: &table::Found, file: &dyn File) -> Result<()> {
+    match table {
+        table::Found::Table(t) if !t.segments.is_empty() => Err(Error::corruption(
+            file.name(),
+            0,
+            format!(
+                "the log holds no segment, but its segment table `{}` lists {} (the first at lsn {}): the log was wiped or cut short",
+                table::SEGMENT_TABLE_FILE,
+                t.segments.len(),
+                t.segments[0]
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     slot: usize,
@@ -355,6 +376,7 @@ pub fn recover(
     let (headers, dirty) = read_headers(config, file, file_len, slots)?;
     if headers.is_empty() {
         ensure_all_zero(file, file_len)?;
+        listed_but_empty(table, file)?;
         return Ok(Recovery::fresh());
     }
     replay.begin(slots);

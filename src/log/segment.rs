@@ -430,6 +430,12 @@ impl Accountant {
         }
     }
 
+    /// Whether some fragments are replaced but not yet dead (their replacement not yet
+    /// vouched stable).
+    pub fn deaths_pending(&self) -> bool {
+        !self.pending_deaths.is_empty()
+    }
+
     /// The highest slot holding live fragments of a finished segment, when the file
     /// spans more slots
     /// than the log needs (more than an eighth plus two of the segments in use are

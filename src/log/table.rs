@@ -11,9 +11,12 @@
 //! The table records the segments in the log (their lsns) and the *frontier*: the lsn
 //! at or above which every segment was placed after the table was written. Its rules:
 //!
-//! 1. Every writable open writes a table before it writes anything to the log (the
-//!    recovered segments and the run's first segment; `handle.rs`), and a new log's
-//!    table is written before the log file is created.
+//! 1. Every writable open of an existing log writes a table before it writes
+//!    anything to the log (the recovered segments and the run's first segment;
+//!    `handle.rs`); a new log's table is written right after the log file is
+//!    created whole (a new log has no gap to explain), so a table that lists
+//!    segments always belongs to a log that existed: a missing, empty or all-zero
+//!    log file beside it is damage, not a new log.
 //! 2. Before any segment's header is zeroed to release it, a table that no longer
 //!    lists it is durable (`erase.rs`, one table per release round; rounds are
 //!    serialized, so tables land in the order they were computed).

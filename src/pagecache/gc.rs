@@ -82,6 +82,7 @@ impl<M: Materializer> PageCache<M> {
     /// # Ok::<(), pagelog::Error>(())
     /// ```
     pub fn maintenance(&self) -> Result<usize> {
+        self.refuse_read_only()?;
         let mut rewritten = 0;
         for pid in self.log.draining_pages(MAX_REWRITES_PER_CALL) {
             if self.rewrite(pid)? {
@@ -122,6 +123,15 @@ impl<M: Materializer> PageCache<M> {
     /// # Ok::<(), pagelog::Error>(())
     /// ```
     pub fn compact(&self) -> Result<usize> {
+        self.refuse_read_only()?;
+        // What was freed or replaced before the call is dead only once a segment
+        // header vouches for it (a bulk delete followed at once by compact() found
+        // nothing draining yet): start a segment first if anything waits for that.
+        self.flush()?;
+        if self.log.deaths_await_vouch() {
+            self.log.finish_segment()?;
+            self.flush()?;
+        }
         let mut total = 0;
         for _ in 0..MAX_COMPACT_ROUNDS {
             self.flush()?;
@@ -137,6 +147,16 @@ impl<M: Materializer> PageCache<M> {
             self.flush()?;
         }
         Ok(total)
+    }
+
+    /// A read-only page cache rewrites nothing.
+    fn refuse_read_only(&self) -> Result<()> {
+        match self.log.is_read_only() {
+            true => Err(crate::error::Error::InvalidArgument(
+                "the page cache was opened read-only".to_string(),
+            )),
+            false => Ok(()),
+        }
     }
 
     /// Rewrites whatever page `pid` is; false if there was nothing to rewrite now.
