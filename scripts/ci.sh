@@ -3,7 +3,8 @@
 # compiling included; measured 17.0 minutes on an idle machine at 77279ef (395
 # results), 19.4 at 4400b12 (397) and 19.5 at 7bff5d2 (414 results, idle). To stay
 # under it as tests grow, the fuzz smoke went from 30 to 20 s per target and the
-# extra quickcheck seeds from 20 to 12 at cb698df (about a minute back).
+# extra quickcheck seeds from 20 to 12 at cb698df (about a minute back): 18.5
+# minutes at e411ea7, 18.9 at 62b3d78 (411 results).
 # What dominates: compiling (about 5 minutes: debug, test, loom, release and fuzz
 # profiles), the 2,000-seed campaign with every fault class (about 4.5 minutes, 260
 # to 280 s), the test suite with the kill -9 test (about 3), the fuzz smoke (under
