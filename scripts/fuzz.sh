@@ -3,7 +3,8 @@
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 #
 # Usage:
-#   scripts/fuzz.sh TARGET SECONDS   fuzz one target (recover_image, ops_then_crash,
+#   scripts/fuzz.sh TARGET SECONDS   fuzz one target (recover_image, recover_pagecache,
+#                                    ops_then_crash,
 #                                    format_roundtrip, storage_crash) for SECONDS
 #   scripts/fuzz.sh smoke [SECONDS]  every target for SECONDS (default 60) each;
 #                                    without nightly it says so and exits 0
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(recover_image ops_then_crash format_roundtrip storage_crash)
+TARGETS=(recover_image recover_pagecache ops_then_crash format_roundtrip storage_crash)
 
 have_nightly() { rustup toolchain list 2>/dev/null | grep -q '^nightly'; }
 

@@ -112,6 +112,16 @@ pub struct Config {
     /// no pinned thread can still read it; the collector batches such garbage, 64
     /// objects per thread). 0 keeps nothing resident. **Default 1 GiB**.
     pub cache_capacity_bytes: u64,
+    /// Page cache: write a snapshot (the page table's disk pointers, freed ids, id
+    /// lease and roots; never decoded pages) after this many bytes of log became
+    /// stable since the last one, so that an open replays at most about this much of
+    /// the log's tail instead of all of it. Taken inline by the update, `flush` or
+    /// `maintenance` call that finds it due (no thread is spawned); costs reading the
+    /// previous snapshot and this much log, and writing the new snapshot (about 50
+    /// bytes per page) with two syncs. 0: only when
+    /// [`PageCache::snapshot`](crate::PageCache::snapshot) is called. **Default 32
+    /// MiB**.
+    pub snapshot_every_bytes: u64,
     /// Open to read only, writing nothing: not to the log, its blob files or its
     /// segment table, not even what an open zeroes after a crash, and not a new log
     /// or page cache where there is none (a directory without a log is `Error::Io`,
@@ -136,6 +146,7 @@ impl Default for Config {
             consolidate_after_deltas: 8,
             consolidate_after_bytes: 512,
             cache_capacity_bytes: 1 << 30,
+            snapshot_every_bytes: 32 << 20,
             read_only: false,
         }
     }
@@ -225,6 +236,12 @@ impl Config {
     /// Sets `consolidate_after_deltas` (the page cache's chain-length threshold).
     pub fn consolidate_after_deltas(mut self, deltas: usize) -> Config {
         self.consolidate_after_deltas = deltas;
+        self
+    }
+
+    /// Sets `snapshot_every_bytes` (0: snapshots only on demand).
+    pub fn snapshot_every(mut self, bytes: u64) -> Config {
+        self.snapshot_every_bytes = bytes;
         self
     }
 

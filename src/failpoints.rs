@@ -64,6 +64,8 @@ pub const REGISTRY: &[&str] = &[
     "small_file::replace::sync",
     "small_file::replace::sync_dir",
     "small_file::replace::write",
+    "snapshot::remove::file",
+    "snapshot::write::start",
 ];
 
 /// Marks a failpoint named by a string literal that must be in [`REGISTRY`]. Expands

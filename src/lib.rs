@@ -34,7 +34,8 @@ pub use log::{
     SEGMENT_TABLE_FILE, Stats,
 };
 pub use pagecache::{
-    BatchUpdate, Materializer, PageBatch, PageCache, PageCacheStats, PageId, PageRef, Update,
+    AppendBytes, BatchUpdate, Materializer, PageBatch, PageCache, PageCacheStats, PageId, PageRef,
+    Update,
 };
 
 /// The README's examples, compiled and run as doctests so they cannot rot.

@@ -12,10 +12,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod common;
+use common::Numbers;
+
 use pagelog::LOG_FILE;
 use pagelog::internals::blob::blob_name;
 use pagelog::io::{OpenMode, SimStorage, Storage};
-use pagelog::{Config, Kind, Log, RecoveryMode, SegmentMode};
+use pagelog::{Config, Kind, Log, PageCache, RecoveryMode, SegmentMode};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -54,6 +57,12 @@ fn recover_image_corpus_replays_clean() {
 fn ops_then_crash_corpus_replays_clean() {
     let n = replay("ops_then_crash", pagelog::fuzzing::ops_then_crash);
     assert!(n >= 3, "the committed seed corpus is missing ({n} files)");
+}
+
+#[test]
+fn recover_pagecache_corpus_replays_clean() {
+    let n = replay("recover_pagecache", pagelog::fuzzing::recover_pagecache);
+    assert!(n >= 6, "the committed seed corpus is missing ({n} files)");
 }
 
 #[test]
@@ -232,9 +241,56 @@ fn format_seeds() {
     write("format_roundtrip", "text", text);
 }
 
+/// `recover_pagecache` inputs: damage records `[what, offset lo, offset hi, xor]`
+/// after the selector, or (selector high bit) a whole snapshot file; see its module
+/// doc.
+fn pagecache_seeds() {
+    let damaged: [(&str, &[u8]); 6] = [
+        ("intact-gc", &[0]),
+        ("intact-linear", &[1]),
+        ("newer-snapshot-flip", &[2, 0, 40, 0, 0x10]),
+        ("both-snapshots-flip", &[4, 0, 9, 0, 1, 1, 60, 0, 0x80]),
+        ("newer-snapshot-cut", &[6, 3, 30, 0, 0]),
+        ("log-flip", &[8, 2, 0, 2, 4]),
+    ];
+    for (name, input) in damaged {
+        write("recover_pagecache", name, input);
+    }
+    // Whole snapshot files of a store like the body's (1 KiB segments, Gc).
+    let config = Config {
+        segment_size_bytes: 1024,
+        io_buf_size_bytes: 1024,
+        io_bufs: 2,
+        blob_threshold_bytes: 200,
+        snapshot_every_bytes: 0,
+        ..Config::default()
+    };
+    let disk = SimStorage::new(3);
+    let pc = PageCache::open(config, Arc::new(disk.clone()), Numbers).expect("open");
+    let a = pc.allocate(vec![1, 2, 3]).expect("allocate");
+    pc.allocate(vec![4]).expect("allocate");
+    pc.link(&a, vec![5]).expect("link");
+    pc.cas_root("r", None, Some(a.pid()))
+        .expect("root")
+        .expect("set");
+    pc.flush().expect("flush");
+    let lsn = pc.snapshot().expect("snapshot");
+    let bytes = disk
+        .read_file(&pagelog::pagecache::snapshot::file_name(lsn))
+        .expect("snapshot file");
+    let whole = |b: &[u8]| [&[0x80][..], b].concat();
+    write("recover_pagecache", "snapshot-whole", &whole(&bytes));
+    write(
+        "recover_pagecache",
+        "snapshot-half",
+        &whole(&bytes[..bytes.len() / 2]),
+    );
+}
+
 #[test]
 #[ignore = "writes the committed seed corpora; run after a format change"]
 fn write_seed_corpora() {
+    pagecache_seeds();
     recover_image_seeds();
     ops_seeds();
     format_seeds();

@@ -27,8 +27,7 @@ use pagelog::internals::{blob, table};
 use pagelog::io::{OpenMode, StdStorage, Storage};
 use pagelog::pagecache::conf;
 use pagelog::{
-    Config, Error, LOG_FILE, Log, Materializer, PageCache, RecoveryMode, SEGMENT_TABLE_FILE,
-    SegmentMode,
+    Config, Error, LOG_FILE, Log, PageCache, RecoveryMode, SEGMENT_TABLE_FILE, SegmentMode,
 };
 
 use crate::summary::quote;
@@ -435,27 +434,7 @@ impl View<'_> {
 
 /// Pages as raw bytes: `verify` checks that every fragment reads back and decodes to
 /// something, not what the user's Materializer would make of it.
-struct Raw;
-
-impl Materializer for Raw {
-    type Page = Vec<u8>;
-
-    fn encode(&self, page: &Vec<u8>) -> Vec<u8> {
-        page.clone()
-    }
-
-    fn decode(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        Some(bytes.to_vec())
-    }
-
-    fn merge(&self, base: &mut Vec<u8>, delta: &Vec<u8>) {
-        base.extend_from_slice(delta);
-    }
-
-    fn size_in_bytes(&self, page: &Vec<u8>) -> usize {
-        page.len()
-    }
-}
+use pagelog::AppendBytes as Raw;
 
 /// Runs `verify`: exit 0 if nothing is damaged, 1 on damage, 2 if the directory
 /// could not be read at all (missing, in use, IO error).

@@ -9,25 +9,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::sim;
-use pagelog::{Config, Log, Materializer, PageCache};
+use pagelog::{Config, Log, PageCache};
 
-struct Bytes;
-
-impl Materializer for Bytes {
-    type Page = Vec<u8>;
-    fn encode(&self, p: &Vec<u8>) -> Vec<u8> {
-        p.clone()
-    }
-    fn decode(&self, b: &[u8]) -> Option<Vec<u8>> {
-        Some(b.to_vec())
-    }
-    fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) {
-        base.extend_from_slice(d);
-    }
-    fn size_in_bytes(&self, p: &Vec<u8>) -> usize {
-        p.len()
-    }
-}
+use pagelog::AppendBytes as Bytes;
 
 /// Small segments, so a short workload spans several and Gc frees some.
 fn config() -> Config {

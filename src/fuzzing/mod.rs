@@ -5,6 +5,9 @@
 //! - [`recover_image`]: recovery of a log and blob files shaped by the input, or of
 //!   a seeded workload's log damaged where the input says, checked against the
 //!   undamaged log's messages;
+//! - [`recover_pagecache`]: a page cache's open from snapshots and a log damaged
+//!   where the input says (or a snapshot file that is the input), checked against
+//!   the workload's model and a full replay of the log;
 //! - [`ops_then_crash`]: a simulation run (operations, power cuts) checked by the
 //!   oracle;
 //! - [`format_roundtrip`]: header decoding of arbitrary bytes, and round trips;
@@ -21,6 +24,8 @@ mod format_roundtrip;
 mod ops_then_crash;
 #[cfg(not(loom))]
 mod recover_image;
+#[cfg(not(loom))]
+mod recover_pagecache;
 mod storage_crash;
 
 pub use format_roundtrip::format_roundtrip;
@@ -28,4 +33,6 @@ pub use format_roundtrip::format_roundtrip;
 pub use ops_then_crash::ops_then_crash;
 #[cfg(not(loom))]
 pub use recover_image::recover_image;
+#[cfg(not(loom))]
+pub use recover_pagecache::recover_pagecache;
 pub use storage_crash::storage_crash;

@@ -307,6 +307,27 @@ impl Log {
         self.inner.space.lock().accountant().deaths_pending()
     }
 
+    /// The storage the log lives in.
+    pub(crate) fn storage(&self) -> &dyn Storage {
+        self.inner.storage.as_ref()
+    }
+
+    /// The lsns of the segments in the log now, ascending.
+    pub(crate) fn segment_lsns(&self) -> Vec<Lsn> {
+        let space = self.inner.space.lock();
+        space
+            .accountant()
+            .segments()
+            .into_iter()
+            .map(|(lsn, _)| lsn)
+            .collect()
+    }
+
+    /// Poisons the log with `error` (an IO error met outside the log's own calls).
+    pub(crate) fn fail(&self, error: Error) -> Error {
+        self.inner.fail(error)
+    }
+
     /// Whether the log was opened read-only.
     pub(crate) fn is_read_only(&self) -> bool {
         self.inner.read_only

@@ -27,6 +27,7 @@
 
 use std::collections::BTreeSet;
 
+use super::checkpoint::{self, Restored};
 use super::conf;
 use super::evict::{Evictor, Seen};
 use super::ids::Ids;
@@ -34,7 +35,6 @@ use super::intent::Decision;
 use super::materializer::Materializer;
 use super::page_ref::{PageId, PageRef, Update};
 use super::pagein::materialize;
-use super::recover::rebuild;
 use super::roots::Roots;
 use super::stats::{Counter, Counters, PageCacheStats};
 use super::table::Table;
@@ -42,7 +42,7 @@ use super::view::{Frag, Resident, View};
 use crate::config::Config;
 use crate::error::Result;
 use crate::io::Storage;
-use crate::log::{Kind, Log, Reservation};
+use crate::log::{Kind, Log, Lsn, Reservation};
 use crate::sync::epoch::{self, Guard, Shared};
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 
@@ -52,14 +52,7 @@ use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// let first = pc.allocate(b"first".to_vec())?;
@@ -76,14 +69,7 @@ pub const FIRST_PAGE: PageId = 4;
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// use pagelog::pagecache::RESIDENT_OVERHEAD_BYTES;
@@ -107,14 +93,7 @@ const MAX_CONTENDED: usize = 16;
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// use pagelog::Update;
@@ -140,6 +119,20 @@ pub struct PageCache<M: Materializer> {
     /// Bytes charged for resident pages, wrapping; read as signed (module doc).
     resident: AtomicU64,
     evictor: Evictor,
+    /// Held while a snapshot is taken (`checkpoint.rs`).
+    pub(super) snapshotting: Mutex<()>,
+    /// The lsn at which the next snapshot is due (`Lsn::MAX`: only on demand).
+    snapshot_due: AtomicU64,
+    /// What the open restored from.
+    restored: Restored,
+}
+
+/// When the snapshot after one at `lsn` is due, for snapshots every `every` bytes.
+fn due(lsn: Lsn, every: u64) -> Lsn {
+    match every {
+        0 => Lsn::MAX,
+        n => lsn.saturating_add(n),
+    }
 }
 
 impl<M: Materializer> std::fmt::Debug for PageCache<M> {
@@ -176,14 +169,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// let disk = SimStorage::new(7); // or pagelog::io::StdStorage::open(dir)?
     /// let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"kept".to_vec())?;
@@ -197,8 +183,17 @@ impl<M: Materializer> PageCache<M> {
         let check =
             move |s: &dyn Storage, log_exists| conf::check_or_write(s, &checked, log_exists);
         let log = Log::open_checked(config, storage, &check)?;
+        let (replay, restored) = checkpoint::restore(&log, FIRST_PAGE)?;
+        let every = log.config().snapshot_every_bytes;
+        let mut snapshot_at = restored.snapshot.unwrap_or(0);
+        if !log.is_read_only() {
+            checkpoint::remove_stale(&log, &restored)?;
+            if every > 0 && replay.lsn - snapshot_at >= every {
+                snapshot_at = checkpoint::write(&log, &replay, restored.snapshot)?;
+            }
+        }
         let table = Table::default();
-        let rebuilt = rebuild(&log, &table, FIRST_PAGE)?;
+        let rebuilt = replay.install(&table, FIRST_PAGE)?;
         Ok(PageCache {
             log,
             m,
@@ -210,6 +205,9 @@ impl<M: Materializer> PageCache<M> {
             ids: Ids::recovered(rebuilt.leased),
             resident: AtomicU64::new(0),
             evictor: Evictor::default(),
+            snapshotting: Mutex::new(()),
+            snapshot_due: AtomicU64::new(due(snapshot_at, every)),
+            restored,
         })
     }
 
@@ -220,14 +218,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// let dir = tempfile::tempdir().expect("a temporary directory");
     /// let pc = PageCache::open_dir(dir.path(), Bytes)?;
     /// pc.allocate(b"on real files".to_vec())?;
@@ -248,14 +239,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// pc.allocate(b"x".to_vec())?;
@@ -273,14 +257,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"x".to_vec())?;
@@ -291,6 +268,9 @@ impl<M: Materializer> PageCache<M> {
     /// ```
     pub fn stats(&self) -> PageCacheStats {
         let mut stats = self.counters.snapshot();
+        stats.open_snapshot = self.restored.snapshot;
+        stats.open_replayed = self.restored.replayed;
+        stats.open_snapshots_skipped = self.restored.skipped.len() as u64;
         stats.resident_bytes = self.resident_now().max(0).unsigned_abs();
         stats
     }
@@ -303,14 +283,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(SimStorage::new(1)), Bytes)?;
     /// let a = pc.allocate(b"a".to_vec())?;
     /// let b = pc.allocate(b"b".to_vec())?;
@@ -330,14 +303,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"durable".to_vec())?;
@@ -348,7 +314,9 @@ impl<M: Materializer> PageCache<M> {
     /// # Ok::<(), pagelog::Error>(())
     /// ```
     pub fn flush(&self) -> Result<()> {
-        self.log.flush().map(|_| ())
+        self.log.flush()?;
+        self.after_update(Lsn::MAX);
+        Ok(())
     }
 
     /// Flushes and closes the log; see [`Log::close`].
@@ -357,14 +325,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"closed".to_vec())?;
@@ -384,14 +345,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// pc.allocate(b"never flushed".to_vec())?;
@@ -411,14 +365,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"x".to_vec())?;
@@ -505,14 +452,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let a = pc.allocate(b"a".to_vec())?;
@@ -533,14 +473,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// match pc.try_allocate(b"x".to_vec()) {
@@ -562,14 +495,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// use pagelog::Update;
@@ -596,14 +522,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"a".to_vec())?;
@@ -629,14 +548,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// use pagelog::Update;
@@ -662,14 +574,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"old".to_vec())?;
@@ -693,14 +598,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"x".to_vec())?;
@@ -718,14 +616,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"x".to_vec())?;
@@ -774,9 +665,11 @@ impl<M: Materializer> PageCache<M> {
         let view = View::based(version, frag_of(&r, &bytes, true), Some(resident));
         let swapped = self.table.cas(pid, current, view, &guard)?;
         assert!(swapped.is_ok(), "page id {pid} was handed out twice");
+        let lsn = r.lsn();
         r.complete()?;
         self.counters.bump(Counter::Applied);
         self.account(pid, was, now);
+        self.after_update(lsn);
         Ok(PageRef::new(pid, version, value))
     }
 
@@ -831,12 +724,14 @@ impl<M: Materializer> PageCache<M> {
         let version = new.version;
         match self.table.cas(pid, shared, new, &guard)? {
             Ok(_) => {
+                let lsn = r.lsn();
                 r.complete()?;
                 if consolidate {
                     self.counters.bump(Counter::Consolidations);
                 }
                 self.counters.bump(Counter::Applied);
                 self.account(pid, was, now);
+                self.after_update(lsn);
                 Ok(Update::Applied(Some(PageRef::new(pid, version, value))))
             }
             Err(_) => {
@@ -887,9 +782,11 @@ impl<M: Materializer> PageCache<M> {
         let version = new.version;
         match self.table.cas(pid, shared, new, &guard)? {
             Ok(_) => {
+                let lsn = r.lsn();
                 r.complete()?;
                 self.counters.bump(Counter::Applied);
                 self.account(pid, was, now);
+                self.after_update(lsn);
                 Ok(Update::Applied(Some(PageRef::new(pid, version, value))))
             }
             Err((_, rejected)) => {
@@ -925,10 +822,12 @@ impl<M: Materializer> PageCache<M> {
             .cas(pid, shared, View::freed(view.version + 1), &guard)?
         {
             Ok(_) => {
+                let lsn = r.lsn();
                 r.complete()?;
                 self.counters.bump(Counter::Applied);
                 self.account(pid, view.charge(), 0);
                 self.free.lock().insert(pid);
+                self.after_update(lsn);
                 Ok(Update::Applied(None))
             }
             Err(_) => {
@@ -972,6 +871,18 @@ impl<M: Materializer> PageCache<M> {
     /// The counters.
     pub(super) fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The lsn at which the next snapshot is due.
+    pub(super) fn snapshot_due(&self) -> Lsn {
+        self.snapshot_due.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot at `lsn` was written: the next is due `snapshot_every_bytes` later.
+    pub(super) fn snapshot_written(&self, lsn: Lsn) {
+        let every = self.log.config().snapshot_every_bytes;
+        self.snapshot_due.store(due(lsn, every), Ordering::Relaxed);
+        self.counters.bump(Counter::Snapshots);
     }
 
     /// Counts an applied batch of `applied` updates, `consolidated` of them links

@@ -29,14 +29,7 @@ use crate::io::{Storage, small_file};
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// let dir = tempfile::tempdir().expect("a temporary directory");
 /// PageCache::open_dir(dir.path(), Bytes)?.close()?;
 /// let text = std::fs::read_to_string(dir.path().join(pagelog::pagecache::CONF_FILE)).unwrap();

@@ -56,14 +56,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(SimStorage::new(1)), Bytes)?;
     /// let cold = pc.allocate(vec![1; 100])?;
     /// let mut hot = pc.allocate(vec![0])?;
@@ -90,6 +83,7 @@ impl<M: Materializer> PageCache<M> {
             }
         }
         self.counters().add(Counter::GcRewrites, rewritten as u64);
+        self.after_update(crate::log::Lsn::MAX);
         Ok(rewritten)
     }
 
@@ -105,14 +99,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(SimStorage::new(1)), Bytes)?;
     /// let pages: Vec<_> = (0..200u8).map(|i| pc.allocate(vec![i; 64])).collect::<Result<_, _>>()?;
     /// for p in pages.iter().step_by(2) {

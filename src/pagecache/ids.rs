@@ -29,14 +29,7 @@ pub const IDS_PID: PageId = 2;
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// let before = pc.log().stats().syncs;
@@ -92,14 +85,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let a = pc.generate_id()?;
@@ -119,14 +105,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// match pc.try_generate_id() {

@@ -61,3 +61,40 @@ pub trait Materializer: Send + Sync + 'static {
     /// decoded (the page cache adds its own fixed cost per resident page).
     fn size_in_bytes(&self, page: &Self::Page) -> usize;
 }
+
+/// The simplest page type: a page is bytes, and a delta is bytes appended to it (so
+/// a page is the concatenation of its base and deltas in the order they were
+/// linked). Enough for pages that are logs or buffers, for trying the page cache,
+/// and for tools that read a page cache without knowing its page type (pages
+/// come back as the bytes their fragments hold, merged by appending).
+///
+/// ```rust
+/// use pagelog::{AppendBytes, Materializer};
+///
+/// let mut page = b"base".to_vec();
+/// AppendBytes.merge(&mut page, &b"+delta".to_vec());
+/// assert_eq!(page, b"base+delta");
+/// assert_eq!(AppendBytes.decode(&AppendBytes.encode(&page)), Some(page));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendBytes;
+
+impl Materializer for AppendBytes {
+    type Page = Vec<u8>;
+
+    fn encode(&self, page: &Vec<u8>) -> Vec<u8> {
+        page.clone()
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        Some(bytes.to_vec())
+    }
+
+    fn merge(&self, base: &mut Vec<u8>, delta: &Vec<u8>) {
+        base.extend_from_slice(delta);
+    }
+
+    fn size_in_bytes(&self, page: &Vec<u8>) -> usize {
+        page.len()
+    }
+}

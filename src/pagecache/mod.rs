@@ -19,13 +19,18 @@
 //! - `gc`: rewriting the pages that pin sparse segments ([`PageCache::maintenance`],
 //!   [`PageCache::compact`]);
 //! - `pagein`: reading a page's fragments back, checked;
-//! - `recover`: rebuilding the page table from the log at open;
+//! - `recover`: the fold of the log into the page table's state (a [`recover::Replay`]);
+//! - `snapshot`: that state written down at an lsn, the snapshot file;
+//! - `checkpoint`: taking snapshots ([`PageCache::snapshot`]) and restoring from the
+//!   newest usable one at open;
 //! - `stats`: per-instance counters ([`PageCacheStats`]).
 
 #[doc(hidden)]
 pub mod batch;
 #[doc(hidden)]
 pub mod cache;
+#[doc(hidden)]
+pub mod checkpoint;
 #[doc(hidden)]
 pub mod conf;
 #[doc(hidden)]
@@ -47,6 +52,8 @@ pub mod recover;
 #[doc(hidden)]
 pub mod roots;
 #[doc(hidden)]
+pub mod snapshot;
+#[doc(hidden)]
 pub mod stats;
 #[doc(hidden)]
 pub mod table;
@@ -58,7 +65,8 @@ pub use cache::{FIRST_PAGE, PageCache, RESIDENT_OVERHEAD_BYTES};
 pub use conf::CONF_FILE;
 pub use gc::MAX_REWRITES_PER_CALL;
 pub use ids::IDS_PER_LEASE;
-pub use materializer::Materializer;
+pub use materializer::{AppendBytes, Materializer};
 pub use page_ref::{PageId, PageRef, Update};
 pub use roots::{MAX_ROOT_NAME, RootSwap, Roots};
+pub use snapshot::SNAPSHOT_PREFIX;
 pub use stats::PageCacheStats;

@@ -10,14 +10,7 @@ use crate::sync::Arc;
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// let id: pagelog::PageId = pc.allocate(b"x".to_vec())?.pid();
@@ -33,14 +26,7 @@ pub type PageId = u64;
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// let page = pc.allocate(b"x".to_vec())?;
@@ -81,14 +67,7 @@ impl<P> PageRef<P> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"x".to_vec())?;
@@ -105,14 +84,7 @@ impl<P> PageRef<P> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"x".to_vec())?;
@@ -130,14 +102,7 @@ impl<P> PageRef<P> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"x".to_vec())?;
@@ -168,14 +133,7 @@ impl<P> std::ops::Deref for PageRef<P> {
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// use pagelog::Update;
@@ -212,14 +170,7 @@ impl<P, T> Update<P, T> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let page = pc.allocate(b"a".to_vec())?;

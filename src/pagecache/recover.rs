@@ -1,15 +1,24 @@
-//! Rebuilding the page table from the log at open.
+//! Rebuilding the page table from the log at open, and the state a snapshot holds.
 //!
-//! The log's messages are replayed in lsn order; for each page id at or above
-//! [`FIRST_PAGE`](super::FIRST_PAGE): a Replace resets the page to that base, an
-//! Append adds a delta, a Free frees the id. Only disk pointers are kept: no page is
-//! read or decoded at open (a page is read on its first `get`).
+//! A [`Replay`] is the fold of the log's messages, in lsn order, into what the page
+//! cache needs: for each page id at or above [`FIRST_PAGE`](super::FIRST_PAGE), a
+//! Replace resets the page to that base, an Append adds a delta, a Free frees the id;
+//! below it, the newest roots and the highest id lease. Only disk pointers are kept:
+//! no page is read or decoded at open (a page is read on its first `get`).
+//!
+//! The fold is a pure function of the messages below its `lsn`, so it can stop at any
+//! lsn, be written down (`snapshot.rs`) and go on later from the messages at or past
+//! that lsn: the state it reaches is the same as a fold of the whole log (I7). This is
+//! what makes a snapshot plus the log's tail equal to a full replay.
 //!
 //! In Gc mode the log reclaims superseded messages, so the replay can meet a delta
 //! whose base was reclaimed because a later Replace or Free superseded both: such a
 //! delta is dropped when that later message arrives. A delta that nothing later
 //! explains (a page whose chain has no base at the end) is damage:
-//! `Error::Corruption` naming the page.
+//! `Error::Corruption` naming the page. The same holds after a snapshot: a message
+//! the snapshot points at is reclaimed only once a later message supersedes it, and
+//! that message is past the snapshot (else the snapshot would not point there), so
+//! the tail's replay replaces the pointer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,17 +28,32 @@ use super::roots::{self, ROOTS_PID, Roots};
 use super::table::Table;
 use super::view::{Frag, View};
 use crate::error::{Error, Result};
-use crate::log::{Kind, LOG_FILE, Log, Message};
+use crate::log::{Kind, LOG_FILE, Log, Lsn, Message};
 use crate::sync::epoch;
 
 /// One page as the replay has it so far.
-#[derive(Debug, Default)]
-struct Building {
-    updates: u64,
-    frags: Vec<Frag>,
-    /// The chain starts with a delta (its base was not seen): fine only if a later
-    /// base or free resets it.
-    orphan: Option<u64>,
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Building {
+    /// Messages seen for the page (its version once recovered).
+    pub updates: u64,
+    /// Base first, then deltas, in lsn order; empty when freed.
+    pub frags: Vec<Frag>,
+    /// The chain starts with a delta (its base was not seen), at this file offset:
+    /// fine only if a later base or free resets it.
+    pub orphan: Option<u64>,
+}
+
+/// The fold of every message below `lsn`; see the module doc.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Replay {
+    /// Every message below this lsn is folded in, none at or past it.
+    pub lsn: Lsn,
+    /// The pages seen, by id.
+    pub pages: BTreeMap<PageId, Building>,
+    /// The named roots of the newest roots message.
+    pub roots: Roots,
+    /// The highest id lease end (0: none).
+    pub leased: u64,
 }
 
 /// What the replay found besides the pages.
@@ -45,17 +69,41 @@ pub struct Rebuilt {
     pub leased: u64,
 }
 
-/// The page cache's own records (below the first page id) as the replay has them.
-#[derive(Debug, Default)]
-struct Own {
-    roots: Roots,
-    leased: u64,
-}
+impl Replay {
+    /// Folds in every message of `log` from `self.lsn` up to `upto` (exclusive; a
+    /// stable lsn of `log`, read before this call, so every message below it is
+    /// durable and whole); ids below `first` are not pages. Returns how many messages
+    /// it folded in.
+    pub fn extend(&mut self, log: &Log, first: PageId, upto: Lsn) -> Result<u64> {
+        let mut folded = 0;
+        if upto <= self.lsn {
+            return Ok(0);
+        }
+        for m in log.iter_from(self.lsn)? {
+            let m = m?;
+            if m.lsn() >= upto {
+                break;
+            }
+            self.apply(&m, first)?;
+            folded += 1;
+        }
+        self.lsn = upto;
+        Ok(folded)
+    }
 
-impl Own {
+    /// Folds in one message.
+    pub fn apply(&mut self, m: &Message, first: PageId) -> Result<()> {
+        assert!(m.lsn() >= self.lsn, "replay out of lsn order");
+        if m.pid >= first {
+            apply(self.pages.entry(m.pid).or_default(), m)
+        } else {
+            self.apply_own(m)
+        }
+    }
+
     /// Takes in a message below the first page id: the roots or an id lease, each
     /// under its own id and kind; anything else there is damage.
-    fn apply(&mut self, m: &Message) -> Result<()> {
+    fn apply_own(&mut self, m: &Message) -> Result<()> {
         let at = m.pointer.file_offset;
         match (m.pid, m.kind) {
             (ROOTS_PID, Kind::Meta) => self.roots = roots::decode(&m.value, at)?,
@@ -75,45 +123,53 @@ impl Own {
         }
         Ok(())
     }
-}
 
-/// Replays `log` into `table` (empty); ids below `first` are not pages.
-pub fn rebuild<P>(log: &Log, table: &Table<P>, first: PageId) -> Result<Rebuilt> {
-    let mut pages: BTreeMap<PageId, Building> = BTreeMap::new();
-    let mut own = Own::default();
-    for m in log.iter_from(0)? {
-        let m = m?;
-        if m.pid >= first {
-            apply(pages.entry(m.pid).or_default(), &m)?;
-        } else {
-            own.apply(&m)?;
-        }
-    }
-    let next_pid = pages.keys().next_back().map_or(first, |&p| p + 1);
-    let mut free: BTreeSet<PageId> = (first..next_pid).collect();
-    let guard = epoch::pin();
-    for (pid, b) in pages {
-        if let Some(offset) = b.orphan {
-            return Err(Error::corruption(
+    /// Fails if the fold, taken as the whole log, leaves a page whose chain has no
+    /// base (a delta nothing later explained): `Error::Corruption` naming it.
+    pub fn check(&self) -> Result<()> {
+        let orphan = self
+            .pages
+            .iter()
+            .find_map(|(pid, b)| b.orphan.map(|o| (pid, o)));
+        match orphan {
+            None => Ok(()),
+            Some((pid, offset)) => Err(Error::corruption(
                 LOG_FILE,
                 offset,
                 format!("page {pid}: a delta with no base before it in the log"),
-            ));
+            )),
         }
-        let view = View::recovered(b.updates, b.frags);
-        if !view.is_free() {
-            free.remove(&pid);
-        }
-        let empty = table.load(pid, &guard)?;
-        let installed = table.cas(pid, empty, view, &guard)?;
-        assert!(installed.is_ok(), "page {pid} rebuilt twice");
     }
-    Ok(Rebuilt {
-        next_pid,
-        free,
-        roots: own.roots,
-        leased: own.leased,
-    })
+
+    /// Installs the pages into `table` (empty); ids below `first` are not pages.
+    pub fn install<P>(self, table: &Table<P>, first: PageId) -> Result<Rebuilt> {
+        self.check()?;
+        let next_pid = self.pages.keys().next_back().map_or(first, |&p| p + 1);
+        let mut free: BTreeSet<PageId> = (first..next_pid).collect();
+        let guard = epoch::pin();
+        for (pid, b) in self.pages {
+            let view = View::recovered(b.updates, b.frags);
+            if !view.is_free() {
+                free.remove(&pid);
+            }
+            let empty = table.load(pid, &guard)?;
+            let installed = table.cas(pid, empty, view, &guard)?;
+            assert!(installed.is_ok(), "page {pid} rebuilt twice");
+        }
+        Ok(Rebuilt {
+            next_pid,
+            free,
+            roots: self.roots,
+            leased: self.leased,
+        })
+    }
+}
+
+/// Replays all of `log` into `table` (empty); ids below `first` are not pages.
+pub fn rebuild<P>(log: &Log, table: &Table<P>, first: PageId) -> Result<Rebuilt> {
+    let mut replay = Replay::default();
+    replay.extend(log, first, log.stable_lsn())?;
+    replay.install(table, first)
 }
 
 /// Applies one recovered message to its page.

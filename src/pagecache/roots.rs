@@ -29,14 +29,7 @@ pub const ROOTS_PID: PageId = 1;
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// let long = "x".repeat(pagelog::pagecache::MAX_ROOT_NAME + 1);
@@ -51,14 +44,7 @@ pub const MAX_ROOT_NAME: usize = u16::MAX as usize;
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// pc.cas_root("a", None, Some(4))?.unwrap();
@@ -75,14 +61,7 @@ pub type Roots = BTreeMap<String, PageId>;
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// let swap: pagelog::pagecache::RootSwap = pc.cas_root("tree", None, Some(4))?;
@@ -145,14 +124,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// assert_eq!(pc.root("tree"), None);
@@ -170,14 +142,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// pc.cas_root("b", None, Some(5))?.unwrap();
@@ -199,14 +164,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// let leaf = pc.allocate(b"leaf".to_vec())?;
@@ -232,14 +190,7 @@ impl<M: Materializer> PageCache<M> {
     /// # use std::sync::Arc;
     /// # use pagelog::io::SimStorage;
     /// # use pagelog::{Config, Materializer, PageCache};
-    /// # struct Bytes;
-    /// # impl Materializer for Bytes {
-    /// #     type Page = Vec<u8>;
-    /// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-    /// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-    /// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-    /// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-    /// # }
+    /// # use pagelog::AppendBytes as Bytes;
     /// # let disk = SimStorage::new(1);
     /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
     /// match pc.try_cas_root("tree", None, Some(4)) {

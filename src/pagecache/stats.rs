@@ -8,14 +8,7 @@ use crate::sync::{CounterU64, Ordering};
 /// # use std::sync::Arc;
 /// # use pagelog::io::SimStorage;
 /// # use pagelog::{Config, Materializer, PageCache};
-/// # struct Bytes;
-/// # impl Materializer for Bytes {
-/// #     type Page = Vec<u8>;
-/// #     fn encode(&self, p: &Vec<u8>) -> Vec<u8> { p.clone() }
-/// #     fn decode(&self, b: &[u8]) -> Option<Vec<u8>> { Some(b.to_vec()) }
-/// #     fn merge(&self, base: &mut Vec<u8>, d: &Vec<u8>) { base.extend_from_slice(d) }
-/// #     fn size_in_bytes(&self, p: &Vec<u8>) -> usize { p.len() }
-/// # }
+/// # use pagelog::AppendBytes as Bytes;
 /// # let disk = SimStorage::new(1);
 /// # let pc = PageCache::open(Config::for_simulation(), Arc::new(disk.clone()), Bytes)?;
 /// pc.allocate(b"x".to_vec())?;
@@ -44,6 +37,15 @@ pub struct PageCacheStats {
     /// Pages (and the page cache's own records) rewritten by garbage collection
     /// (`maintenance`, `compact`) so that sparse segments can be reclaimed.
     pub gc_rewrites: u64,
+    /// Snapshots written by this instance (on demand, due, or at open).
+    pub snapshots: u64,
+    /// The lsn of the snapshot this instance's open started from (None: it replayed
+    /// the whole log).
+    pub open_snapshot: Option<u64>,
+    /// Messages the open replayed from the log (after `open_snapshot`).
+    pub open_replayed: u64,
+    /// Snapshots the open skipped as damaged or stale (each also a `log::warn!`).
+    pub open_snapshots_skipped: u64,
     /// Bytes charged for resident pages now (their `Materializer::size_in_bytes`
     /// plus `RESIDENT_OVERHEAD_BYTES` each).
     pub resident_bytes: u64,
@@ -59,6 +61,7 @@ pub struct Counters {
     page_ins: CounterU64,
     evictions: CounterU64,
     gc_rewrites: CounterU64,
+    snapshots: CounterU64,
 }
 
 /// One counter of [`Counters`].
@@ -78,6 +81,8 @@ pub enum Counter {
     Evictions,
     /// See [`PageCacheStats::gc_rewrites`].
     GcRewrites,
+    /// See [`PageCacheStats::snapshots`].
+    Snapshots,
 }
 
 impl Counters {
@@ -96,6 +101,7 @@ impl Counters {
             Counter::PageIns => &self.page_ins,
             Counter::Evictions => &self.evictions,
             Counter::GcRewrites => &self.gc_rewrites,
+            Counter::Snapshots => &self.snapshots,
         };
         cell.fetch_add(n, Ordering::Relaxed);
     }
@@ -111,6 +117,10 @@ impl Counters {
             page_ins: get(&self.page_ins),
             evictions: get(&self.evictions),
             gc_rewrites: get(&self.gc_rewrites),
+            snapshots: get(&self.snapshots),
+            open_snapshot: None,
+            open_replayed: 0,
+            open_snapshots_skipped: 0,
             resident_bytes: 0,
         }
     }

@@ -1,7 +1,7 @@
 //! The page cache's part of the failpoint crash suite (`tests/failpoints.rs` holds the
 //! single test that runs both): a seeded page-cache workload (allocate, link, replace,
 //! free, get through a cache too small to keep every page, named roots, ids, flushes,
-//! closes and power cuts) whose every storage call, its own (`pagecache.conf`) and the
+//! snapshots on demand and every 1,536 bytes, closes and power cuts) whose every storage call, its own (`pagecache.conf`) and the
 //! log's beneath it, the suite cuts the power at in turn.
 //!
 //! After every power cut the page cache is reopened and checked against a model: the
@@ -16,34 +16,12 @@ use std::sync::{Arc, Mutex};
 
 use pagelog::io::SimStorage;
 use pagelog::pagecache::FIRST_PAGE;
-use pagelog::{
-    BatchUpdate, Config, Error, Materializer, PageBatch, PageCache, PageRef, SegmentMode, Update,
-};
+use pagelog::{BatchUpdate, Config, Error, PageBatch, PageCache, PageRef, SegmentMode, Update};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Pages of bytes; a delta is appended (order-sensitive).
-pub struct Bytes;
-
-impl Materializer for Bytes {
-    type Page = Vec<u8>;
-
-    fn encode(&self, page: &Vec<u8>) -> Vec<u8> {
-        page.clone()
-    }
-
-    fn decode(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        Some(bytes.to_vec())
-    }
-
-    fn merge(&self, base: &mut Vec<u8>, delta: &Vec<u8>) {
-        base.extend_from_slice(delta);
-    }
-
-    fn size_in_bytes(&self, page: &Vec<u8>) -> usize {
-        page.len()
-    }
-}
+pub use pagelog::AppendBytes as Bytes;
 
 fn config() -> Config {
     Config {
@@ -54,6 +32,7 @@ fn config() -> Config {
         segment_mode: SegmentMode::Gc,
         consolidate_after_deltas: 3,
         cache_capacity_bytes: 300,
+        snapshot_every_bytes: 1536,
         ..Config::default()
     }
 }
@@ -88,6 +67,9 @@ pub enum Op {
         len: usize,
     },
     Flush,
+    /// `PageCache::snapshot` (snapshots are also taken by themselves every 1,536
+    /// bytes of stable log).
+    Snapshot,
     Crash,
     Close,
 }
@@ -99,7 +81,7 @@ pub fn workload(seed: u64) -> Vec<Op> {
         .map(|_| {
             let which = rng.random_range(0..64);
             let len = rng.random_range(1..130);
-            match rng.random_range(0..43) {
+            match rng.random_range(0..45) {
                 0..=5 => Op::Allocate { len },
                 6..=15 => Op::Link {
                     which,
@@ -113,6 +95,7 @@ pub fn workload(seed: u64) -> Vec<Op> {
                 32..=35 => Op::Flush,
                 36 | 37 => Op::Crash,
                 38..=40 => Op::Batch { which, len },
+                41 | 42 => Op::Snapshot,
                 _ => Op::Close,
             }
         })
@@ -367,6 +350,9 @@ impl Run {
                 pc.flush()?;
                 let now = self.last().clone();
                 self.states = vec![now];
+            }
+            Op::Snapshot => {
+                pc.snapshot()?;
             }
             Op::Crash | Op::Close => unreachable!("handled by the incarnation"),
         }

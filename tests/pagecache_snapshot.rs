@@ -1,0 +1,472 @@
+//! Risk: snapshots make the page cache lose or invent state: a snapshot plus the
+//! log's tail that differs from replaying the whole log, an open that fails (or reads
+//! wrong pages) because a snapshot is damaged, truncated, stale or left by a store
+//! that is gone, a crash while a snapshot is written or an old one removed that loses
+//! anything, or open time that still grows with uptime (sled wrote snapshots only at
+//! open and failed the open on a bad one).
+//!
+//! The oracle is independent of the snapshot code: a model of every page's value
+//! (pages of numbers whose merge appends, so a delta dropped, repeated or reordered
+//! shows), and a full replay of the log, which never reads a snapshot.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use common::Numbers;
+use pagelog::io::{OpenMode, SimStorage, Storage};
+use pagelog::pagecache::FIRST_PAGE;
+use pagelog::pagecache::checkpoint::restore;
+use pagelog::pagecache::recover::Replay;
+use pagelog::pagecache::snapshot::{self, SNAPSHOT_PREFIX};
+use pagelog::pagecache::view::Frag;
+use pagelog::{Config, Error, PageCache, PageRef, SegmentMode, Update};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+type Model = BTreeMap<u64, Vec<u32>>;
+
+fn config(mode: SegmentMode, every: u64) -> Config {
+    Config {
+        segment_mode: mode,
+        snapshot_every_bytes: every,
+        ..Config::for_simulation()
+    }
+}
+
+fn open(config: &Config, disk: &SimStorage) -> PageCache<Numbers> {
+    PageCache::open(config.clone(), Arc::new(disk.clone()), Numbers).expect("open")
+}
+
+/// A seeded single-threaded workload over a page cache, with its model.
+struct Driver {
+    rng: ChaCha8Rng,
+    model: Model,
+    next: u32,
+}
+
+impl Driver {
+    fn new(seed: u64) -> Driver {
+        Driver {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            model: Model::new(),
+            next: 0,
+        }
+    }
+
+    fn numbers(&mut self, most: usize) -> Vec<u32> {
+        let n = self.rng.random_range(1..most);
+        let out = (self.next..self.next + n as u32).collect();
+        self.next += n as u32;
+        out
+    }
+
+    fn pick(&mut self, pc: &PageCache<Numbers>) -> Option<PageRef<Vec<u32>>> {
+        if self.model.is_empty() {
+            return None;
+        }
+        let at = self.rng.random_range(0..self.model.len());
+        let pid = *self.model.keys().nth(at).expect("in range");
+        Some(pc.get(pid).expect("get").expect("a live page"))
+    }
+
+    /// One random update (and now and then a snapshot or GC round).
+    fn step(&mut self, pc: &PageCache<Numbers>) {
+        let roll = self.rng.random_range(0..100);
+        let page = self.pick(pc);
+        match (roll, page) {
+            (0..=14, _) | (_, None) => {
+                let v = self.numbers(6);
+                let p = pc.allocate(v.clone()).expect("allocate");
+                self.model.insert(p.pid(), v);
+            }
+            (15..=69, Some(p)) => {
+                let d = self.numbers(4);
+                let Update::Applied(Some(_)) = pc.link(&p, d.clone()).expect("link") else {
+                    panic!("one writer lost a link");
+                };
+                self.model.get_mut(&p.pid()).expect("live").extend(d);
+            }
+            (70..=84, Some(p)) => {
+                let v = self.numbers(6);
+                let Update::Applied(Some(_)) = pc.replace(&p, v.clone()).expect("replace") else {
+                    panic!("one writer lost a replace");
+                };
+                self.model.insert(p.pid(), v);
+            }
+            (85..=93, Some(p)) => {
+                let Update::Applied(None) = pc.free(&p).expect("free") else {
+                    panic!("one writer lost a free");
+                };
+                self.model.remove(&p.pid());
+            }
+            (94..=95, _) => {
+                let name = format!("r{}", self.rng.random_range(0..3));
+                let now = pc.root(&name);
+                let to = self.model.keys().next().copied();
+                pc.cas_root(&name, now, to)
+                    .expect("cas_root")
+                    .expect("one writer");
+            }
+            (96, _) => {
+                pc.generate_id().expect("id");
+            }
+            (97, _) => {
+                pc.flush().expect("flush");
+                pc.snapshot().expect("snapshot");
+            }
+            _ => {
+                pc.flush().expect("flush");
+                pc.maintenance().expect("maintenance");
+            }
+        }
+    }
+}
+
+/// Every page of `pc` equals the model.
+fn assert_pages(pc: &PageCache<Numbers>, model: &Model, what: &str) {
+    assert_eq!(
+        pc.page_ids(),
+        model.keys().copied().collect::<Vec<_>>(),
+        "{what}: page ids"
+    );
+    for (pid, want) in model {
+        let got = pc.get(*pid).expect("get").expect("a live page");
+        assert_eq!(got.value(), want, "{what}: page {pid}");
+    }
+}
+
+/// What a replay determines about the page cache: each page's fragments (versions
+/// aside: a full replay of a Gc log no longer sees the updates it reclaimed), the
+/// roots and the lease.
+type Shape = (BTreeMap<u64, Vec<Frag>>, Vec<(String, u64)>, u64);
+
+fn shape(r: &Replay) -> Shape {
+    let pages = r.pages.iter().map(|(p, b)| (*p, b.frags.clone())).collect();
+    let roots = r.roots.iter().map(|(n, p)| (n.clone(), *p)).collect();
+    (pages, roots, r.leased)
+}
+
+/// The state a full replay of `pc`'s stable log gives, reading no snapshot.
+fn full_replay(pc: &PageCache<Numbers>) -> Shape {
+    let log = pc.log();
+    let mut r = Replay::default();
+    r.extend(log, FIRST_PAGE, log.stable_lsn()).expect("replay");
+    shape(&r)
+}
+
+fn snapshots(disk: &SimStorage) -> Vec<String> {
+    let mut names: Vec<String> = disk
+        .names()
+        .into_iter()
+        .filter(|n| snapshot::lsn_of(n).is_some())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn snapshot_plus_tail_equals_full_replay() {
+    for mode in [SegmentMode::Gc, SegmentMode::Linear] {
+        for seed in 0..4 {
+            let what = format!("{mode:?} seed {seed}");
+            let config = config(mode, 6 << 10);
+            let mut disk = SimStorage::new(seed);
+            let mut d = Driver::new(seed);
+            let mut used = 0;
+            for round in 0..6 {
+                let pc = open(&config, &disk);
+                used += u64::from(pc.stats().open_snapshot.is_some());
+                assert_pages(&pc, &d.model, &format!("{what} round {round} after open"));
+                for _ in 0..250 {
+                    d.step(&pc);
+                }
+                pc.flush().expect("flush");
+                let (replay, restored) = restore(pc.log(), FIRST_PAGE).expect("restore");
+                assert_eq!(shape(&replay), full_replay(&pc), "{what} round {round}");
+                let again = restore(pc.log(), FIRST_PAGE).expect("restore again").0;
+                assert_eq!(again, replay, "{what}: restoring twice differs (I7)");
+                assert!(restored.skipped.is_empty(), "{what}: {restored:?}");
+                pc.abandon();
+                disk = disk.crash();
+            }
+            assert!(
+                used >= 4,
+                "{what}: opens started from a snapshot only {used} times"
+            );
+            // The new one, the one it was built from, and one whose removal (not
+            // synced: it is harmless) the power cut undid.
+            assert!(
+                snapshots(&disk).len() <= 3,
+                "{what}: old snapshots pile up: {:?}",
+                snapshots(&disk)
+            );
+        }
+    }
+}
+
+#[test]
+fn open_replays_a_tail_bounded_by_the_snapshot_interval_not_by_uptime() {
+    let every = 8 << 10;
+    let config = config(SegmentMode::Gc, every);
+    let mut disk = SimStorage::new(7);
+    let mut d = Driver::new(7);
+    let mut tails = Vec::new();
+    let mut written = 0;
+    for round in 0..24 {
+        let pc = open(&config, &disk);
+        let stats = pc.stats();
+        let tip = pc.log().recovery().tip;
+        if round >= 2 {
+            let from = stats
+                .open_snapshot
+                .expect("a snapshot after the first rounds");
+            assert!(
+                tip - from <= 2 * every,
+                "round {round}: {} bytes of tail replayed",
+                tip - from
+            );
+            tails.push(stats.open_replayed);
+        }
+        assert_pages(&pc, &d.model, &format!("round {round}"));
+        for i in 0..400 {
+            d.step(&pc);
+            if i % 50 == 49 {
+                pc.flush().expect("flush");
+            }
+        }
+        pc.flush().expect("flush");
+        written += pc.stats().applied;
+        pc.abandon();
+        disk = disk.crash();
+    }
+    let most = *tails.iter().max().expect("rounds");
+    eprintln!("messages replayed at open: at most {most} of {written} updates written");
+    assert!(
+        most * 10 < written,
+        "open replayed {most} messages of {written}"
+    );
+}
+
+/// A small store with two snapshots and a log tail past the newer one, flushed; its
+/// model and the snapshots' names, oldest first.
+fn small_store() -> (SimStorage, Config, Model, Vec<String>) {
+    let config = config(SegmentMode::Gc, 0);
+    let disk = SimStorage::new(11);
+    let pc = open(&config, &disk);
+    let mut d = Driver::new(11);
+    for _ in 0..2 {
+        for _ in 0..12 {
+            d.step(&pc);
+        }
+        pc.flush().expect("flush");
+        pc.snapshot().expect("snapshot");
+    }
+    for _ in 0..6 {
+        d.step(&pc);
+    }
+    pc.close().expect("close");
+    let names = snapshots(&disk);
+    assert_eq!(names.len(), 2, "{names:?}");
+    (disk, config, d.model, names)
+}
+
+/// Opens read-only (so the store is the same for every case) and checks the pages.
+fn open_checked(
+    config: &Config,
+    disk: &SimStorage,
+    model: &Model,
+    what: &str,
+) -> PageCache<Numbers> {
+    let ro = Config {
+        read_only: true,
+        ..config.clone()
+    };
+    let pc = PageCache::open(ro, Arc::new(disk.clone()), Numbers)
+        .unwrap_or_else(|e| panic!("{what}: open failed: {e}"));
+    assert_pages(&pc, model, what);
+    pc
+}
+
+fn set_len(disk: &SimStorage, name: &str, len: u64) {
+    let f = disk.open(name, OpenMode::Existing).expect("open");
+    f.set_len(len).expect("set_len");
+    f.sync().expect("sync");
+}
+
+#[test]
+fn a_truncated_newest_snapshot_falls_back_to_the_older_one() {
+    let (disk, config, model, names) = small_store();
+    let older = snapshot::lsn_of(&names[0]);
+    let bytes = disk.read_file(&names[1]).expect("newest");
+    for len in 0..bytes.len() as u64 {
+        set_len(&disk, &names[1], len);
+        let pc = open_checked(&config, &disk, &model, &format!("cut at {len}"));
+        let stats = pc.stats();
+        assert_eq!(stats.open_snapshot, older, "cut at {len}");
+        assert_eq!(stats.open_snapshots_skipped, 1, "cut at {len}");
+        disk.forge(&names[1], 0, &bytes).expect("restore");
+    }
+    // Both damaged: a full replay of the log.
+    set_len(&disk, &names[0], 10);
+    set_len(&disk, &names[1], 0);
+    let pc = open_checked(&config, &disk, &model, "both cut");
+    assert_eq!(pc.stats().open_snapshot, None);
+    assert_eq!(pc.stats().open_snapshots_skipped, 2);
+}
+
+#[test]
+fn a_flipped_bit_anywhere_in_a_snapshot_is_skipped() {
+    let (disk, config, model, names) = small_store();
+    let older = snapshot::lsn_of(&names[0]);
+    let len = disk.file_len(&names[1]).expect("newest");
+    for offset in 0..len {
+        for bit in 0..8 {
+            disk.flip_bit(&names[1], offset, bit).expect("flip");
+            let what = format!("bit {bit} of byte {offset}");
+            let pc = open_checked(&config, &disk, &model, &what);
+            assert_eq!(pc.stats().open_snapshot, older, "{what}");
+            disk.flip_bit(&names[1], offset, bit).expect("flip back");
+        }
+    }
+    let pc = open_checked(&config, &disk, &model, "restored");
+    assert_eq!(pc.stats().open_snapshot, snapshot::lsn_of(&names[1]));
+}
+
+/// Writes a snapshot file `name` holding `replay`, durably.
+fn plant(disk: &SimStorage, name: &str, replay: &Replay, segment_size: u64) {
+    let bytes = snapshot::encode(replay, &[], segment_size);
+    let f = disk.open(name, OpenMode::Create).expect("create");
+    f.write_at(&bytes, 0).expect("write");
+    f.sync().expect("sync");
+    disk.sync_dir().expect("sync_dir");
+}
+
+#[test]
+fn a_snapshot_past_the_log_tip_is_skipped_and_removed() {
+    let (disk, config, model, names) = small_store();
+    let newest = snapshot::lsn_of(&names[1]).expect("lsn");
+    let pc = open_checked(&config, &disk, &model, "before");
+    let tip = pc.log().recovery().tip;
+    drop(pc);
+    // What a log cut by damage below a snapshot it had written leaves: a valid
+    // snapshot whose lsn the log no longer reaches (here one claiming every page is
+    // free).
+    let future = Replay {
+        lsn: tip + (1 << 20),
+        ..Replay::default()
+    };
+    let name = snapshot::file_name(future.lsn);
+    plant(&disk, &name, &future, config.segment_size_bytes);
+    let pc = open_checked(&config, &disk, &model, "read-only, past the tip");
+    assert_eq!(pc.stats().open_snapshot, Some(newest));
+    assert_eq!(pc.stats().open_snapshots_skipped, 1);
+    assert!(disk.names().contains(&name), "a read-only open removed it");
+    drop(pc);
+    let pc = open(&config, &disk);
+    assert_pages(&pc, &model, "writable, past the tip");
+    assert!(
+        !disk.names().contains(&name),
+        "the stale snapshot is still there"
+    );
+    pc.close().expect("close");
+}
+
+#[test]
+fn a_snapshot_left_by_a_deleted_store_is_never_used() {
+    let (disk, config, _, names) = small_store();
+    let stale = names[1].clone();
+    for name in disk.names() {
+        if name != stale {
+            disk.remove(&name).expect("remove");
+        }
+    }
+    disk.sync_dir().expect("sync_dir");
+    let pc = open(&config, &disk);
+    assert!(
+        snapshots(&disk).is_empty(),
+        "a new store kept {:?}",
+        snapshots(&disk)
+    );
+    // Grow the new store past the old snapshot's lsn, then reopen.
+    let mut d = Driver::new(99);
+    let past = snapshot::lsn_of(&stale).expect("lsn");
+    while pc.log().stable_lsn() <= past + 100 {
+        d.step(&pc);
+        pc.flush().expect("flush");
+    }
+    pc.close().expect("close");
+    let ro = open_checked(&config, &disk, &d.model, "new store reopened");
+    assert_eq!(ro.stats().open_snapshot, None);
+}
+
+#[test]
+fn a_crash_at_every_storage_call_of_a_snapshot_loses_nothing() {
+    for calls in 0.. {
+        let (disk, config, model, names) = small_store();
+        let pc = open(&config, &disk);
+        let mut lsns: Vec<_> = names.iter().filter_map(|n| snapshot::lsn_of(n)).collect();
+        lsns.push(pc.log().stable_lsn());
+        disk.crash_after(calls);
+        let took = pc.snapshot();
+        let crashed = disk.is_crashed();
+        pc.abandon();
+        let disk = disk.crash();
+        let what = format!("power cut after {calls} calls of the snapshot");
+        let pc = open_checked(&config, &disk, &model, &what);
+        let from = pc.stats().open_snapshot.expect("a snapshot");
+        assert!(
+            lsns.contains(&from),
+            "{what}: opened from {from}, none of {lsns:?}"
+        );
+        assert!(
+            snapshots(&disk).len() <= 3,
+            "{what}: {:?}",
+            snapshots(&disk)
+        );
+        if !crashed {
+            assert_eq!(took.ok(), lsns.last().copied(), "the power stayed on");
+            assert_eq!(
+                from, lsns[2],
+                "the new snapshot is not the one an open uses"
+            );
+            assert!(
+                snapshots(&disk).len() == 2,
+                "the oldest was not removed: {:?}",
+                snapshots(&disk)
+            );
+            assert!(calls > 5, "the snapshot made only {calls} storage calls");
+            eprintln!("a power cut at each of a snapshot's {calls} storage calls");
+            return;
+        }
+        assert!(
+            took.is_err(),
+            "{what}: the snapshot succeeded with the power cut"
+        );
+    }
+}
+
+#[test]
+fn a_read_only_page_cache_refuses_a_snapshot() {
+    let (disk, config, model, _) = small_store();
+    let pc = open_checked(&config, &disk, &model, "read-only");
+    assert!(matches!(pc.snapshot(), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn snapshot_files_are_named_by_their_lsn() {
+    assert_eq!(
+        snapshot::file_name(0x1234),
+        format!("{SNAPSHOT_PREFIX}0000000000001234")
+    );
+    assert_eq!(snapshot::lsn_of("snapshot.0000000000001234"), Some(0x1234));
+    for bad in [
+        "snapshot.new",
+        "snapshot.1234",
+        "snapshot.000000000000123G",
+        "snapshot.000000000000ABCD",
+    ] {
+        assert_eq!(snapshot::lsn_of(bad), None, "{bad}");
+    }
+}
