@@ -52,14 +52,16 @@ fn main() -> ExitCode {
     if !known(command) || dir.starts_with('-') {
         return usage();
     }
-    let store =
-        match StdStorage::open(dir).and_then(|s| Store::open(Config::default(), Arc::new(s))) {
-            Ok(store) => store,
-            Err(e) => {
-                eprintln!("kv: opening {dir}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    // A snapshot every MiB of log: each command is a process, and its open then
+    // replays at most about that much of the log instead of all of it.
+    let config = Config::default().snapshot_every(1 << 20);
+    let store = match StdStorage::open(dir).and_then(|s| Store::open(config, Arc::new(s))) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("kv: opening {dir}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let words: Vec<&str> = command.iter().map(String::as_str).collect();
     let outcome = match words.as_slice() {
         ["put", key, value] => store.insert(key.as_bytes(), value.as_bytes()),

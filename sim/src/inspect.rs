@@ -25,7 +25,8 @@ use pagelog::internals::format::{Lsn, Place, SegmentHeader, StoredKind};
 use pagelog::internals::recovery::{self, Recovered, Replay};
 use pagelog::internals::{blob, table};
 use pagelog::io::{OpenMode, StdStorage, Storage};
-use pagelog::pagecache::conf;
+use pagelog::pagecache::recover::Replay as PageReplay;
+use pagelog::pagecache::{FIRST_PAGE, checkpoint, conf, snapshot};
 use pagelog::{
     Config, Error, LOG_FILE, Log, PageCache, RecoveryMode, SEGMENT_TABLE_FILE, SegmentMode,
 };
@@ -270,6 +271,7 @@ fn inspect_inner(args: &InspectArgs) -> Result<String, String> {
     recovery::recover(&o.config, file.as_ref(), &found, &mut census).map_err(|e| e.to_string())?;
     let segs = census.finish();
     let blobs = blob_sizes(o.storage.as_ref())?;
+    let snaps = snapshot_lines(&log, o.storage.as_ref())?;
     drop(log);
     let view = View {
         dir: &args.dir.dir,
@@ -281,8 +283,49 @@ fn inspect_inner(args: &InspectArgs) -> Result<String, String> {
         table: &found,
         segs: &segs,
         blobs: &blobs,
+        snaps: &snaps,
     };
     Ok(if args.json { view.json() } else { view.text() })
+}
+
+/// One snapshot file as `inspect` shows it.
+struct SnapLine {
+    lsn: Lsn,
+    bytes: u64,
+    /// Pages it holds (None: it does not decode).
+    pages: Option<usize>,
+    /// "usable", or why an open skips it.
+    status: String,
+}
+
+/// Every snapshot file, newest first, with what an open would make of it (whether
+/// the log's tail continues it is not checked here; `verify` does).
+fn snapshot_lines(log: &Log, storage: &dyn Storage) -> Result<Vec<SnapLine>, String> {
+    let size = log.config().segment_size_bytes;
+    let mut out = Vec::new();
+    for lsn in snapshot::list(storage).map_err(|e| e.to_string())? {
+        let name = snapshot::file_name(lsn);
+        let bytes = storage
+            .open(&name, OpenMode::Existing)
+            .and_then(|f| f.len())
+            .map_err(|e| e.to_string())?;
+        let (pages, status) = match snapshot::read(storage, lsn, size, FIRST_PAGE) {
+            Ok(snap) => {
+                let status = snapshot::stale(log, lsn)
+                    .map_or("usable".to_string(), |why| format!("stale: {why}"));
+                (Some(snap.replay.pages.len()), status)
+            }
+            Err(e) if e.is_corruption() => (None, format!("damaged: {e}")),
+            Err(e) => return Err(e.to_string()),
+        };
+        out.push(SnapLine {
+            lsn,
+            bytes,
+            pages,
+            status,
+        });
+    }
+    Ok(out)
 }
 
 /// Every blob file's lsn and length.
@@ -310,6 +353,7 @@ struct View<'a> {
     table: &'a table::Found,
     segs: &'a [Seg],
     blobs: &'a [(Lsn, u64)],
+    snaps: &'a [SnapLine],
 }
 
 impl View<'_> {
@@ -387,6 +431,18 @@ impl View<'_> {
         for (lsn, len) in self.blobs {
             out += &format!("{:>14} {:>12} B  {}\n", lsn, len, blob::blob_name(*lsn));
         }
+        if !self.o.page_cache && self.snaps.is_empty() {
+            return out;
+        }
+        out += &format!("\nsnapshots ({} files, newest first)\n", self.snaps.len());
+        out += &format!("{:>14} {:>12}   {:>7}  status\n", "lsn", "bytes", "pages");
+        for s in self.snaps {
+            let pages = s.pages.map_or("-".to_string(), |p| p.to_string());
+            out += &format!(
+                "{:>14} {:>12} B {:>7}  {}\n",
+                s.lsn, s.bytes, pages, s.status
+            );
+        }
         out
     }
 
@@ -414,8 +470,21 @@ impl View<'_> {
             .iter()
             .map(|(lsn, len)| format!("{{\"lsn\":{lsn},\"bytes\":{len}}}"))
             .collect();
+        let snaps: Vec<String> = self
+            .snaps
+            .iter()
+            .map(|s| {
+                let pages = s.pages.map_or("null".to_string(), |p| p.to_string());
+                format!(
+                    "{{\"lsn\":{},\"bytes\":{},\"pages\":{pages},\"status\":{}}}",
+                    s.lsn,
+                    s.bytes,
+                    quote(&s.status)
+                )
+            })
+            .collect();
         format!(
-            "{{\"dir\":{},\"damage\":{},\"page_cache\":{},\"segment_size\":{},\"mode\":{},\"settings_from\":{},\"file_bytes\":{},\"tip\":{},\"messages\":{},\"segment_table\":{},\"segments\":[{}],\"blobs\":[{}]}}\n",
+            "{{\"dir\":{},\"damage\":{},\"page_cache\":{},\"segment_size\":{},\"mode\":{},\"settings_from\":{},\"file_bytes\":{},\"tip\":{},\"messages\":{},\"segment_table\":{},\"segments\":[{}],\"blobs\":[{}],\"snapshots\":[{}]}}\n",
             quote(&self.dir.display().to_string()),
             self.damage.as_deref().map_or("null".to_string(), quote),
             self.o.page_cache,
@@ -427,7 +496,8 @@ impl View<'_> {
             self.messages,
             quote(&self.table_line()),
             segs.join(","),
-            blobs.join(",")
+            blobs.join(","),
+            snaps.join(",")
         )
     }
 }
@@ -526,11 +596,50 @@ fn check_all(o: &Opened) -> Result<Vec<String>, Found> {
     drop(log);
     if o.page_cache {
         let pc = PageCache::open(o.config.clone(), Arc::clone(&o.storage), Raw)?;
+        lines.extend(check_snapshots(&pc, o.storage.as_ref())?);
         let ids = pc.page_ids();
         for &pid in &ids {
             pc.get(pid)?;
         }
         lines.push(format!("pages: {} read back whole", ids.len()));
     }
+    Ok(lines)
+}
+
+/// Every snapshot file decodes, and the state the open restored (the newest usable
+/// snapshot and the log's tail) is the one a replay of the whole log gives. A stale
+/// snapshot (past the tip, inside a cut) is not damage: an open skips it and the next
+/// writable open removes it.
+fn check_snapshots(pc: &PageCache<Raw>, storage: &dyn Storage) -> Result<Vec<String>, Found> {
+    let log = pc.log();
+    let size = log.config().segment_size_bytes;
+    let mut lines = Vec::new();
+    let all = snapshot::list(storage)?;
+    for &lsn in &all {
+        snapshot::read(storage, lsn, size, FIRST_PAGE)?;
+        if let Some(why) = snapshot::stale(log, lsn) {
+            lines.push(format!(
+                "note: {} is stale ({why})",
+                snapshot::file_name(lsn)
+            ));
+        }
+    }
+    let (restored, how) = checkpoint::restore(log, FIRST_PAGE)?;
+    if let Some(&(lsn, ref why)) = how.skipped.first() {
+        let name = snapshot::file_name(lsn);
+        return Err(Found::Damaged(Error::corruption(name, 0, why.clone())));
+    }
+    let same = restored.same_state(&PageReplay::whole(log, FIRST_PAGE)?);
+    if let (false, Some(lsn)) = (same, how.snapshot) {
+        let name = snapshot::file_name(lsn);
+        let why = "with the log's tail it gives another state than a replay of the whole log";
+        return Err(Found::Damaged(Error::corruption(name, 0, why)));
+    }
+    lines.push(format!(
+        "snapshots: {} checked; the open's state (from {}) equals a replay of the whole log",
+        all.len(),
+        how.snapshot
+            .map_or("no snapshot".to_string(), snapshot::file_name)
+    ));
     Ok(lines)
 }

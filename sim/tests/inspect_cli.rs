@@ -19,13 +19,17 @@ fn config() -> Config {
 }
 
 /// A page cache in `dir` holding 40 pages, rewritten and linked, one blob-sized
-/// page; closed cleanly unless `kill`.
+/// page, a snapshot taken halfway; closed cleanly unless `kill`.
 fn write_store(dir: &Path, kill: bool) {
     let pc = PageCache::open(config(), std::sync::Arc::new(storage(dir)), Bytes).expect("open");
     let mut pages: Vec<_> = (0..40u8)
         .map(|i| pc.allocate(vec![i; 40]).expect("allocate"))
         .collect();
     for round in 0..6u8 {
+        if round == 3 {
+            pc.flush().expect("flush");
+            pc.snapshot().expect("snapshot");
+        }
         for p in pages.iter_mut() {
             let update = if round % 2 == 0 {
                 pc.replace(p, vec![round; 50])
@@ -81,6 +85,8 @@ fn inspect_shows_segments_blobs_and_the_tip_and_writes_nothing() {
         "live%",
         "Replace",
         "blobs (1 files",
+        "snapshots (1 files",
+        "usable",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
@@ -95,6 +101,7 @@ fn inspect_shows_segments_blobs_and_the_tip_and_writes_nothing() {
         "\"live_pct\":",
         "\"blobs\":[{\"lsn\":",
         "\"tip\":",
+        "\"snapshots\":[{\"lsn\":",
     ] {
         assert!(json.contains(want), "missing {want:?} in {json}");
     }
@@ -110,6 +117,7 @@ fn verify_passes_an_intact_store_and_a_killed_one_without_writing() {
         let (code, out) = sim(&["verify", path(&dir)]);
         assert_eq!(code, 0, "kill {kill}: {out}");
         assert!(out.contains("pages: 41 read back whole"), "{out}");
+        assert!(out.contains("snapshots: 1 checked"), "{out}");
         assert!(out.contains("ok: nothing damaged"), "{out}");
         // A killed store is one a writable open would change (zero the tip, write a
         // new segment header): verify must not.
@@ -205,6 +213,40 @@ fn verify_reports_a_flipped_byte_and_a_destroyed_header_with_their_place() {
         reported += 1;
     }
     assert!(reported >= 2, "only {reported} segments to destroy");
+}
+
+#[test]
+fn a_damaged_snapshot_is_damage_to_verify_and_shown_by_inspect() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_store(dir.path(), false);
+    let snap = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("snapshot."))
+        })
+        .expect("a snapshot file");
+    let mut bytes = std::fs::read(&snap).expect("snapshot");
+    bytes[60] ^= 0x08;
+    std::fs::write(&snap, &bytes).expect("write");
+    let before = files(dir.path());
+    let (code, out) = sim(&["verify", path(&dir)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DAMAGED") && out.contains("snapshot.") && out.contains("checksum"),
+        "{out}"
+    );
+    let (code, out) = sim(&["inspect", path(&dir)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("damaged: corruption at snapshot."), "{out}");
+    assert_eq!(files(dir.path()), before, "a tool changed a file");
+    // The page cache itself still opens: from the log alone.
+    let pc = PageCache::open(config(), std::sync::Arc::new(storage(dir.path())), Bytes)
+        .expect("open falls back");
+    assert_eq!(pc.stats().open_snapshot, None);
+    assert_eq!(pc.stats().open_snapshots_skipped, 1);
+    assert_eq!(pc.page_ids().len(), 41);
 }
 
 #[test]

@@ -218,11 +218,5 @@ fn same_as_full_replay(config: &Config, disk: &SimStorage) -> Result<bool> {
     let pc = PageCache::open(ro, Arc::new(disk.clone()), Chain)?;
     let log = pc.log();
     let (restored, _) = checkpoint::restore(log, FIRST_PAGE)?;
-    let mut full = Replay::default();
-    full.extend(log, FIRST_PAGE, log.stable_lsn())?;
-    let frags =
-        |r: &Replay| -> Vec<_> { r.pages.iter().map(|(p, b)| (*p, b.frags.clone())).collect() };
-    Ok(frags(&restored) == frags(&full)
-        && restored.roots == full.roots
-        && restored.leased == full.leased)
+    Ok(restored.same_state(&Replay::whole(log, FIRST_PAGE)?))
 }

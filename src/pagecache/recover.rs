@@ -91,6 +91,27 @@ impl Replay {
         Ok(folded)
     }
 
+    /// The fold of all of `log`'s stable messages, reading no snapshot.
+    pub fn whole(log: &Log, first: PageId) -> Result<Replay> {
+        let mut replay = Replay::default();
+        replay.extend(log, first, log.stable_lsn())?;
+        Ok(replay)
+    }
+
+    /// Whether `self` and `other` give the page cache the same state: the same
+    /// fragments for every page (freed pages included), the same roots and lease.
+    /// Versions aside: a fold of a Gc log from its start no longer sees the updates
+    /// the log reclaimed, and counts fewer than a fold from a snapshot taken before.
+    pub fn same_state(&self, other: &Replay) -> bool {
+        let same_pages = self.pages.len() == other.pages.len()
+            && self
+                .pages
+                .iter()
+                .zip(&other.pages)
+                .all(|((p, a), (q, b))| p == q && a.frags == b.frags);
+        same_pages && self.roots == other.roots && self.leased == other.leased
+    }
+
     /// Folds in one message.
     pub fn apply(&mut self, m: &Message, first: PageId) -> Result<()> {
         assert!(m.lsn() >= self.lsn, "replay out of lsn order");
@@ -167,9 +188,7 @@ impl Replay {
 
 /// Replays all of `log` into `table` (empty); ids below `first` are not pages.
 pub fn rebuild<P>(log: &Log, table: &Table<P>, first: PageId) -> Result<Rebuilt> {
-    let mut replay = Replay::default();
-    replay.extend(log, first, log.stable_lsn())?;
-    replay.install(table, first)
+    Replay::whole(log, first)?.install(table, first)
 }
 
 /// Applies one recovered message to its page.

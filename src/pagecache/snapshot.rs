@@ -46,8 +46,8 @@ pub const SNAPSHOT_PREFIX: &str = "snapshot.";
 /// The name a snapshot is written under before it is renamed.
 pub const NEW_SNAPSHOT_FILE: &str = "snapshot.new";
 
-/// Snapshot magic, "PGLS".
-const MAGIC: [u8; 4] = *b"PGLS";
+/// Snapshot magic, "PGSN" (segment headers start "PGLS", segment tables "PGLT").
+const MAGIC: [u8; 4] = *b"PGSN";
 /// The format version written and read.
 const VERSION: u16 = 1;
 /// Bytes before the roots.
