@@ -74,15 +74,16 @@ pub struct Config {
     /// until the next segment header vouches for its replacement.
     pub segment_mode: SegmentMode,
     /// In Gc mode, a segment whose live share falls below this percentage is
-    /// draining: the page cache's `maintenance()` rewrites the pages still living
-    /// there so that it can be reclaimed. It trades disk space against rewrites. On a
-    /// steady skewed workload (`tests/pagecache_space.rs`: 10,000 pages, maintenance
-    /// every 500 updates) the log file stayed under these multiples of the live bytes,
-    /// at these garbage-collection rewrites per update: 40%: 2.14x, 0.57; 60%: 1.73x,
-    /// 1.16; 70%: 1.57x, 1.63; 80%: 1.46x, 2.45; 90%: 1.41x, 3.8. Without
-    /// `maintenance()` nothing is rewritten and a page that stops changing pins its
-    /// segment. **Default 40**: the fewest rewrites, about 2x the live bytes; set 80
-    /// to keep the file under 1.5x.
+    /// draining: the page cache's garbage collection (inline every
+    /// `gc_every_updates`, or `maintenance()`) rewrites the pages still living there
+    /// so that it can be reclaimed. It trades disk space against rewrites. On a
+    /// steady skewed workload (`tests/pagecache_space.rs`: 10,000 pages, a round
+    /// every 500 updates) the log file stayed under these multiples of the live
+    /// bytes, at these garbage-collection rewrites per update: 40%: 2.14x, 0.57; 60%:
+    /// 1.73x, 1.16; 70%: 1.57x, 1.63; 80%: 1.46x, 2.45; 90%: 1.41x, 3.8. With no
+    /// round at all (`gc_every_updates = 0` and no `maintenance()`) nothing is
+    /// rewritten and a page that stops changing pins its segment. **Default 40**: the
+    /// fewest rewrites, about 2x the live bytes; set 80 to keep the file under 1.5x.
     pub cleanup_threshold_pct: u8,
     /// Start a background thread that flushes this often. **Default None**: no thread
     /// (the simulator requires none; call `flush` yourself, or set a period such as
@@ -122,6 +123,14 @@ pub struct Config {
     /// [`PageCache::snapshot`](crate::PageCache::snapshot) is called. **Default 32
     /// MiB**.
     pub snapshot_every_bytes: u64,
+    /// Page cache, Gc mode: run a round of garbage collection (what
+    /// [`PageCache::maintenance`](crate::PageCache::maintenance) does, without
+    /// waiting for log space) inline in the update call that completes this many
+    /// updates since the last round, so that disk use stays bounded without any
+    /// call of yours. A round costs a look at the segments' live shares and the
+    /// rewrite of each page still living in a draining one (at most 4,096). 0: only
+    /// when you call `maintenance` or `compact`. **Default 1,000**.
+    pub gc_every_updates: u64,
     /// Open to read only, writing nothing: not to the log, its blob files or its
     /// segment table, not even what an open zeroes after a crash, and not a new log
     /// or page cache where there is none (a directory without a log is `Error::Io`,
@@ -147,6 +156,7 @@ impl Default for Config {
             consolidate_after_bytes: 512,
             cache_capacity_bytes: 1 << 30,
             snapshot_every_bytes: 32 << 20,
+            gc_every_updates: 1000,
             read_only: false,
         }
     }
@@ -236,6 +246,12 @@ impl Config {
     /// Sets `consolidate_after_deltas` (the page cache's chain-length threshold).
     pub fn consolidate_after_deltas(mut self, deltas: usize) -> Config {
         self.consolidate_after_deltas = deltas;
+        self
+    }
+
+    /// Sets `gc_every_updates` (0: garbage collection only when called).
+    pub fn gc_every(mut self, updates: u64) -> Config {
+        self.gc_every_updates = updates;
         self
     }
 

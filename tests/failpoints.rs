@@ -456,6 +456,16 @@ fn run_pagecache_once(
     let hits = Hits::default();
     install(&run.disk, &hits, armed);
     run.run(ops);
+    if armed.is_none() {
+        // The cuts land inside garbage collection rounds and snapshots only if the
+        // workload runs them.
+        assert!(
+            run.gc_rewrites > 0 && run.snapshots > 0,
+            "seed {seed:#x}: {} GC rewrites, {} snapshots",
+            run.gc_rewrites,
+            run.snapshots
+        );
+    }
     hits.lock().expect("hits").clone()
 }
 

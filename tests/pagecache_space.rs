@@ -4,7 +4,8 @@
 //! else is live there, until garbage collection rewrites it (`pagecache/gc.rs`).
 //!
 //! A steady skewed workload (10,000 pages, 20 rewrites per page on average, four in
-//! five to the hottest fifth of the pages) calls `maintenance()` every 500 updates;
+//! five to the hottest fifth of the pages) runs with inline garbage collection every
+//! 500 updates (`gc_every_updates`; no `maintenance()` call of its own);
 //! every 5,000 the log file is measured against the live bytes (each page's newest
 //! value and its 28-byte message header). With `cleanup_threshold_pct = 80` the file
 //! must stay under 1.5x the live bytes at every checkpoint. The ratio trades against
@@ -30,8 +31,8 @@ use rand_chacha::ChaCha8Rng;
 const PAGES: usize = 10_000;
 const REWRITES_PER_PAGE: usize = 20;
 const CHECK_EVERY: usize = 5_000;
-/// `maintenance()` in small steps: every 5,000 updates reached 2.98x at 70%.
-const MAINTAIN_EVERY: usize = 500;
+/// Garbage collection in small steps: every 5,000 updates reached 2.98x at 70%.
+const MAINTAIN_EVERY: u64 = 500;
 /// Every message's header.
 const HEADER: u64 = 28;
 
@@ -41,6 +42,7 @@ fn config() -> Config {
         .io_buf_size(16 << 10)
         .cleanup_threshold_pct(80)
         .cache_capacity(1 << 20)
+        .gc_every(MAINTAIN_EVERY)
 }
 
 /// The bytes a perfectly compact log would hold: each page's newest value (Numbers
@@ -86,9 +88,6 @@ fn a_steady_skewed_workload_keeps_the_file_near_its_live_bytes() {
             panic!("one writer: every replace applies");
         };
         pages[i] = Some(next);
-        if step % MAINTAIN_EVERY == 0 {
-            pc.maintenance().expect("maintenance");
-        }
         if step % CHECK_EVERY == 0 {
             pc.flush().expect("flush");
             let ratio = file_bytes(&disk) as f64 / live_bytes(&pages) as f64;
@@ -166,4 +165,54 @@ fn compact_right_after_a_bulk_delete_shrinks_the_file() {
             p.value()
         );
     }
+}
+
+/// Runs `updates` skewed replaces over `pages` pages under `config`, flushing every
+/// 100; returns the log file's size and the GC rewrites.
+fn churn(config: Config, pages: usize, updates: usize) -> (u64, u64) {
+    let disk = SimStorage::new(5);
+    let pc = PageCache::open(config, Arc::new(disk.clone()), Numbers).expect("open");
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut live: Vec<PageRef<Vec<u32>>> = (0..pages)
+        .map(|_| pc.allocate(value(&mut rng)).expect("allocate"))
+        .collect();
+    for step in 0..updates {
+        let i = if rng.random_bool(0.8) {
+            rng.random_range(0..pages / 5)
+        } else {
+            rng.random_range(0..pages)
+        };
+        let Update::Applied(Some(next)) = pc.replace(&live[i], value(&mut rng)).expect("replace")
+        else {
+            panic!("one writer: every replace applies");
+        };
+        live[i] = next;
+        if step % 100 == 99 {
+            pc.flush().expect("flush");
+        }
+    }
+    pc.flush().expect("flush");
+    for p in &live {
+        assert_eq!(
+            pc.get(p.pid()).expect("get").expect("live").value(),
+            p.value()
+        );
+    }
+    (file_bytes(&disk), pc.stats().gc_rewrites)
+}
+
+#[test]
+fn inline_garbage_collection_bounds_the_file_without_a_call_and_is_off_at_zero() {
+    let base = || config().gc_every(0);
+    let (off_bytes, off_rewrites) = churn(base(), 2_000, 40_000);
+    let (on_bytes, on_rewrites) = churn(base().gc_every(300), 2_000, 40_000);
+    eprintln!(
+        "no GC: {off_bytes} B; inline GC every 300 updates: {on_bytes} B, {on_rewrites} rewrites"
+    );
+    assert_eq!(off_rewrites, 0, "gc_every_updates = 0 still collected");
+    assert!(on_rewrites > 0, "inline GC never ran");
+    assert!(
+        on_bytes * 2 < off_bytes,
+        "inline GC left {on_bytes} B against {off_bytes} B without it"
+    );
 }

@@ -534,7 +534,7 @@ impl<M: Materializer> PageCache<M> {
         let consolidated = prepared.iter().filter(|p| p.consolidated).count();
         self.note_batch(consolidated, prepared.len());
         if let Some(last) = frags.last() {
-            self.after_update(last.ptr.lsn);
+            self.after_update(prepared.len() as u64, last.ptr.lsn);
         }
         Ok(out)
     }

@@ -119,6 +119,10 @@ pub struct PageCache<M: Materializer> {
     /// Bytes charged for resident pages, wrapping; read as signed (module doc).
     resident: AtomicU64,
     evictor: Evictor,
+    /// Updates applied since the last inline garbage collection round (`gc.rs`).
+    since_gc: AtomicU64,
+    /// Held while an inline garbage collection round runs.
+    collecting: Mutex<()>,
     /// Held while a snapshot is taken (`checkpoint.rs`).
     pub(super) snapshotting: Mutex<()>,
     /// The lsn at which the next snapshot is due (`Lsn::MAX`: only on demand).
@@ -205,6 +209,8 @@ impl<M: Materializer> PageCache<M> {
             ids: Ids::recovered(rebuilt.leased),
             resident: AtomicU64::new(0),
             evictor: Evictor::default(),
+            since_gc: AtomicU64::new(0),
+            collecting: Mutex::new(()),
             snapshotting: Mutex::new(()),
             snapshot_due: AtomicU64::new(due(snapshot_at, every)),
             restored,
@@ -315,7 +321,7 @@ impl<M: Materializer> PageCache<M> {
     /// ```
     pub fn flush(&self) -> Result<()> {
         self.log.flush()?;
-        self.after_update(Lsn::MAX);
+        self.maybe_snapshot(Lsn::MAX);
         Ok(())
     }
 
@@ -669,7 +675,7 @@ impl<M: Materializer> PageCache<M> {
         r.complete()?;
         self.counters.bump(Counter::Applied);
         self.account(pid, was, now);
-        self.after_update(lsn);
+        self.after_update(1, lsn);
         Ok(PageRef::new(pid, version, value))
     }
 
@@ -731,7 +737,7 @@ impl<M: Materializer> PageCache<M> {
                 }
                 self.counters.bump(Counter::Applied);
                 self.account(pid, was, now);
-                self.after_update(lsn);
+                self.after_update(1, lsn);
                 Ok(Update::Applied(Some(PageRef::new(pid, version, value))))
             }
             Err(_) => {
@@ -786,7 +792,7 @@ impl<M: Materializer> PageCache<M> {
                 r.complete()?;
                 self.counters.bump(Counter::Applied);
                 self.account(pid, was, now);
-                self.after_update(lsn);
+                self.after_update(1, lsn);
                 Ok(Update::Applied(Some(PageRef::new(pid, version, value))))
             }
             Err((_, rejected)) => {
@@ -827,7 +833,7 @@ impl<M: Materializer> PageCache<M> {
                 self.counters.bump(Counter::Applied);
                 self.account(pid, view.charge(), 0);
                 self.free.lock().insert(pid);
-                self.after_update(lsn);
+                self.after_update(1, lsn);
                 Ok(Update::Applied(None))
             }
             Err(_) => {
@@ -871,6 +877,23 @@ impl<M: Materializer> PageCache<M> {
     /// The counters.
     pub(super) fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// `n` updates were applied, the newest at `lsn`: runs what is due inline (a
+    /// garbage collection round, `gc.rs`; a snapshot, `checkpoint.rs`).
+    pub(super) fn after_update(&self, n: u64, lsn: Lsn) {
+        self.maybe_collect(n);
+        self.maybe_snapshot(lsn);
+    }
+
+    /// Updates applied since the last inline garbage collection round.
+    pub(super) fn since_gc(&self) -> &AtomicU64 {
+        &self.since_gc
+    }
+
+    /// Held while an inline garbage collection round runs.
+    pub(super) fn collecting(&self) -> &Mutex<()> {
+        &self.collecting
     }
 
     /// The lsn at which the next snapshot is due.

@@ -196,7 +196,7 @@ impl<M: Materializer> PageCache<M> {
     /// moved the stable lsn): takes a snapshot if one is due and none is being taken.
     /// A failure poisons the log (an IO error: the instance stops, as for any IO
     /// error) rather than failing the update, which is applied.
-    pub(super) fn after_update(&self, lsn: Lsn) {
+    pub(super) fn maybe_snapshot(&self, lsn: Lsn) {
         if lsn < self.snapshot_due() || self.log.is_read_only() {
             return;
         }

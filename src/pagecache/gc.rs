@@ -23,9 +23,13 @@
 //! highest lease written, and a freed page's Free message as a new one, with its id
 //! kept out of reach of `allocate` meanwhile.
 //!
-//! Nothing here runs on its own: the caller decides when (no thread is spawned, so
-//! simulation stays deterministic). Not yet: rewrites share segments with fresh
-//! updates instead of going to segments of their own.
+//! Nothing here runs on a thread of its own (none is spawned, so simulation stays
+//! deterministic): a round runs inline in the update call that completes
+//! `gc_every_updates` updates since the last round (never waiting for log space), or
+//! when the caller calls `maintenance` or `compact`. Not yet: rewrites share segments
+//! with fresh updates instead of going to segments of their own (a round's rewrites
+//! are written one after another, so only updates that run concurrently with it mix
+//! with them).
 
 use super::cache::{Now, PageCache, Wait};
 use super::ids::IDS_PID;
@@ -34,9 +38,10 @@ use super::page_ref::PageId;
 use super::roots::ROOTS_PID;
 use super::stats::Counter;
 use super::view::{Frag, View};
-use crate::error::Result;
+use crate::config::SegmentMode;
+use crate::error::{Error, Result};
 use crate::log::Kind;
-use crate::sync::epoch;
+use crate::sync::{Ordering, epoch};
 
 /// Most pages one [`PageCache::maintenance`] call rewrites.
 pub const MAX_REWRITES_PER_CALL: usize = 4096;
@@ -76,15 +81,53 @@ impl<M: Materializer> PageCache<M> {
     /// ```
     pub fn maintenance(&self) -> Result<usize> {
         self.refuse_read_only()?;
+        let rewritten = self.collect(Wait::Block);
+        self.maybe_snapshot(crate::log::Lsn::MAX);
+        rewritten
+    }
+
+    /// One round of rewrites, waiting for log space or not (`wait`); counts them.
+    /// A round that stops on an error keeps the count of what it rewrote.
+    fn collect(&self, wait: Wait) -> Result<usize> {
         let mut rewritten = 0;
+        let mut outcome = Ok(());
         for pid in self.log.draining_pages(MAX_REWRITES_PER_CALL) {
-            if self.rewrite(pid)? {
-                rewritten += 1;
+            match self.rewrite(pid, wait) {
+                Ok(true) => rewritten += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
             }
         }
         self.counters().add(Counter::GcRewrites, rewritten as u64);
-        self.after_update(crate::log::Lsn::MAX);
-        Ok(rewritten)
+        outcome.map(|()| rewritten)
+    }
+
+    /// Called after every `n` applied updates: runs a round of garbage collection
+    /// inline once `gc_every_updates` updates were applied since the last (Gc mode,
+    /// writable, and no other round running). It never waits for log space (it
+    /// stops where it would), and its errors do not fail the update that ran it: an
+    /// IO error has poisoned the log already, and damage it met reading a page is
+    /// the damage that page's next `get` reports.
+    pub(super) fn maybe_collect(&self, n: u64) {
+        let config = self.log.config();
+        let every = config.gc_every_updates;
+        if every == 0 || config.segment_mode != SegmentMode::Gc || self.log.is_read_only() {
+            return;
+        }
+        if self.since_gc().fetch_add(n, Ordering::Relaxed) + n < every {
+            return;
+        }
+        let Some(_one) = self.collecting().try_lock() else {
+            return;
+        };
+        self.since_gc().store(0, Ordering::Relaxed);
+        match self.collect(Wait::Never) {
+            Ok(_) | Err(Error::WouldBlock) => {}
+            Err(e) => log::warn!("pagelog: inline garbage collection stopped: {e}"),
+        }
     }
 
     /// Runs [`PageCache::maintenance`] round after round until nothing is draining
@@ -147,19 +190,19 @@ impl<M: Materializer> PageCache<M> {
     }
 
     /// Rewrites whatever page `pid` is; false if there was nothing to rewrite now.
-    fn rewrite(&self, pid: PageId) -> Result<bool> {
+    fn rewrite(&self, pid: PageId, wait: Wait) -> Result<bool> {
         match pid {
-            ROOTS_PID => self.rewrite_roots(),
-            IDS_PID => self.rewrite_lease(),
-            _ if pid >= super::FIRST_PAGE => self.rewrite_page(pid),
+            ROOTS_PID => self.rewrite_roots(wait),
+            IDS_PID => self.rewrite_lease(wait),
+            _ if pid >= super::FIRST_PAGE => self.rewrite_page(pid, wait),
             _ => Ok(false),
         }
     }
 
     /// A page as a new base at the same version, or a freed page's Free again.
-    fn rewrite_page(&self, pid: PageId) -> Result<bool> {
+    fn rewrite_page(&self, pid: PageId, wait: Wait) -> Result<bool> {
         let Some(page) = self.get(pid)? else {
-            return self.rewrite_free(pid);
+            return self.rewrite_free(pid, wait);
         };
         let guard = epoch::pin();
         let Now::Plain(shared) = self.now(pid, &guard)? else {
@@ -173,7 +216,7 @@ impl<M: Materializer> PageCache<M> {
             return Ok(false);
         }
         let bytes = self.m().encode(page.value());
-        let r = self.reserve(Wait::Block, Kind::Replace, pid, &bytes)?;
+        let r = self.reserve(wait, Kind::Replace, pid, &bytes)?;
         let value = page.shared();
         let resident = self.resident_of(value);
         let (was, now) = (view.charge(), resident.charge);
@@ -198,33 +241,33 @@ impl<M: Materializer> PageCache<M> {
 
     /// A freed page's Free message again, its id kept from `allocate` meanwhile so
     /// that no new page's first message can come before it.
-    fn rewrite_free(&self, pid: PageId) -> Result<bool> {
+    fn rewrite_free(&self, pid: PageId, wait: Wait) -> Result<bool> {
         if !self.hold_free_id(pid) {
             return Ok(false);
         }
         let written = self
-            .reserve(Wait::Block, Kind::Free, pid, &[])
+            .reserve(wait, Kind::Free, pid, &[])
             .and_then(|r| r.complete());
         self.release_id(pid);
         written.map(|_| true)
     }
 
     /// The roots as one Meta message of the current map.
-    fn rewrite_roots(&self) -> Result<bool> {
+    fn rewrite_roots(&self, wait: Wait) -> Result<bool> {
         let roots = self.roots.lock();
         let bytes = super::roots::encode(&roots);
-        self.reserve(Wait::Block, Kind::Meta, ROOTS_PID, &bytes)?
+        self.reserve(wait, Kind::Meta, ROOTS_PID, &bytes)?
             .complete()?;
         Ok(true)
     }
 
     /// The id lease as one Counter of the highest lease end written.
-    fn rewrite_lease(&self) -> Result<bool> {
+    fn rewrite_lease(&self, wait: Wait) -> Result<bool> {
         let pending = self.ids.pending.lock();
         let end = pending.map_or(self.ids.leased.load(crate::sync::Ordering::Acquire), |p| {
             p.1
         });
-        self.reserve(Wait::Block, Kind::Counter, IDS_PID, &end.to_le_bytes())?
+        self.reserve(wait, Kind::Counter, IDS_PID, &end.to_le_bytes())?
             .complete()?;
         Ok(true)
     }

@@ -1,7 +1,8 @@
 //! The page cache's part of the failpoint crash suite (`tests/failpoints.rs` holds the
 //! single test that runs both): a seeded page-cache workload (allocate, link, replace,
 //! free, get through a cache too small to keep every page, named roots, ids, flushes,
-//! snapshots on demand and every 1,536 bytes, closes and power cuts) whose every storage call, its own (`pagecache.conf`) and the
+//! snapshots on demand and every 1,536 bytes, inline garbage collection every 8
+//! updates, closes and power cuts) whose every storage call, its own (`pagecache.conf`) and the
 //! log's beneath it, the suite cuts the power at in turn.
 //!
 //! After every power cut the page cache is reopened and checked against a model: the
@@ -33,6 +34,8 @@ fn config() -> Config {
         consolidate_after_deltas: 3,
         cache_capacity_bytes: 300,
         snapshot_every_bytes: 1536,
+        gc_every_updates: 8,
+        cleanup_threshold_pct: 80,
         ..Config::default()
     }
 }
@@ -124,6 +127,10 @@ pub struct Run {
     top_id: Option<u64>,
     at: usize,
     label: String,
+    /// Pages garbage collection rewrote, over every incarnation.
+    pub gc_rewrites: u64,
+    /// Snapshots written, over every incarnation.
+    pub snapshots: u64,
 }
 
 impl Run {
@@ -135,6 +142,8 @@ impl Run {
             top_id: None,
             at: 0,
             label,
+            gc_rewrites: 0,
+            snapshots: 0,
         }
     }
 
@@ -176,7 +185,11 @@ impl Run {
                 pc.abandon();
                 return;
             }
-            match self.incarnation(&pc, &disk, ops) {
+            let ended = self.incarnation(&pc, &disk, ops);
+            let stats = pc.stats();
+            self.gc_rewrites += stats.gc_rewrites;
+            self.snapshots += stats.snapshots;
+            match ended {
                 Some(Op::Close) => self.close(pc, &disk),
                 _ => pc.abandon(),
             }
