@@ -137,7 +137,9 @@ pub struct Config {
     /// `NotFound`). Recovery and its damage reports are those of a writable open;
     /// reads, iteration and page-cache `get`s work; every write is
     /// `Error::InvalidArgument`. For inspecting a log, verifying it, or reading it on
-    /// a full or read-only disk. **Default false**.
+    /// a full disk; on a read-only mount or without write permission, give it a
+    /// [`StdStorage::open_read_only`](crate::io::StdStorage::open_read_only) (which
+    /// [`Config::open`] does), which opens files for reading only. **Default false**.
     pub read_only: bool,
 }
 
@@ -184,10 +186,15 @@ impl Config {
     }
 
     /// Opens (creating if needed) the log in directory `dir` on real files
-    /// ([`crate::io::StdStorage`]) with this configuration.
+    /// ([`crate::io::StdStorage`]) with this configuration; with `read_only`, the
+    /// directory must exist and nothing in it is written or created
+    /// ([`crate::io::StdStorage::open_read_only`]).
     #[cfg(not(loom))]
     pub fn open(&self, dir: impl AsRef<std::path::Path>) -> Result<crate::Log> {
-        let storage = crate::io::StdStorage::open(dir)?;
+        let storage = match self.read_only {
+            true => crate::io::StdStorage::open_read_only(dir)?,
+            false => crate::io::StdStorage::open(dir)?,
+        };
         crate::Log::open(self.clone(), std::sync::Arc::new(storage))
     }
 

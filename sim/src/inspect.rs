@@ -92,7 +92,7 @@ fn open_dir(args: &DirArgs) -> Result<Opened, String> {
         return Err(format!("{}: not a directory", args.dir.display()));
     }
     let storage: Arc<dyn Storage> =
-        Arc::new(StdStorage::open(&args.dir).map_err(|e| e.to_string())?);
+        Arc::new(StdStorage::open_read_only(&args.dir).map_err(|e| e.to_string())?);
     let settings = conf::read_settings(storage.as_ref()).map_err(|e| match e.is_corruption() {
         true => format!("{DAMAGE_PREFIX}{e}"),
         false => e.to_string(),

@@ -24,9 +24,50 @@ use crate::error::{Error, IoOp, Result};
 #[derive(Debug, Clone)]
 pub struct StdStorage {
     dir: PathBuf,
+    /// Opened with [`StdStorage::open_read_only`]: files are opened for reading
+    /// only, and nothing is created, renamed or removed.
+    read_only: bool,
 }
 
 impl StdStorage {
+    /// Uses the existing directory `dir` without writing to it: every file is opened
+    /// for reading only, nothing is created, renamed or removed (each such call is
+    /// `Error::InvalidArgument`), a missing directory is `Error::Io` (`NotFound`),
+    /// and the directory lock is taken on an existing `LOCK` file (opened for reading)
+    /// or, where there is none, not taken at all (a writer that starts meanwhile is
+    /// then not kept out). For reading a store on a read-only mount, a backup, or
+    /// another user's directory, with [`Config::read_only`](crate::Config::read_only).
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<StdStorage> {
+        let dir = dir.as_ref().to_path_buf();
+        if dir.as_os_str().is_empty() {
+            return Err(Error::InvalidArgument(
+                "an empty directory path (use \".\" for the working directory)".into(),
+            ));
+        }
+        let shown = dir.display().to_string();
+        let meta = fs::metadata(&dir).map_err(|e| Error::io(IoOp::Open, &shown, e))?;
+        if !meta.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{shown} is not a directory"
+            )));
+        }
+        Ok(StdStorage {
+            dir,
+            read_only: true,
+        })
+    }
+
+    /// Refuses a change to the directory in a read-only storage.
+    fn writable(&self, what: &str) -> Result<()> {
+        match self.read_only {
+            true => Err(Error::InvalidArgument(format!(
+                "{what} in {}: the storage was opened read-only",
+                self.dir.display()
+            ))),
+            false => Ok(()),
+        }
+    }
+
     /// Uses the directory `dir`, creating it (and syncing its parent) if missing.
     pub fn open(dir: impl AsRef<Path>) -> Result<StdStorage> {
         let dir = dir.as_ref().to_path_buf();
@@ -43,7 +84,10 @@ impl StdStorage {
                 fsync_dir(parent)?;
             }
         }
-        Ok(StdStorage { dir })
+        Ok(StdStorage {
+            dir,
+            read_only: false,
+        })
     }
 
     /// The directory this storage lives in.
@@ -76,7 +120,10 @@ impl Storage for StdStorage {
     fn open(&self, name: &str, mode: OpenMode) -> Result<Box<dyn File>> {
         let path = self.path(name)?;
         let mut options = fs::OpenOptions::new();
-        options.read(true).write(true);
+        options.read(true).write(!self.read_only);
+        if mode != OpenMode::Existing {
+            self.writable(&format!("creating {name}"))?;
+        }
         let created = match mode {
             OpenMode::Existing => false,
             OpenMode::CreateNew => {
@@ -103,6 +150,7 @@ impl Storage for StdStorage {
     }
 
     fn remove(&self, name: &str) -> Result<()> {
+        self.writable(&format!("removing {name}"))?;
         let path = self.path(name)?;
         fs::remove_file(&path)
             .map_err(|e| Error::io(IoOp::Remove, path.display().to_string(), e))?;
@@ -110,6 +158,7 @@ impl Storage for StdStorage {
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.writable(&format!("renaming {from}"))?;
         let src = self.path(from)?;
         let dst = self.path(to)?;
         fs::rename(&src, &dst).map_err(|e| {
@@ -147,16 +196,25 @@ impl Storage for StdStorage {
     /// missing; its content is never used). `flock` locks belong to an open file
     /// description, so a second lock from this process conflicts as one from another
     /// process does, and the kernel drops the lock when the holder dies.
+    ///
+    /// Read-only storage opens an existing `LOCK` for reading (`flock` needs no write
+    /// access) and takes no lock where there is none.
     fn lock(&self) -> Result<StorageLock> {
         let path = self.path(LOCK_FILE)?;
         let shown = self.dir.display().to_string();
-        let file = fs::OpenOptions::new()
+        let opened = fs::OpenOptions::new()
             .read(true)
-            .write(true)
-            .create(true)
+            .write(!self.read_only)
+            .create(!self.read_only)
             .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(IoOp::Open, path.display().to_string(), e))?;
+            .open(&path);
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) if self.read_only && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(StorageLock::new(()));
+            }
+            Err(e) => return Err(Error::io(IoOp::Open, path.display().to_string(), e)),
+        };
         match fs4::FileExt::try_lock(&file) {
             Ok(()) => Ok(StorageLock::new(file)),
             Err(fs4::TryLockError::WouldBlock) => Err(Error::Locked { path: shown }),

@@ -78,6 +78,13 @@
 //!    AbsoluteConsistency, a cut there under TolerateCorruptTail. A log written before
 //!    format version 4 has no table, and its gaps stand as freed.
 //!
+//! Step 0b, before the walk: with a valid segment table, a header below its frontier
+//! for a segment it does not list is of a segment that left the log (the table stops
+//! listing a segment before its header is zeroed, and every segment placed since
+//! starts at or past the frontier), so it is not read (`drop_released`): a lost
+//! zeroing write, a crash before it, or damage that brought an old header back
+//! cannot return superseded messages (nor fail the open as damage).
+//!
 //! One pass, no memory per message: the walk hands each message it reads to the
 //! caller's [`Replay`] (the open builds its segment bookkeeping from it) and keeps
 //! only the few the open needs afterwards (blob pointers, batch manifests, Truncate
@@ -143,6 +150,10 @@ pub struct Branches {
     /// Segments the segment table says are in the log but the walk did not find
     /// (their headers destroyed), cut at under TolerateCorruptTail (step 9).
     pub missing_segments: u32,
+    /// Valid headers of segments the segment table says left the log, not read
+    /// (step 0b): a release whose zeroing did not land, or an old header brought
+    /// back by damage.
+    pub released_headers: u32,
 }
 
 /// A recovered message, without its payload.
@@ -373,7 +384,8 @@ pub fn recover(
     let file_len = file.len()?;
     let slots = usize::try_from(file_len.div_ceil(size))
         .map_err(|_| Error::corruption(file.name(), 0, "file too large for this platform"))?;
-    let (headers, dirty) = read_headers(config, file, file_len, slots)?;
+    let (mut headers, dirty) = read_headers(config, file, file_len, slots)?;
+    let released = drop_released(&mut headers, table);
     if headers.is_empty() {
         ensure_all_zero(file, file_len)?;
         listed_but_empty(table, file)?;
@@ -409,6 +421,7 @@ pub fn recover(
         walk.replay_to(file, file_len, tip, replay)?;
     }
     walk.branches.batches_dropped = dropped;
+    walk.branches.released_headers = released;
     let chain: Vec<(Lsn, usize)> = walk.chain.into_iter().filter(|(l, _)| *l < tip).collect();
     let mut zero_ranges: Vec<(u64, usize)> = dirty
         .into_iter()
@@ -460,6 +473,25 @@ pub fn recover(
         voids,
         branches: walk.branches,
     })
+}
+
+/// Step 0b: with a valid segment table, a header below the table's frontier for a
+/// segment the table does not list belongs to a segment that left the log: the
+/// table stopped listing it before its header was zeroed, and every segment placed
+/// since starts at or past the frontier. So it is not read (a crash after the table
+/// but before the zeroing was durable, a lost zeroing write, or damage that brought
+/// an old header back would otherwise return that segment's superseded messages);
+/// its slot counts as dirty and a writable open zeroes it. Returns how many.
+fn drop_released(headers: &mut Vec<Slot>, table: &table::Found) -> u32 {
+    let table::Found::Table(t) = table else {
+        return 0;
+    };
+    let before = headers.len();
+    headers.retain(|s| {
+        let lsn = s.header.segment_lsn;
+        lsn >= t.frontier || t.segments.binary_search(&lsn).is_ok()
+    });
+    (before - headers.len()) as u32
 }
 
 /// Whether the log ends with a clean close (step 6): its last recovered message
