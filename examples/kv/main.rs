@@ -65,9 +65,11 @@ fn main() -> ExitCode {
     let words: Vec<&str> = command.iter().map(String::as_str).collect();
     let outcome = match words.as_slice() {
         ["put", key, value] => store.insert(key.as_bytes(), value.as_bytes()),
-        ["get", key] => store.get(key.as_bytes()).map(|v| match v {
-            Some(v) => println!("{}", String::from_utf8_lossy(&v)),
-            None => println!("(not found)"),
+        ["get", key] => store.get(key.as_bytes()).map(|v| {
+            let _ = match v {
+                Some(v) => say(&String::from_utf8_lossy(&v)),
+                None => say("(not found)"),
+            };
         }),
         ["remove", key] => store.remove(key.as_bytes()),
         ["scan", rest @ ..] if rest.len() <= 2 => {
@@ -75,11 +77,15 @@ fn main() -> ExitCode {
             let to = rest.get(1).map(|t| t.as_bytes());
             store.scan(from, to).map(|pairs| {
                 for (k, v) in pairs {
-                    println!(
+                    let line = format!(
                         "{}\t{}",
                         String::from_utf8_lossy(&k),
                         String::from_utf8_lossy(&v)
                     );
+                    // A reader that went away (`kv scan | head`) ends the scan.
+                    if !say(&line) {
+                        break;
+                    }
                 }
             })
         }
@@ -93,7 +99,10 @@ fn main() -> ExitCode {
             Err(_) => return usage(),
         },
         ["stats"] => store.leaves().map(|leaves| {
-            println!("{leaves} leaves; {:?}", store.page_cache().stats());
+            say(&format!(
+                "{leaves} leaves; {:?}",
+                store.page_cache().stats()
+            ));
         }),
         _ => return usage(),
     };
@@ -102,4 +111,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Prints `line` to stdout; false if stdout is gone (a closed pipe), instead of the
+/// panic `println!` would raise.
+fn say(line: &str) -> bool {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}").is_ok()
 }

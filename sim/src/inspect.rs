@@ -98,7 +98,10 @@ fn open_dir(args: &DirArgs) -> Result<Opened, String> {
         false => e.to_string(),
     })?;
     let (mode, size, source) = match settings {
-        Some((mode, size)) => (mode, size, conf::CONF_FILE.to_string()),
+        Some((mode, size)) => {
+            conflicts(args, mode, size)?;
+            (mode, size, conf::CONF_FILE.to_string())
+        }
         None => {
             let mode = match args.mode.unwrap_or(Mode::Gc) {
                 Mode::Gc => SegmentMode::Gc,
@@ -239,6 +242,11 @@ pub fn inspect(args: &InspectArgs) -> ExitCode {
             let _ = write!(std::io::stdout(), "{text}");
             ExitCode::SUCCESS
         }
+        Err(e) if args.json => {
+            // A consumer of --json gets one object either way.
+            say(&format!("{{\"error\":{}}}", quote(&e)));
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("pagelog-sim inspect: {e}");
             ExitCode::FAILURE
@@ -286,6 +294,45 @@ fn inspect_inner(args: &InspectArgs) -> Result<String, String> {
         snaps: &snaps,
     };
     Ok(if args.json { view.json() } else { view.text() })
+}
+
+/// A `--mode` or `--segment-size` that `pagecache.conf` contradicts is an error, not
+/// silently ignored (a newcomer's trial found the flags ignored on a page cache).
+fn conflicts(args: &DirArgs, mode: SegmentMode, size: u64) -> Result<(), String> {
+    if let Some(flag) = args.segment_size.filter(|&f| f != size) {
+        return Err(format!(
+            "--segment-size {flag}: this page cache's {} says {size}",
+            conf::CONF_FILE
+        ));
+    }
+    let flag_mode = args.mode.map(|m| match m {
+        Mode::Gc => SegmentMode::Gc,
+        Mode::Linear => SegmentMode::Linear,
+    });
+    match flag_mode {
+        Some(m) if m != mode => Err(format!(
+            "--mode {}: this page cache's {} says {}",
+            mode_word(m),
+            conf::CONF_FILE,
+            mode_word(mode)
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn mode_word(mode: SegmentMode) -> &'static str {
+    match mode {
+        SegmentMode::Gc => "gc",
+        SegmentMode::Linear => "linear",
+    }
+}
+
+/// `n` and `what`, with an s unless there is one.
+fn plural(n: u64, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
 }
 
 /// One snapshot file as `inspect` shows it.
@@ -391,7 +438,7 @@ impl View<'_> {
             None => String::new(),
         };
         let mut out = format!(
-            "directory      {}\nkind           {}\nsettings       segment {} B, {} (from {})\nlog file       {} B, {} slots\n{damage}recovered      tip lsn {}, {} messages\nsegment table  {}\n",
+            "directory      {}\nkind           {}\nsettings       segment {} B, {} (from {})\nlog file       {} B, {}\n{damage}recovered      tip lsn {}, {} messages\nsegment table  {}\n",
             self.dir.display(),
             if self.o.page_cache {
                 "page cache"
@@ -402,7 +449,7 @@ impl View<'_> {
             self.mode(),
             self.o.source,
             self.file_len,
-            self.file_len.div_ceil(size),
+            plural(self.file_len.div_ceil(size), "slot"),
             self.tip,
             self.messages,
             self.table_line()

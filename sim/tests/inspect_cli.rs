@@ -105,6 +105,25 @@ fn inspect_shows_segments_blobs_and_the_tip_and_writes_nothing() {
     ] {
         assert!(json.contains(want), "missing {want:?} in {json}");
     }
+    // Flags that pagecache.conf contradicts are refused, not ignored; with --json an
+    // error is one object too.
+    for flags in [["--segment-size", "8192"], ["--mode", "linear"]] {
+        let (code, out) = sim(&["inspect", flags[0], flags[1], path(&dir)]);
+        assert_eq!(code, 1, "{flags:?}: {out}");
+        assert!(
+            out.contains(flags[0]) && out.contains("pagecache.conf says"),
+            "{out}"
+        );
+    }
+    let (code, out) = sim(&["inspect", "--segment-size", "4096", path(&dir)]);
+    assert_eq!(code, 0, "the flag pagecache.conf agrees with: {out}");
+    let missing = dir.path().join("missing");
+    let (code, json) = sim(&["inspect", "--json", missing.to_str().expect("utf-8")]);
+    assert_eq!(code, 1, "{json}");
+    assert!(
+        json.starts_with("{\"error\":") && json.contains("no such directory"),
+        "{json}"
+    );
     assert_eq!(files(dir.path()), before, "inspect changed a file");
 }
 

@@ -282,7 +282,7 @@ fn ensure_all_zero(file: &dyn File, file_len: u64) -> Result<()> {
                 file.name(),
                 at + i as u64,
                 format!(
-                    "not a pagelog log: no valid segment header in its {file_len} bytes, yet a non-zero byte here (a foreign file, or a log whose every header was destroyed); refusing to overwrite it"
+                    "not a pagelog log: no valid segment header in its {file_len} bytes, yet a non-zero byte here (a foreign file, or a log whose every header was destroyed); it is left as it is"
                 ),
             ));
         }
