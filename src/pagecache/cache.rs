@@ -131,6 +131,10 @@ pub struct PageCache<M: Materializer> {
     restored: Restored,
 }
 
+/// How many times an update is tried again after losing to a swap that kept the
+/// page's version (`PageCache::same_version`).
+const SAME_VERSION_TRIES: usize = 8;
+
 /// When the snapshot after one at `lsn` is due, for snapshots every `every` bytes.
 fn due(lsn: Lsn, every: u64) -> Lsn {
     match every {
@@ -693,6 +697,15 @@ impl<M: Materializer> PageCache<M> {
         delta: M::Page,
         wait: Wait,
     ) -> Result<Update<M::Page, M::Page>> {
+        self.same_version(old, delta, |v| self.link_once(old, v, wait))
+    }
+
+    fn link_once(
+        &self,
+        old: &PageRef<M::Page>,
+        delta: M::Page,
+        wait: Wait,
+    ) -> Result<Update<M::Page, M::Page>> {
         let guard = epoch::pin();
         let pid = old.pid();
         let Now::Plain(shared) = self.now(pid, &guard)? else {
@@ -763,6 +776,15 @@ impl<M: Materializer> PageCache<M> {
         page: M::Page,
         wait: Wait,
     ) -> Result<Update<M::Page, M::Page>> {
+        self.same_version(old, page, |v| self.replace_once(old, v, wait))
+    }
+
+    fn replace_once(
+        &self,
+        old: &PageRef<M::Page>,
+        page: M::Page,
+        wait: Wait,
+    ) -> Result<Update<M::Page, M::Page>> {
         let guard = epoch::pin();
         let pid = old.pid();
         let Now::Plain(shared) = self.now(pid, &guard)? else {
@@ -806,6 +828,10 @@ impl<M: Materializer> PageCache<M> {
     }
 
     fn free_as(&self, old: &PageRef<M::Page>, wait: Wait) -> Result<Update<M::Page, ()>> {
+        self.same_version(old, (), |()| self.free_once(old, wait))
+    }
+
+    fn free_once(&self, old: &PageRef<M::Page>, wait: Wait) -> Result<Update<M::Page, ()>> {
         let guard = epoch::pin();
         let pid = old.pid();
         let Now::Plain(shared) = self.now(pid, &guard)? else {
@@ -1021,6 +1047,32 @@ impl<M: Materializer> PageCache<M> {
     fn stale<T>(&self, pid: PageId, rejected: T) -> Result<Update<M::Page, T>> {
         self.counters.bump(Counter::Stale);
         self.lost(pid, rejected)
+    }
+
+    /// Runs `attempt` with `value`, and again while it loses to a swap that left the
+    /// page at `old`'s version: a page-out or a garbage-collection rewrite on another
+    /// thread changes where the page lives or whether it is cached, not what it is,
+    /// so the update still applies to what the caller read (each attempt reserves
+    /// anew after loading the view, so fragment order, I10, holds). A page held by an
+    /// undecided batch also keeps its version; after a few tries that loss is
+    /// returned.
+    fn same_version<T>(
+        &self,
+        old: &PageRef<M::Page>,
+        value: T,
+        mut attempt: impl FnMut(T) -> Result<Update<M::Page, T>>,
+    ) -> Result<Update<M::Page, T>> {
+        let mut value = value;
+        for _ in 0..SAME_VERSION_TRIES {
+            match attempt(value)? {
+                Update::Lost {
+                    current: Some(now),
+                    rejected,
+                } if now.version() == old.version() => value = rejected,
+                done => return Ok(done),
+            }
+        }
+        attempt(value)
     }
 
     /// The outcome of an update that found the page changed.

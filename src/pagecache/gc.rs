@@ -14,8 +14,9 @@
 //!
 //! A rewrite changes where a page lives, not what it is: the page keeps its version,
 //! so a [`PageRef`](super::PageRef) taken before it still updates the page (an
-//! update that raced the rewrite's swap loses it, as it would lose to any swap, and
-//! gets the page back at the same version). It goes through the same protocol as any
+//! update that raced the rewrite's swap loses that swap, sees the page at the same
+//! version, and is tried again inside the call: the caller never sees a loss to
+//! garbage collection or to a page-out, `cache.rs`'s `same_version`). It goes through the same protocol as any
 //! update (reserve, swap the view, complete; a lost swap aborts the reservation), so
 //! fragment order (I10) and batches (a page held by a batch is skipped) are kept.
 //! The page cache's own records are rewritten too: the roots (page id 1) as one Meta
