@@ -12,7 +12,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 
 use common::Numbers;
 use pagelog::Materializer;
@@ -37,10 +37,20 @@ fn config(capacity: u64) -> Config {
 
 /// One thread's work: returns the deltas it applied per page, in order, and how many
 /// races it lost.
-fn worker(pc: &PageCache<Numbers>, pids: &[u64], t: u32) -> (BTreeMap<u64, Vec<u32>>, u64) {
+fn worker(
+    pc: &PageCache<Numbers>,
+    pids: &[u64],
+    t: u32,
+    together: &Barrier,
+) -> (BTreeMap<u64, Vec<u32>>, u64) {
     let mut applied: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
     let mut lost = 0;
     for step in 0..STEPS {
+        // Every thread starts each run of 20 steps at once, so they race even on a
+        // busy machine that would otherwise run them one after another.
+        if step % 20 == 0 {
+            together.wait();
+        }
         let pid = pids[((step * 7 + t * 3) % pids.len() as u32) as usize];
         let delta = t << 24 | step;
         let mut page = pc.get(pid).expect("get").expect("live");
@@ -92,11 +102,13 @@ fn race(pages: usize, capacity: u64) -> PageCacheStats {
     let pids: Vec<u64> = (0..pages)
         .map(|_| pc.allocate(Vec::new()).expect("allocate").pid())
         .collect();
+    let together = Barrier::new(THREADS as usize);
+    let together = &together;
     let (applied, lost): (Vec<_>, Vec<_>) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
                 let (pc, pids) = (&pc, &pids);
-                s.spawn(move || worker(pc, pids, t))
+                s.spawn(move || worker(pc, pids, t, together))
             })
             .collect();
         handles

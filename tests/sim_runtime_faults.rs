@@ -267,11 +267,24 @@ fn huge_offsets_are_refused_not_allocated() {
 
 /// Runs a fixed workload of writes, reads and syncs under `faults`, ignoring errors;
 /// returns the storage.
-fn busy(seed: u64, faults: FaultRates, mask: Option<Vec<u64>>) -> pagelog::io::SimStorage {
+/// Where a `busy` run lets faults fire.
+enum Mask {
+    Anywhere,
+    /// By call number (the older form, draws keyed by call number).
+    Calls(Vec<u64>),
+    /// By site (draws keyed by site).
+    Sites(Vec<pagelog::io::FaultSite>),
+}
+
+fn busy(seed: u64, faults: FaultRates, mask: Mask) -> pagelog::io::SimStorage {
     let disk = with_faults(seed, FaultRates::default());
     let f = create_durable(&disk, "f");
     disk.set_faults(faults).expect("set");
-    disk.set_fault_mask(mask.map(|m| m.into_iter().collect()));
+    match mask {
+        Mask::Anywhere => {}
+        Mask::Calls(calls) => disk.set_fault_mask(Some(calls.into_iter().collect())),
+        Mask::Sites(sites) => disk.set_fault_sites(Some(sites.into_iter().collect())),
+    }
     for i in 0..200u64 {
         let _ = f.write_at(&payload(i as u32, 700), i * 512);
         let mut back = [0; 300];
@@ -295,17 +308,26 @@ fn masking_one_fault_leaves_every_other_fault_in_place() {
         misdirected_write: 0.02,
         ..FaultRates::default()
     };
-    let all = busy(5, faults.clone(), None).injected_calls();
+    // By site, as `shrink` writes them now.
+    let all = busy(5, faults.clone(), Mask::Anywhere).injected_sites();
     assert!(all.len() >= 10, "only {} faults fired", all.len());
     for drop in [0, all.len() / 2, all.len() - 1] {
         let mut kept = all.clone();
         kept.remove(drop);
-        let again = busy(5, faults.clone(), Some(kept.clone())).injected_calls();
+        let again = busy(5, faults.clone(), Mask::Sites(kept.clone())).injected_sites();
         assert_eq!(again, kept, "dropping fault {drop} moved others");
     }
-    let none = busy(5, faults, Some(Vec::new()));
-    assert!(none.injected_calls().is_empty());
+    let none = busy(5, faults.clone(), Mask::Sites(Vec::new()));
+    assert!(none.injected_sites().is_empty());
     assert_eq!(none.stats().write_eio + none.stats().short_writes, 0);
+    // By call number, the older form that earlier regression tests hold.
+    let every_call = Mask::Calls((0..100_000).collect());
+    let all = busy(5, faults.clone(), every_call).injected_calls();
+    assert!(all.len() >= 10, "only {} faults fired", all.len());
+    let mut kept = all.clone();
+    kept.remove(all.len() / 2);
+    let again = busy(5, faults, Mask::Calls(kept.clone())).injected_calls();
+    assert_eq!(again, kept, "dropping a fault by number moved others");
 }
 
 /// Risk: the lying disk (outside the legal model) is not actually lying, so a test

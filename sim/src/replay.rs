@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use pagelog::simulation::{Outcome, Pins, Report, Scenario, parse_plan, run};
+use pagelog::simulation::{
+    Outcome, Pins, Report, Scenario, parse_plan, parse_sites, run, run_at_sites,
+};
 
 use crate::args::ScenarioArgs;
 use crate::campaign::run_seed;
@@ -24,7 +26,8 @@ pub struct ReplayArgs {
     /// Replay this plan (the text a shrink printed) instead of the seed's own.
     #[arg(long)]
     pub plan: Option<String>,
-    /// With --plan: the storage calls at which faults may fire, comma-separated.
+    /// With --plan: where faults may fire, comma-separated: sites (`write:log#17`, as
+    /// `shrink` prints them) or, the older form, storage call numbers.
     #[arg(long, requires = "plan")]
     pub faults_at: Option<String>,
     #[command(flatten)]
@@ -81,24 +84,36 @@ fn replay_given(args: &ReplayArgs, pins: &Pins) -> Result<Option<(Scenario, Repo
         return Ok(None);
     };
     let plan = parse_plan(text)?;
-    let mask: Option<Vec<u64>> = match &args.faults_at {
-        None => None,
-        Some(list) => Some(
-            list.split(',')
-                .filter(|s| !s.trim().is_empty())
+    let items: Option<Vec<&str>> = args.faults_at.as_deref().map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    let sites = match &items {
+        Some(items) if items.iter().any(|s| s.contains(':')) => Some(parse_sites(items)?),
+        _ => None,
+    };
+    let mask: Option<Vec<u64>> = match (&items, &sites) {
+        (Some(items), None) => Some(
+            items
+                .iter()
                 .map(|s| {
-                    s.trim()
-                        .parse()
-                        .map_err(|_| format!("{s:?} is not a call number"))
+                    s.parse()
+                        .map_err(|_| format!("{s:?} is neither a fault site nor a call number"))
                 })
                 .collect::<Result<_, _>>()?,
         ),
+        _ => None,
     };
     let scenario = match (&args.scenario_text, args.seed) {
         (Some(text), _) => text.parse()?,
         (None, Some(seed)) => Scenario::draw(seed, pins),
         (None, None) => return Err("give --seed or --scenario".into()),
     };
-    let report = run(&scenario, &plan, mask.as_deref(), args.verbose);
+    let report = match &sites {
+        Some(sites) => run_at_sites(&scenario, &plan, sites, args.verbose),
+        None => run(&scenario, &plan, mask.as_deref(), args.verbose),
+    };
     Ok(Some((scenario, report)))
 }

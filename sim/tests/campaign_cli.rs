@@ -6,7 +6,7 @@ mod common;
 use common::sim;
 
 use pagelog::simulation::plan::generate;
-use pagelog::simulation::{Invariant, Pins, Scenario, parse_plan, run};
+use pagelog::simulation::{Invariant, Pins, Scenario, parse_plan, parse_sites, run, run_at_sites};
 
 fn hash_line(text: &str) -> String {
     text.lines()
@@ -191,15 +191,14 @@ fn a_lying_disk_is_caught_replays_identically_and_shrinks_to_a_short_test() {
         .lines()
         .find(|l| l.contains("let faults_at"))
         .expect("a fault mask");
-    let mask: Vec<u64> = mask_line
-        .split(['[', ']'])
-        .nth(1)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|n| n.trim().parse().ok())
-        .collect();
+    let list = mask_line
+        .split_once("&[")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map_or("", |(list, _)| list);
+    let sites: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+    let mask = parse_sites(&sites).expect("the written sites parse");
     let plan = parse_plan(&plan).expect("the plan parses");
-    let report = run(&scenario, &plan, Some(&mask), false);
+    let report = run_at_sites(&scenario, &plan, &mask, false);
     let violation = report.violation().expect("the written test fails");
     assert_eq!(violation.invariant, Invariant::I1, "{violation}");
 }

@@ -61,8 +61,8 @@ mod traits;
 
 pub use name::validate_name;
 pub use sim::{
-    CrashModel, CrashReport, FaultRates, Filler, SimConfig, SimStats, SimStorage, Tearing,
-    TornRange,
+    CrashModel, CrashReport, FaultRates, FaultSite, Filler, SimConfig, SimStats, SimStorage,
+    Tearing, TornRange,
 };
 pub use std_fs::{LOCK_FILE, StdStorage};
 pub use traits::{File, OpenMode, Storage, StorageLock};

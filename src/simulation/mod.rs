@@ -30,6 +30,6 @@ pub mod state;
 pub use oracle::{Invariant, Model, Violation};
 pub use plan::{Step, parse_plan, plan_text};
 pub use report::{Counts, Outcome, Report};
-pub use runner::run;
+pub use runner::{parse_sites, run, run_at_sites};
 pub use scenario::{FaultClass, Liar, Pins, Scenario};
 pub use shrink::{Shrunk, regression_test, shrink};

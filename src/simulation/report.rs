@@ -156,6 +156,8 @@ pub struct Report {
     pub trace: Vec<String>,
     /// Storage call numbers at which a runtime fault fired.
     pub injected: Vec<u64>,
+    /// The same calls by site (`op:file#n`), what a regression test names.
+    pub injected_sites: Vec<crate::io::FaultSite>,
 }
 
 impl Report {

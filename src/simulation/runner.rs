@@ -34,11 +34,42 @@ use super::plan::Step;
 use super::report::{Counts, Outcome, Report, add_branches};
 use super::scenario::{Liar, Scenario};
 use super::state::{State, Tracer};
+use crate::io::FaultSite;
+use crate::io::sim::FaultMask;
 
-/// Runs `plan` under `scenario`. `mask` (storage call numbers) limits where runtime
-/// faults may fire; `verbose` keeps the trace lines. Never panics: an engine panic is
+/// Runs `plan` under `scenario`. `mask` (storage call numbers, the older form of a
+/// regression test's faults; draws keyed by call number) limits where runtime faults
+/// may fire; `verbose` keeps the trace lines. Never panics: an engine panic is
 /// reported as a violation.
 pub fn run(scenario: &Scenario, plan: &[Step], mask: Option<&[u64]>, verbose: bool) -> Report {
+    let mask = mask.map(|m| FaultMask::Calls(m.iter().copied().collect()));
+    run_masked(scenario, plan, mask, verbose)
+}
+
+/// [`run`] with runtime faults firing only at `sites` (`op:file#n`; see
+/// [`FaultSite`]): what `pagelog-sim shrink` writes, and what survives a change to
+/// the engine that adds or removes storage calls elsewhere.
+pub fn run_at_sites(
+    scenario: &Scenario,
+    plan: &[Step],
+    sites: &[FaultSite],
+    verbose: bool,
+) -> Report {
+    let mask = FaultMask::Sites(sites.iter().cloned().collect());
+    run_masked(scenario, plan, Some(mask), verbose)
+}
+
+/// Parses fault sites as a regression test writes them.
+pub fn parse_sites(sites: &[&str]) -> Result<Vec<FaultSite>, String> {
+    sites.iter().map(|s| s.parse()).collect()
+}
+
+fn run_masked(
+    scenario: &Scenario,
+    plan: &[Step],
+    mask: Option<FaultMask>,
+    verbose: bool,
+) -> Report {
     let attempt = catch_unwind(AssertUnwindSafe(|| {
         run_inner(scenario, plan, mask, verbose)
     }));
@@ -60,14 +91,20 @@ pub fn run(scenario: &Scenario, plan: &[Step], mask: Option<&[u64]>, verbose: bo
             trace_hash: 0,
             trace: Vec::new(),
             injected: Vec::new(),
+            injected_sites: Vec::new(),
         }
     })
 }
 
-fn run_inner(scenario: &Scenario, plan: &[Step], mask: Option<&[u64]>, verbose: bool) -> Report {
+fn run_inner(scenario: &Scenario, plan: &[Step], mask: Option<FaultMask>, verbose: bool) -> Report {
     let disk = SimStorage::with_config(scenario.seed, scenario.sim.clone())
         .expect("a drawn sim config is valid");
-    disk.set_fault_mask(mask.map(|m| m.iter().copied().collect()));
+    disk.set_extra_list(scenario.extra_list);
+    match mask {
+        None => {}
+        Some(FaultMask::Calls(calls)) => disk.set_fault_mask(Some(calls)),
+        Some(FaultMask::Sites(sites)) => disk.set_fault_sites(Some(sites)),
+    }
     let mut state = State {
         scenario,
         disk,
@@ -102,6 +139,7 @@ fn run_inner(scenario: &Scenario, plan: &[Step], mask: Option<&[u64]>, verbose: 
         trace_hash: state.tracer.hash(),
         trace: state.tracer.take_lines(),
         injected: state.disk.injected_calls(),
+        injected_sites: state.disk.injected_sites(),
     }
 }
 

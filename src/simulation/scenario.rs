@@ -328,6 +328,11 @@ pub struct Scenario {
     pub ops: u32,
     /// Probability per step of a crash.
     pub crash_rate: f64,
+    /// An extra directory listing after every open of the log file, made by the
+    /// simulated disk: it stands for an engine change that adds a storage call, to
+    /// show that a regression test's fault sites survive one. Tests only: always
+    /// false when drawn or parsed, and not part of the scenario's text.
+    pub extra_list: bool,
 }
 
 impl Scenario {
@@ -369,6 +374,7 @@ impl Scenario {
             clients,
             ops,
             crash_rate,
+            extra_list: false,
         }
     }
 

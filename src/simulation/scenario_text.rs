@@ -205,6 +205,7 @@ impl FromStr for Scenario {
             clients,
             ops,
             crash_rate,
+            extra_list: false,
         };
         scenario.config.validate().map_err(|e| e.to_string())?;
         scenario.sim.validate().map_err(|e| e.to_string())?;

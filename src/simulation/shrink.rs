@@ -2,22 +2,24 @@
 //!
 //! Delta debugging (ddmin) in two phases: first the steps (with faults free to fire
 //! wherever the per-call draws put them), then, with the steps fixed, the set of
-//! storage calls at which faults fire (`SimStorage::set_fault_mask`). A candidate
+//! fault sites (operation, file, occurrence: `SimStorage::set_fault_sites`) at which
+//! faults fire. A candidate
 //! counts as failing when it breaks the same invariant as the original. Every
 //! candidate is a deterministic run, so the result replays.
 
 use super::oracle::Invariant;
 use super::plan::{Step, plan_text};
-use super::runner::run;
+use super::runner::{run, run_at_sites};
 use super::scenario::Scenario;
+use crate::io::FaultSite;
 
 /// A minimal failing run.
 #[derive(Debug, Clone)]
 pub struct Shrunk {
     /// The steps left.
     pub plan: Vec<Step>,
-    /// Storage calls at which faults may fire.
-    pub mask: Vec<u64>,
+    /// The sites (`op:file#n`) at which faults may fire.
+    pub mask: Vec<FaultSite>,
     /// The invariant it breaks.
     pub invariant: Invariant,
     /// The violation's text in the shrunk run.
@@ -38,17 +40,17 @@ pub fn shrink(scenario: &Scenario, plan: &[Step], budget: u32) -> Option<Shrunk>
         r.violation().map(|v| v.invariant) == Some(invariant)
     };
     let plan = ddmin(plan.to_vec(), budget / 2, &mut runs, fails_steps);
-    let injected = run(scenario, &plan, None, false).injected;
+    let injected = run(scenario, &plan, None, false).injected_sites;
     runs += 1;
-    let fails_mask = |m: &[u64], runs: &mut u32| {
+    let fails_mask = |m: &[FaultSite], runs: &mut u32| {
         *runs += 1;
-        let r = run(scenario, &plan, Some(m), false);
+        let r = run_at_sites(scenario, &plan, m, false);
         r.violation().map(|v| v.invariant) == Some(invariant)
     };
     let mut mask = injected;
     mask.dedup();
     let mask = ddmin(mask, budget / 2, &mut runs, fails_mask);
-    let last = run(scenario, &plan, Some(&mask), false);
+    let last = run_at_sites(scenario, &plan, &mask, false);
     let detail = last
         .violation()
         .map(|v| v.detail.clone())
@@ -117,7 +119,7 @@ pub fn regression_test(scenario: &Scenario, shrunk: &Shrunk) -> String {
             }
         })
         .collect();
-    let mask: Vec<String> = shrunk.mask.iter().map(|c| c.to_string()).collect();
+    let mask: Vec<String> = shrunk.mask.iter().map(|c| format!("\"{c}\"")).collect();
     format!(
         r#"//! Regression test written by `pagelog-sim shrink` (seed {seed}, pins: {pins_or_none}).
 //! It broke {inv}: {detail}
@@ -125,17 +127,23 @@ pub fn regression_test(scenario: &Scenario, shrunk: &Shrunk) -> String {
 //! The scenario is written out in full, so a change to how seeds draw scenarios
 //! cannot turn this into a different run.
 
-use pagelog::simulation::{{Scenario, parse_plan, run}};
+use pagelog::simulation::{{Scenario, parse_plan, parse_sites, run_at_sites}};
 
 #[test]
 fn sim_seed_{seed}_{slug}() {{
     let scenario: Scenario = "{text}".parse().expect("scenario");
     let plan = parse_plan("{plan}").expect("plan");
-    let faults_at: &[u64] = &[{mask}];
-    let report = run(&scenario, &plan, Some(faults_at), false);
+    // Where faults fire, by operation, file and occurrence: a storage call added or
+    // removed elsewhere in the engine leaves these where they are.
+    let faults_at = parse_sites(&[{mask}]).expect("sites");
+    let report = run_at_sites(&scenario, &plan, &faults_at, false);
     if let Some(v) = report.violation() {{
         panic!("seed {seed}: {{v}}");
     }}
+    // A site that no longer fires means the engine's calls on that file changed:
+    // the test would pass without its fault. Shrink the seed again.
+    let missing: Vec<_> = faults_at.iter().filter(|s| !report.injected_sites.contains(s)).collect();
+    assert!(missing.is_empty(), "fault sites that no longer fire: {{missing:?}}");
 }}
 "#,
         inv = shrunk.invariant.name(),

@@ -63,6 +63,7 @@ mod config;
 mod crash;
 mod inode;
 mod names;
+mod site;
 mod stats;
 mod storage;
 mod trace;
@@ -70,5 +71,6 @@ mod world;
 
 pub use config::{CrashModel, FaultRates, Filler, SimConfig, Tearing};
 pub use crash::{CrashReport, TornRange};
+pub use site::{FaultMask, FaultSite};
 pub use stats::SimStats;
 pub use storage::SimStorage;

@@ -14,6 +14,7 @@ use super::config::SimConfig;
 use super::crash::{CrashReport, Resolver};
 use super::inode::Inode;
 use super::names::{DirOp, Directory};
+use super::site::{FaultMask, FaultSite};
 use super::stats::SimStats;
 use super::trace::Trace;
 use crate::error::{Error, IoOp, Result};
@@ -50,11 +51,19 @@ pub(super) struct World {
     pub(super) stats: SimStats,
     pub(super) trace: Trace,
     pub(super) last_crash: CrashReport,
-    /// If set, runtime faults fire only at these call numbers (see
-    /// [`super::SimStorage::set_fault_mask`]).
-    pub(super) fault_mask: Option<BTreeSet<u64>>,
-    /// Call numbers at which a runtime fault fired, in order.
-    pub(super) injected: Vec<u64>,
+    /// If set, runtime faults fire only at these calls (see
+    /// [`super::SimStorage::set_fault_mask`] and `set_fault_sites`).
+    pub(super) fault_mask: Option<FaultMask>,
+    /// The calls at which a runtime fault fired, in order: number and site.
+    pub(super) injected: Vec<(u64, FaultSite)>,
+    /// Calls so far by (operation, file), for sites (`site.rs`).
+    pub(super) site_counts: BTreeMap<(String, String), u64>,
+    /// The site of the call running now.
+    pub(super) site: FaultSite,
+    /// Crashes so far (the n of a crash's site).
+    pub(super) crashes: u64,
+    /// See `SimStorage::set_extra_list`.
+    pub(super) extra_list: bool,
     /// Nonces handed out so far, over every life of this disk.
     pub(super) nonces: u64,
     /// The tag recorded with each whole write (`SimStorage::set_write_tag`).
@@ -90,6 +99,14 @@ impl World {
             nonces: 0,
             fault_mask: None,
             injected: Vec::new(),
+            site_counts: BTreeMap::new(),
+            site: FaultSite {
+                op: String::new(),
+                file: String::new(),
+                nth: 0,
+            },
+            crashes: 0,
+            extra_list: false,
             write_tag: 0,
             damage: Vec::new(),
         }
@@ -98,7 +115,12 @@ impl World {
     /// Counts a call and fails it if the storage has crashed.
     pub(super) fn begin(&mut self, op: IoOp, path: &str) -> Result<()> {
         self.stats.calls += 1;
-        let mixed = self.seed ^ self.stats.calls.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.site = self.next_site(op.to_string(), path);
+        let key = match self.fault_mask {
+            Some(FaultMask::Calls(_)) => self.stats.calls,
+            _ => self.site.key(),
+        };
+        let mixed = self.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.fault_rng = ChaCha8Rng::seed_from_u64(mixed);
         self.trace.u64(op as u64);
         self.trace.str(path);
@@ -143,18 +165,35 @@ impl World {
     /// The draws around a masked fault still happen, so masking one fault leaves every
     /// other draw of the run where it was.
     fn fire(&mut self) -> bool {
-        let call = self.stats.calls;
-        let allowed = self.fault_mask.as_ref().is_none_or(|m| m.contains(&call));
+        let allowed = self.allowed_now();
         if allowed {
-            self.injected.push(call);
+            self.injected.push((self.stats.calls, self.site.clone()));
         }
         allowed
     }
 
     /// Whether this call's drawn faults may fire, without recording anything.
     fn allowed_now(&self) -> bool {
-        let call = self.stats.calls;
-        self.fault_mask.as_ref().is_none_or(|m| m.contains(&call))
+        match &self.fault_mask {
+            None => true,
+            Some(FaultMask::Calls(calls)) => calls.contains(&self.stats.calls),
+            Some(FaultMask::Sites(sites)) => sites.contains(&self.site),
+        }
+    }
+
+    /// The site of a call of `op` on `file` now, counted.
+    fn next_site(&mut self, op: String, file: &str) -> FaultSite {
+        let n = self
+            .site_counts
+            .entry((op.clone(), file.to_string()))
+            .or_insert(0);
+        let site = FaultSite {
+            op,
+            file: file.to_string(),
+            nth: *n,
+        };
+        *n += 1;
+        site
     }
 
     fn inode(&self, ino: u64) -> &Inode {
@@ -268,7 +307,7 @@ impl World {
         }
         let short_rate = self.config.faults.short_read;
         let allowed = self.allowed_now();
-        let call = self.stats.calls;
+        let call = (self.stats.calls, self.site.clone());
         let World {
             inodes,
             fault_rng: rng,
@@ -283,7 +322,7 @@ impl World {
                 let short = rng.random_range(1..n);
                 if allowed {
                     stats.short_reads += 1;
-                    injected.push(call);
+                    injected.push(call.clone());
                     return Ok(short);
                 }
             }
@@ -355,7 +394,7 @@ impl World {
         }
         let short_rate = self.config.faults.short_write;
         let allowed = self.allowed_now();
-        let call = self.stats.calls;
+        let call = (self.stats.calls, self.site.clone());
         let mut pieces = Vec::new();
         let World {
             fault_rng: rng,
@@ -369,7 +408,7 @@ impl World {
                 let short = rng.random_range(1..n);
                 if allowed {
                     stats.short_writes += 1;
-                    injected.push(call);
+                    injected.push(call.clone());
                     n = short;
                 }
             }
@@ -487,6 +526,12 @@ impl World {
         } else {
             resolver.directory(&self.dir)
         };
+        self.site = FaultSite {
+            op: "crash".to_string(),
+            file: String::new(),
+            nth: self.crashes,
+        };
+        self.crashes += 1;
         let rot_allowed = self.allowed_now();
         let mut inodes = BTreeMap::new();
         for (name, &ino) in &names {
@@ -498,7 +543,7 @@ impl World {
                 resolver.file(name, &old.durable, &old.pending)
             };
             if resolver.rot(name, &mut image, self.config.faults.bit_flip, rot_allowed) {
-                self.injected.push(self.stats.calls);
+                self.injected.push((self.stats.calls, self.site.clone()));
                 if let Some(&(_, at, _)) = resolver.report.bit_flips.last() {
                     self.damage.push((ino, at, at + 1));
                 }
@@ -506,7 +551,7 @@ impl World {
             let rate = self.config.faults.header_damage;
             let hit = resolver.damage_header(name, &mut image, &writes, rate, rot_allowed);
             if let Some((start, end)) = hit {
-                self.injected.push(self.stats.calls);
+                self.injected.push((self.stats.calls, self.site.clone()));
                 self.damage.push((ino, start, end));
             }
             inodes.insert(ino, Inode::from_image(image, &writes));
@@ -540,6 +585,10 @@ impl World {
             nonces: self.nonces,
             fault_mask: self.fault_mask.clone(),
             injected: std::mem::take(&mut self.injected),
+            site_counts: std::mem::take(&mut self.site_counts),
+            site: self.site.clone(),
+            crashes: self.crashes,
+            extra_list: self.extra_list,
             write_tag: self.write_tag,
             damage: std::mem::take(&mut self.damage),
         };
