@@ -21,7 +21,7 @@ use pagelog::pagecache::checkpoint::restore;
 use pagelog::pagecache::recover::Replay;
 use pagelog::pagecache::snapshot::{self, SNAPSHOT_PREFIX};
 use pagelog::pagecache::view::Frag;
-use pagelog::{Config, Error, PageCache, PageRef, SegmentMode, Update};
+use pagelog::{Config, Error, PageCache, PageRef, RecoveryMode, SegmentMode, Update};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -154,6 +154,17 @@ fn full_replay(pc: &PageCache<Numbers>) -> Shape {
     let mut r = Replay::default();
     r.extend(log, FIRST_PAGE, log.stable_lsn()).expect("replay");
     shape(&r)
+}
+
+/// Every durable file and its bytes.
+fn image(disk: &SimStorage) -> BTreeMap<String, Vec<u8>> {
+    disk.durable_names()
+        .into_iter()
+        .map(|n| {
+            let bytes = disk.durable_file(&n).expect("listed file");
+            (n, bytes)
+        })
+        .collect()
 }
 
 fn snapshots(disk: &SimStorage) -> Vec<String> {
@@ -344,33 +355,134 @@ fn plant(disk: &SimStorage, name: &str, replay: &Replay, segment_size: u64) {
 }
 
 #[test]
-fn a_snapshot_past_the_log_tip_is_skipped_and_removed() {
+fn a_snapshot_past_the_log_tip_is_damage_unless_tolerated() {
     let (disk, config, model, names) = small_store();
     let newest = snapshot::lsn_of(&names[1]).expect("lsn");
     let pc = open_checked(&config, &disk, &model, "before");
     let tip = pc.log().recovery().tip;
     drop(pc);
-    // What a log cut by damage below a snapshot it had written leaves: a valid
-    // snapshot whose lsn the log no longer reaches (here one claiming every page is
-    // free).
+    // What a log cut short below a snapshot it had written leaves: a valid snapshot
+    // whose lsn the log no longer reaches. It proves the log lost stable data.
     let future = Replay {
         lsn: tip + (1 << 20),
         ..Replay::default()
     };
     let name = snapshot::file_name(future.lsn);
     plant(&disk, &name, &future, config.segment_size_bytes);
-    let pc = open_checked(&config, &disk, &model, "read-only, past the tip");
+    let before = image(&disk);
+    for read_only in [true, false] {
+        let strict = Config {
+            read_only,
+            ..config.clone()
+        };
+        let e = PageCache::open(strict, Arc::new(disk.clone()), Numbers)
+            .expect_err("a snapshot past the tip");
+        assert!(e.is_corruption() && e.to_string().contains(&name), "{e}");
+        assert_eq!(image(&disk), before, "an open that reported damage wrote");
+    }
+    let tolerant = Config {
+        recovery_mode: RecoveryMode::TolerateCorruptTail,
+        ..config.clone()
+    };
+    let pc = open_checked(&tolerant, &disk, &model, "tolerated, read-only");
     assert_eq!(pc.stats().open_snapshot, Some(newest));
     assert_eq!(pc.stats().open_snapshots_skipped, 1);
-    assert!(disk.names().contains(&name), "a read-only open removed it");
     drop(pc);
-    let pc = open(&config, &disk);
-    assert_pages(&pc, &model, "writable, past the tip");
+    let pc = open(&tolerant, &disk);
+    assert_pages(&pc, &model, "tolerated, writable");
     assert!(
         !disk.names().contains(&name),
         "the stale snapshot is still there"
     );
     pc.close().expect("close");
+}
+
+#[test]
+fn a_log_cut_short_below_its_newest_snapshot_is_reported_not_shortened() {
+    let (disk, config, model, names) = small_store();
+    let newest = snapshot::lsn_of(&names[1]).expect("lsn");
+    let older = snapshot::lsn_of(&names[0]).expect("lsn");
+    // Cut the log between the two snapshots: the newer one proves it was longer.
+    let pc = open_checked(&config, &disk, &model, "before");
+    let ptr = pc
+        .log()
+        .iter_from(older)
+        .expect("iter")
+        .map(|m| m.expect("message").pointer)
+        .find(|p| p.lsn >= (older + newest) / 2);
+    drop(pc);
+    let at = ptr.expect("a message between the snapshots").file_offset;
+    set_len(&disk, pagelog::LOG_FILE, at);
+    let before = image(&disk);
+    let e = PageCache::open(config.clone(), Arc::new(disk.clone()), Numbers)
+        .expect_err("the log lost acknowledged data");
+    assert!(
+        e.is_corruption() && e.to_string().contains(&names[1]),
+        "{e}"
+    );
+    assert_eq!(image(&disk), before, "an open that reported damage wrote");
+}
+
+#[test]
+fn a_snapshot_copied_from_another_store_is_not_used() {
+    // Two stores that share a history: Y starts as a copy of X.
+    let (x, config, _, _) = small_store();
+    let y = SimStorage::new(12);
+    for name in x.durable_names() {
+        let bytes = x.durable_file(&name).expect("file");
+        let f = y.open(&name, OpenMode::Create).expect("create");
+        f.write_at(&bytes, 0).expect("write");
+        f.sync().expect("sync");
+    }
+    y.sync_dir().expect("sync_dir");
+    let mut dx = Driver::new(31);
+    let mut dy = Driver::new(32);
+    // X runs longer, so its snapshot's lsn is past Y's and inside Y's log.
+    for (disk, d, steps) in [(&x, &mut dx, 40), (&y, &mut dy, 20)] {
+        let pc = open(&config, disk);
+        d.model = pc
+            .page_ids()
+            .into_iter()
+            .map(|p| (p, pc.get(p).expect("get").expect("live").value().clone()))
+            .collect();
+        for _ in 0..steps {
+            d.step(&pc);
+        }
+        pc.flush().expect("flush");
+        pc.snapshot().expect("snapshot");
+        for _ in 0..steps {
+            d.step(&pc);
+        }
+        pc.flush().expect("flush");
+        pc.close().expect("close");
+    }
+    // X's newest snapshot, planted in Y under a name newer than Y's own.
+    let xs = snapshots(&x);
+    let bytes = x.read_file(xs.last().expect("x snapshot")).expect("bytes");
+    let ys = snapshots(&y);
+    let y_newest = snapshot::lsn_of(ys.last().expect("y snapshot")).expect("lsn");
+    let x_newest = snapshot::lsn_of(xs.last().expect("x snapshot")).expect("lsn");
+    let name = snapshot::file_name(x_newest);
+    if x_newest > y_newest
+        && x_newest
+            <= open_checked(&config, &y, &dy.model, "y")
+                .log()
+                .recovery()
+                .tip
+    {
+        let f = y.open(&name, OpenMode::Create).expect("create");
+        f.write_at(&bytes, 0).expect("write");
+        f.sync().expect("sync");
+        let pc = open_checked(&config, &y, &dy.model, "Y with X's snapshot");
+        assert_eq!(
+            pc.stats().open_snapshot,
+            Some(y_newest),
+            "X's snapshot was used"
+        );
+        assert_eq!(pc.stats().open_snapshots_skipped, 1);
+    } else {
+        panic!("the stores' lsns do not allow the plant: x {x_newest}, y {y_newest}");
+    }
 }
 
 #[test]

@@ -140,6 +140,19 @@ enum Access {
     ReadOnly,
 }
 
+/// What recovery found, for a check that runs before an open writes anything
+/// ([`Log::open_checked`]).
+pub(crate) struct Vetted<'a> {
+    /// The storage.
+    pub(crate) storage: &'a dyn Storage,
+    /// The open's configuration.
+    pub(crate) config: &'a Config,
+    /// Every recovered message is below this.
+    pub(crate) tip: Lsn,
+    /// The recovered segments' nonces, by segment lsn.
+    pub(crate) nonces: &'a BTreeMap<Lsn, Nonce>,
+}
+
 /// The file a page cache keeps beside its log (`pagecache/conf.rs`): a directory that
 /// holds it belongs to a page cache, whose log only the page cache may write.
 pub(crate) const PAGE_CACHE_CONF: &str = "pagecache.conf";
@@ -165,22 +178,30 @@ impl Log {
         if config.read_only {
             return Log::open_read_only(config, storage);
         }
-        Log::open_as(config, storage, Access::ReadWrite, &not_a_page_cache)
+        Log::open_as(
+            config,
+            storage,
+            Access::ReadWrite,
+            &not_a_page_cache,
+            &|_| Ok(()),
+        )
     }
 
     /// [`Log::open`] that first runs `check` under the directory lock, before
-    /// recovery reads or writes anything; `check` is told whether a log file exists.
-    /// An error from it ends the open with nothing written.
+    /// recovery reads or writes anything (`check` is told whether a log file
+    /// exists), and `vet` after recovery, before the open writes anything. An error
+    /// from either ends the open with nothing written.
     pub(crate) fn open_checked(
         config: Config,
         storage: Arc<dyn Storage>,
         check: &dyn Fn(&dyn Storage, bool) -> Result<()>,
+        vet: &dyn Fn(&Vetted<'_>) -> Result<()>,
     ) -> Result<Log> {
         let access = match config.read_only {
             true => Access::ReadOnly,
             false => Access::ReadWrite,
         };
-        Log::open_as(config, storage, access, check)
+        Log::open_as(config, storage, access, check, vet)
     }
 
     /// Opens the log in the directory `dir` (created if missing) with the default
@@ -200,7 +221,9 @@ impl Log {
     /// A storage with no log file is `Error::Io` (`NotFound`).
     pub fn open_read_only(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
         let config = config.read_only(true);
-        Log::open_as(config, storage, Access::ReadOnly, &|_, _| Ok(()))
+        Log::open_as(config, storage, Access::ReadOnly, &|_, _| Ok(()), &|_| {
+            Ok(())
+        })
     }
 
     fn open_as(
@@ -208,6 +231,7 @@ impl Log {
         storage: Arc<dyn Storage>,
         access: Access,
         check: &dyn Fn(&dyn Storage, bool) -> Result<()>,
+        vet: &dyn Fn(&Vetted<'_>) -> Result<()>,
     ) -> Result<Log> {
         config.validate()?;
         let lock = storage.lock()?;
@@ -231,6 +255,12 @@ impl Log {
         let mut space = replay.finish(&rec);
         let blob_files = blob::blobs_from(storage.as_ref(), 0)?;
         check_live_blobs(&rec, &space, &blob_files)?;
+        vet(&Vetted {
+            storage: storage.as_ref(),
+            config: &config,
+            tip: rec.tip,
+            nonces: &rec.nonces,
+        })?;
         let own = Nonce::draw(storage.nonce(), &rec.taken_nonces);
         let opened = match access {
             Access::ReadOnly => read_only_start(&config, &rec, storage.as_ref(), existing, own)?,
@@ -321,6 +351,18 @@ impl Log {
             .into_iter()
             .map(|(lsn, _)| lsn)
             .collect()
+    }
+
+    /// The nonce of the segment at `lsn` if it is in the log now (recovered, or
+    /// written by this run).
+    pub(crate) fn segment_nonce(&self, lsn: Lsn) -> Option<Nonce> {
+        let size = self.inner.config.segment_size_bytes;
+        let listed = self.segment_lsns().contains(&lsn);
+        match self.inner.recovered_nonces.get(&lsn) {
+            Some(&n) if listed => Some(n),
+            _ if listed && lsn + size > self.inner.info.start => Some(self.inner.nonces.at(lsn)),
+            _ => None,
+        }
     }
 
     /// Poisons the log with `error` (an IO error met outside the log's own calls).

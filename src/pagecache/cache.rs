@@ -42,6 +42,7 @@ use super::view::{Frag, Resident, View};
 use crate::config::Config;
 use crate::error::Result;
 use crate::io::Storage;
+use crate::log::handle::Vetted;
 use crate::log::{Kind, Log, Lsn, Reservation};
 use crate::sync::epoch::{self, Guard, Shared};
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
@@ -188,9 +189,17 @@ impl<M: Materializer> PageCache<M> {
     /// ```
     pub fn open(config: Config, storage: Arc<dyn Storage>, m: M) -> Result<PageCache<M>> {
         let checked = config.clone();
-        let check =
-            move |s: &dyn Storage, log_exists| conf::check_or_write(s, &checked, log_exists);
-        let log = Log::open_checked(config, storage, &check)?;
+        let check = move |s: &dyn Storage, log_exists: bool| {
+            // A new page cache (no log, no settings): snapshot files here are strays
+            // from a store that is gone, not evidence of a lost log.
+            let fresh = !log_exists && conf::read_settings(s)?.is_none();
+            if fresh && !checked.read_only {
+                checkpoint::remove_all(s)?;
+            }
+            conf::check_or_write(s, &checked, log_exists)
+        };
+        let vet = |found: &Vetted<'_>| checkpoint::vet(found, FIRST_PAGE);
+        let log = Log::open_checked(config, storage, &check, &vet)?;
         let (replay, restored) = checkpoint::restore(&log, FIRST_PAGE)?;
         let every = log.config().snapshot_every_bytes;
         let mut snapshot_at = restored.snapshot.unwrap_or(0);

@@ -13,7 +13,11 @@ use super::materializer::Materializer;
 use super::page_ref::PageId;
 use super::recover::Replay;
 use super::snapshot::{self, Snapshot};
+use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
+use crate::io::Storage;
+use crate::log::format::Nonce;
+use crate::log::handle::Vetted;
 use crate::log::{Log, Lsn};
 
 /// What an open restored from.
@@ -37,7 +41,16 @@ fn newest_usable(log: &Log, first: PageId, skip_below: Option<Lsn>) -> Result<Ca
         if skip_below.is_some_and(|b| lsn >= b) {
             continue;
         }
-        let why = match snapshot::read(storage, lsn, size, first) {
+        let read = snapshot::read(storage, lsn, size, first);
+        let read = read.and_then(|snap| {
+            let bound = snapshot::bound(&snap, |l| log.segment_nonce(l))
+                .and_then(|()| snapshot::anchored(&snap, log));
+            match bound {
+                Ok(()) => Ok(snap),
+                Err(why) => Err(Error::corruption(snapshot::file_name(lsn), 0, why)),
+            }
+        });
+        let why = match read {
             Ok(snap) => match snapshot::stale(log, lsn) {
                 None => {
                     found.usable = Some(snap);
@@ -111,6 +124,40 @@ pub fn restore(log: &Log, first: PageId) -> Result<(Replay, Restored)> {
     }
 }
 
+/// Runs after the log's recovery, before the open writes anything: under
+/// `AbsoluteConsistency`, a snapshot that decodes, belongs to this log and stands
+/// past the recovered tip proves that the log was stable past where it now ends
+/// (a snapshot is written only below the stable lsn, which recovery always reaches
+/// after a crash): the log lost acknowledged data, `Error::Corruption` naming the
+/// snapshot, and nothing is written. Under `TolerateCorruptTail` such a snapshot is
+/// skipped and removed, as the log's own damage is cut.
+pub(crate) fn vet(found: &Vetted<'_>, first: PageId) -> Result<()> {
+    if found.config.recovery_mode != RecoveryMode::AbsoluteConsistency {
+        return Ok(());
+    }
+    let size = found.config.segment_size_bytes;
+    for lsn in snapshot::list(found.storage)? {
+        if lsn <= found.tip {
+            break;
+        }
+        let Ok(snap) = snapshot::read(found.storage, lsn, size, first) else {
+            continue;
+        };
+        if snapshot::bound(&snap, |l| found.nonces.get(&l).copied()).is_err() {
+            continue;
+        }
+        return Err(Error::corruption(
+            snapshot::file_name(lsn),
+            8,
+            format!(
+                "this page cache snapshot (intact) shows the log was stable up to lsn {lsn}, but the log recovers only to lsn {}: the log lost acknowledged data (damaged, cut short or deleted). Nothing was written; restore the log from a backup, or open with RecoveryMode::TolerateCorruptTail to go on without what was lost",
+                found.tip
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Removes the snapshots a writable open found stale (past the recovered tip or
 /// across a cut), so they never look usable once the log grows past them again.
 pub fn remove_stale(log: &Log, restored: &Restored) -> Result<()> {
@@ -127,13 +174,26 @@ pub fn remove_stale(log: &Log, restored: &Restored) -> Result<()> {
     log.storage().sync_dir()
 }
 
+/// A new page cache (no log file and no settings file yet) removes the snapshot
+/// files it finds first: strays from a store that is gone. (Beside settings or a
+/// log, a snapshot is evidence: see `vet`.)
+pub fn remove_all(storage: &dyn Storage) -> Result<()> {
+    let all = snapshot::list(storage)?;
+    if all.is_empty() {
+        return Ok(());
+    }
+    snapshot::remove(storage, all)?;
+    storage.sync_dir()
+}
+
 /// Writes `replay` as a snapshot of `log`, keeping the snapshot at `keep`.
 pub fn write(log: &Log, replay: &Replay, keep: Option<Lsn>) -> Result<Lsn> {
     let lsn = replay.lsn;
-    let segments: Vec<Lsn> = log
+    let segments: Vec<(Lsn, Nonce)> = log
         .segment_lsns()
         .into_iter()
         .filter(|&s| s < lsn)
+        .filter_map(|s| log.segment_nonce(s).map(|n| (s, n)))
         .collect();
     let size = log.config().segment_size_bytes;
     snapshot::write(log.storage(), replay, &segments, size, keep)?;

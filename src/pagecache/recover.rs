@@ -54,6 +54,37 @@ pub struct Replay {
     pub roots: Roots,
     /// The highest id lease end (0: none).
     pub leased: u64,
+    /// The last message folded in, to tell this log from another (`snapshot.rs`).
+    pub anchor: Option<Anchor>,
+}
+
+/// A message of the log named by where it is and what it holds: a snapshot records
+/// the last one it folded in, and a log that holds something else there is not the
+/// log the snapshot was taken of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    /// Where it is.
+    pub ptr: crate::log::Pointer,
+    /// Its page id.
+    pub pid: PageId,
+    /// CRC-32C of its value.
+    pub crc: u32,
+}
+
+impl Anchor {
+    /// The anchor of `m`.
+    pub fn of(m: &Message) -> Anchor {
+        Anchor {
+            ptr: m.pointer,
+            pid: m.pid,
+            crc: crc32c::crc32c(&m.value),
+        }
+    }
+
+    /// Whether `m` is the message this anchor names.
+    pub fn names(&self, m: &Message) -> bool {
+        m.pointer == self.ptr && m.pid == self.pid && crc32c::crc32c(&m.value) == self.crc
+    }
 }
 
 /// What the replay found besides the pages.
@@ -115,6 +146,7 @@ impl Replay {
     /// Folds in one message.
     pub fn apply(&mut self, m: &Message, first: PageId) -> Result<()> {
         assert!(m.lsn() >= self.lsn, "replay out of lsn order");
+        self.anchor = Some(Anchor::of(m));
         if m.pid >= first {
             apply(self.pages.entry(m.pid).or_default(), m)
         } else {

@@ -34,10 +34,11 @@
 use crate::error::{Error, Result};
 use crate::failpoints::failpoint;
 use crate::io::{Storage, small_file};
+use crate::log::format::Nonce;
 use crate::log::{Log, Lsn, Pointer};
 
 use super::page_ref::PageId;
-use super::recover::{Building, Replay};
+use super::recover::{Anchor, Building, Replay};
 use super::roots;
 use super::view::Frag;
 
@@ -51,7 +52,7 @@ const MAGIC: [u8; 4] = *b"PGSN";
 /// The format version written and read.
 const VERSION: u16 = 1;
 /// Bytes before the roots.
-const HEAD_LEN: usize = 48;
+const HEAD_LEN: usize = 80;
 /// Bytes of the trailing checksum.
 const CRC_LEN: usize = 4;
 /// Bytes of one page entry before its fragments.
@@ -60,6 +61,8 @@ const PAGE_LEN: usize = 28;
 const FRAG_LEN: usize = 21;
 /// No orphan offset.
 const NO_ORPHAN: u64 = u64::MAX;
+/// No anchor (a snapshot of an empty log).
+const NO_ANCHOR: u64 = u64::MAX;
 /// Longest snapshot file read (a file is read whole; 4 GiB is over 100 million pages).
 pub const MAX_SNAPSHOT_LEN: u64 = 1 << 32;
 
@@ -68,8 +71,9 @@ pub const MAX_SNAPSHOT_LEN: u64 = 1 << 32;
 pub struct Snapshot {
     /// The state folded from every message below `replay.lsn`.
     pub replay: Replay,
-    /// The log's segments (their lsns) when it was written.
-    pub segments: Vec<Lsn>,
+    /// The log's segments below its lsn when it was written, with their nonces:
+    /// what binds the snapshot to its log ([`bound`]).
+    pub segments: Vec<(Lsn, Nonce)>,
 }
 
 /// The file name of the snapshot at `lsn`.
@@ -93,7 +97,7 @@ pub fn list(storage: &dyn Storage) -> Result<Vec<Lsn>> {
 
 /// The bytes of a snapshot of `replay`, with the log's `segments`, for segments of
 /// `segment_size` bytes.
-pub fn encode(replay: &Replay, segments: &[Lsn], segment_size: u64) -> Vec<u8> {
+pub fn encode(replay: &Replay, segments: &[(Lsn, Nonce)], segment_size: u64) -> Vec<u8> {
     let roots = roots::encode(&replay.roots);
     let mut out = Vec::with_capacity(HEAD_LEN + roots.len() + replay.pages.len() * 64);
     out.extend_from_slice(&MAGIC);
@@ -105,9 +109,11 @@ pub fn encode(replay: &Replay, segments: &[Lsn], segment_size: u64) -> Vec<u8> {
     out.extend_from_slice(&(roots.len() as u32).to_le_bytes());
     out.extend_from_slice(&(segments.len() as u32).to_le_bytes());
     out.extend_from_slice(&(replay.pages.len() as u64).to_le_bytes());
+    encode_anchor(&mut out, replay.anchor);
     out.extend_from_slice(&roots);
-    for s in segments {
-        out.extend_from_slice(&s.to_le_bytes());
+    for (lsn, nonce) in segments {
+        out.extend_from_slice(&lsn.to_le_bytes());
+        out.extend_from_slice(&nonce.0.to_le_bytes());
     }
     for (pid, b) in &replay.pages {
         encode_page(&mut out, *pid, b);
@@ -115,6 +121,41 @@ pub fn encode(replay: &Replay, segments: &[Lsn], segment_size: u64) -> Vec<u8> {
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+fn encode_anchor(out: &mut Vec<u8>, anchor: Option<Anchor>) {
+    let a = anchor.unwrap_or(Anchor {
+        ptr: Pointer {
+            lsn: NO_ANCHOR,
+            file_offset: 0,
+        },
+        pid: 0,
+        crc: 0,
+    });
+    out.extend_from_slice(&a.ptr.lsn.to_le_bytes());
+    out.extend_from_slice(&a.ptr.file_offset.to_le_bytes());
+    out.extend_from_slice(&a.pid.to_le_bytes());
+    out.extend_from_slice(&a.crc.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+}
+
+fn decode_anchor(r: &mut Reader<'_>, lsn: Lsn) -> Result<Option<Anchor>> {
+    let ptr = Pointer {
+        lsn: r.u64()?,
+        file_offset: r.u64()?,
+    };
+    let pid = r.u64()?;
+    let crc = r.u32()?;
+    if r.u32()? != 0 {
+        return Err(r.bad("non-zero padding after the anchor"));
+    }
+    if ptr.lsn == NO_ANCHOR {
+        return Ok(None);
+    }
+    if ptr.lsn >= lsn {
+        return Err(r.bad("its anchor is past its lsn"));
+    }
+    Ok(Some(Anchor { ptr, pid, crc }))
 }
 
 fn encode_page(out: &mut Vec<u8>, pid: PageId, b: &Building) {
@@ -211,22 +252,26 @@ pub fn decode(name: &str, bytes: &[u8], segment_size: u64, first: PageId) -> Res
     let roots_len = r.u32()?;
     let segment_count = r.u32()?;
     let page_count = r.u64()?;
+    let anchor = decode_anchor(&mut r, lsn)?;
     let roots_bytes = r.take(roots_len as usize)?;
     let roots = roots::decode(roots_bytes, 0).map_err(|_| r.bad("malformed roots"))?;
-    let mut segments = Vec::with_capacity(r.fits(segment_count.into(), 8)?);
+    let mut segments: Vec<(Lsn, Nonce)> = Vec::with_capacity(r.fits(segment_count.into(), 12)?);
     for _ in 0..segment_count {
         let s = r.u64()?;
-        if segments.last().is_some_and(|&l| l >= s) || s % segment_size != 0 || s >= lsn {
+        let nonce = Nonce(r.u32()?);
+        let ordered = segments.last().is_none_or(|&(l, _)| l < s);
+        if !ordered || s % segment_size != 0 || s >= lsn {
             return Err(r.bad(format!(
                 "segment {s} out of order, unaligned or past the snapshot"
             )));
         }
-        segments.push(s);
+        segments.push((s, nonce));
     }
     let mut replay = Replay {
         lsn,
         leased,
         roots,
+        anchor,
         ..Replay::default()
     };
     r.fits(page_count, PAGE_LEN)?;
@@ -304,6 +349,56 @@ pub fn read(storage: &dyn Storage, lsn: Lsn, segment_size: u64, first: PageId) -
     Ok(snap)
 }
 
+/// Whether `snap` belongs to the log whose segment nonces `nonce_of` gives: Err
+/// saying why not when a segment it records is in the log under another nonce (a
+/// snapshot copied from another store, or left by a log that was replaced). Each
+/// open of a log draws a new nonce for the segments it writes, so two stores that
+/// share a history differ from the first segment either wrote alone.
+pub fn bound(snap: &Snapshot, nonce_of: impl Fn(Lsn) -> Option<Nonce>) -> Result<(), String> {
+    bound_by_nonces(snap, nonce_of)
+}
+
+/// Whether `snap`'s anchor, the last message it folded in, is in `log` as it was:
+/// Err saying why not when `log` holds another message there (a snapshot copied
+/// from a store that shares this one's history up to a point: their segments may
+/// carry the same nonces, their messages past that point differ), or cannot be
+/// read in a segment the log still holds. An anchor whose segment was reclaimed
+/// since proves nothing either way.
+pub fn anchored(snap: &Snapshot, log: &Log) -> Result<(), String> {
+    let Some(anchor) = snap.replay.anchor else {
+        return Ok(());
+    };
+    let size = log.config().segment_size_bytes;
+    let segment = anchor.ptr.lsn - anchor.ptr.lsn % size;
+    let foreign = match log.read(anchor.ptr) {
+        Ok(m) => !anchor.names(&m),
+        // Unreadable where the log still holds that segment: not this log's message.
+        Err(_) => log.segment_lsns().contains(&segment),
+    };
+    match foreign {
+        true => Err(format!(
+            "it was written for another log: the message it ends with (lsn {}) is not one this log holds",
+            anchor.ptr.lsn
+        )),
+        false => Ok(()),
+    }
+}
+
+fn bound_by_nonces(snap: &Snapshot, nonce_of: impl Fn(Lsn) -> Option<Nonce>) -> Result<(), String> {
+    for &(lsn, nonce) in &snap.segments {
+        match nonce_of(lsn) {
+            Some(n) if n != nonce => {
+                return Err(format!(
+                    "it was written for another log: its segment at lsn {lsn} has nonce {:08x}, the log's has {:08x}",
+                    nonce.0, n.0
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Why a snapshot that decodes cannot be used with `log`, if it cannot: its lsn is
 /// past the recovered tip, or inside a range a recovery cut off (it was written
 /// before that cut, and folded in messages the cut removed; a snapshot written after
@@ -327,7 +422,7 @@ pub fn stale(log: &Log, lsn: Lsn) -> Option<String> {
 pub fn write(
     storage: &dyn Storage,
     replay: &Replay,
-    segments: &[Lsn],
+    segments: &[(Lsn, Nonce)],
     size: u64,
     keep: Option<Lsn>,
 ) -> Result<()> {
