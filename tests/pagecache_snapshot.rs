@@ -645,3 +645,26 @@ fn snapshots_and_gc_inline_under_concurrent_writers_lose_nothing() {
         "snapshot and tail differ from the log"
     );
 }
+
+#[test]
+fn a_page_cache_log_refuses_truncate_before() {
+    // A newcomer took a snapshot for a checkpoint and truncated the log below it:
+    // every page was lost. Its log is the pages' only home.
+    let config = config(SegmentMode::Linear, 0);
+    let disk = SimStorage::new(41);
+    let pc = open(&config, &disk);
+    let mut d = Driver::new(41);
+    for _ in 0..40 {
+        d.step(&pc);
+    }
+    pc.flush().expect("flush");
+    let lsn = pc.snapshot().expect("snapshot");
+    let e = pc
+        .log()
+        .truncate_before(lsn)
+        .expect_err("a page cache's log");
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    pc.close().expect("close");
+    let pc = open(&config, &disk);
+    assert_pages(&pc, &d.model, "after the refused truncation");
+}

@@ -363,6 +363,7 @@ fn snapshot_lines(log: &Log, storage: &dyn Storage) -> Result<Vec<SnapLine>, Str
                 (Some(snap.replay.pages.len()), status)
             }
             Err(e) if e.is_corruption() => (None, format!("damaged: {e}")),
+            Err(Error::Unsupported(why)) => (None, format!("skipped: {why}")),
             Err(e) => return Err(e.to_string()),
         };
         out.push(SnapLine {
@@ -482,11 +483,15 @@ impl View<'_> {
             return out;
         }
         out += &format!("\nsnapshots ({} files, newest first)\n", self.snaps.len());
-        out += &format!("{:>14} {:>12}   {:>7}  status\n", "lsn", "bytes", "pages");
+        out += &format!(
+            "{:<25} {:>14} {:>12}   {:>7}  status\n",
+            "file", "lsn", "bytes", "pages"
+        );
         for s in self.snaps {
             let pages = s.pages.map_or("-".to_string(), |p| p.to_string());
+            let name = snapshot::file_name(s.lsn);
             out += &format!(
-                "{:>14} {:>12} B {:>7}  {}\n",
+                "{name:<25} {:>14} {:>12} B {:>7}  {}\n",
                 s.lsn, s.bytes, pages, s.status
             );
         }
@@ -523,7 +528,8 @@ impl View<'_> {
             .map(|s| {
                 let pages = s.pages.map_or("null".to_string(), |p| p.to_string());
                 format!(
-                    "{{\"lsn\":{},\"bytes\":{},\"pages\":{pages},\"status\":{}}}",
+                    "{{\"file\":{},\"lsn\":{},\"bytes\":{},\"pages\":{pages},\"status\":{}}}",
+                    quote(&snapshot::file_name(s.lsn)),
                     s.lsn,
                     s.bytes,
                     quote(&s.status)
@@ -590,6 +596,15 @@ pub fn verify(args: &VerifyArgs) -> ExitCode {
             say(&format!("{DAMAGE_PREFIX}{e}"));
             ExitCode::FAILURE
         }
+        Err(Found::Report { lines, damage }) => {
+            for l in lines {
+                say(&l);
+            }
+            for e in damage {
+                say(&format!("{DAMAGE_PREFIX}{e}"));
+            }
+            ExitCode::FAILURE
+        }
         Err(Found::Unreadable(e)) => {
             eprintln!("pagelog-sim verify: {e}");
             ExitCode::from(2)
@@ -601,6 +616,12 @@ pub fn verify(args: &VerifyArgs) -> ExitCode {
 enum Found {
     Damaged(Error),
     Unreadable(Error),
+    /// Everything was checked; these lines passed, and this damage was found (in
+    /// snapshots, which the page cache opens without).
+    Report {
+        lines: Vec<String>,
+        damage: Vec<Error>,
+    },
 }
 
 impl From<Error> for Found {
@@ -641,46 +662,65 @@ fn check_all(o: &Opened) -> Result<Vec<String>, Found> {
         "messages: {messages} read back, every checksum (and blob file) checked"
     ));
     drop(log);
+    let mut damage = Vec::new();
     if o.page_cache {
         let pc = PageCache::open(o.config.clone(), Arc::clone(&o.storage), Raw)?;
-        lines.extend(check_snapshots(&pc, o.storage.as_ref())?);
+        let (checked, found) = check_snapshots(&pc, o.storage.as_ref())?;
+        lines.extend(checked);
+        damage = found;
         let ids = pc.page_ids();
         for &pid in &ids {
             pc.get(pid)?;
         }
         lines.push(format!("pages: {} read back whole", ids.len()));
     }
-    Ok(lines)
+    match damage.is_empty() {
+        true => Ok(lines),
+        false => Err(Found::Report { lines, damage }),
+    }
 }
 
 /// Every snapshot file decodes, and the state the open restored (the newest usable
 /// snapshot and the log's tail) is the one a replay of the whole log gives. A stale
 /// snapshot (past the tip, inside a cut) is not damage: an open skips it and the next
 /// writable open removes it.
-fn check_snapshots(pc: &PageCache<Raw>, storage: &dyn Storage) -> Result<Vec<String>, Found> {
+fn check_snapshots(
+    pc: &PageCache<Raw>,
+    storage: &dyn Storage,
+) -> Result<(Vec<String>, Vec<Error>), Found> {
     let log = pc.log();
     let size = log.config().segment_size_bytes;
     let mut lines = Vec::new();
+    let mut damage = Vec::new();
     let all = snapshot::list(storage)?;
     for &lsn in &all {
-        snapshot::read(storage, lsn, size, FIRST_PAGE)?;
-        if let Some(why) = snapshot::stale(log, lsn) {
-            lines.push(format!(
-                "note: {} is stale ({why})",
-                snapshot::file_name(lsn)
-            ));
+        match snapshot::read(storage, lsn, size, FIRST_PAGE) {
+            Err(e) if e.is_corruption() => damage.push(e),
+            Err(Error::Unsupported(why)) => lines.push(format!("note: skipped, {why}")),
+            Err(e) => return Err(Found::Unreadable(e)),
+            Ok(_) => {
+                if let Some(why) = snapshot::stale(log, lsn) {
+                    lines.push(format!(
+                        "note: {} is stale ({why})",
+                        snapshot::file_name(lsn)
+                    ));
+                }
+            }
         }
     }
     let (restored, how) = checkpoint::restore(log, FIRST_PAGE)?;
-    if let Some(&(lsn, ref why)) = how.skipped.first() {
-        let name = snapshot::file_name(lsn);
-        return Err(Found::Damaged(Error::corruption(name, 0, why.clone())));
+    for (lsn, why) in &how.skipped {
+        let name = snapshot::file_name(*lsn);
+        let listed = damage.iter().any(|e| e.to_string().contains(&name));
+        if !listed && snapshot::stale(log, *lsn).is_none() {
+            damage.push(Error::corruption(name, 0, why.clone()));
+        }
     }
     let same = restored.same_state(&PageReplay::whole(log, FIRST_PAGE)?);
     if let (false, Some(lsn)) = (same, how.snapshot) {
         let name = snapshot::file_name(lsn);
         let why = "with the log's tail it gives another state than a replay of the whole log";
-        return Err(Found::Damaged(Error::corruption(name, 0, why)));
+        damage.push(Error::corruption(name, 0, why));
     }
     lines.push(format!(
         "snapshots: {} checked; the open's state (from {}) equals a replay of the whole log",
@@ -688,5 +728,5 @@ fn check_snapshots(pc: &PageCache<Raw>, storage: &dyn Storage) -> Result<Vec<Str
         how.snapshot
             .map_or("no snapshot".to_string(), snapshot::file_name)
     ));
-    Ok(lines)
+    Ok((lines, damage))
 }

@@ -97,6 +97,9 @@ pub(crate) struct Inner {
     poisoned: AtomicBool,
     /// Opened with [`Log::open_read_only`]: every write is refused.
     pub(crate) read_only: bool,
+    /// The log of a page cache (opened by [`Log::open_checked`]): a truncation
+    /// would cut its pages off, and is refused.
+    pub(crate) page_cache: bool,
     pub(crate) voids: super::voids::Voids,
     pub(crate) info: RecoveryInfo,
     /// This run's nonces: its own in every segment header it writes, and the resumed
@@ -184,6 +187,7 @@ impl Log {
             Access::ReadWrite,
             &not_a_page_cache,
             &|_| Ok(()),
+            false,
         )
     }
 
@@ -201,7 +205,7 @@ impl Log {
             true => Access::ReadOnly,
             false => Access::ReadWrite,
         };
-        Log::open_as(config, storage, access, check, vet)
+        Log::open_as(config, storage, access, check, vet, true)
     }
 
     /// Opens the log in the directory `dir` (created if missing) with the default
@@ -221,9 +225,14 @@ impl Log {
     /// A storage with no log file is `Error::Io` (`NotFound`).
     pub fn open_read_only(config: Config, storage: Arc<dyn Storage>) -> Result<Log> {
         let config = config.read_only(true);
-        Log::open_as(config, storage, Access::ReadOnly, &|_, _| Ok(()), &|_| {
-            Ok(())
-        })
+        Log::open_as(
+            config,
+            storage,
+            Access::ReadOnly,
+            &|_, _| Ok(()),
+            &|_| Ok(()),
+            false,
+        )
     }
 
     fn open_as(
@@ -232,6 +241,7 @@ impl Log {
         access: Access,
         check: &dyn Fn(&dyn Storage, bool) -> Result<()>,
         vet: &dyn Fn(&Vetted<'_>) -> Result<()>,
+        page_cache: bool,
     ) -> Result<Log> {
         config.validate()?;
         let lock = storage.lock()?;
@@ -304,6 +314,7 @@ impl Log {
             releasing: Mutex::new(()),
             poisoned: AtomicBool::new(false),
             read_only: access == Access::ReadOnly,
+            page_cache,
             voids: rec.voids,
             info,
             nonces: opened.nonces,

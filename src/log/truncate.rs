@@ -30,7 +30,8 @@ impl Log {
     /// `lsn` and removes the blob files of messages below it (module doc). `lsn` must
     /// not be past the end of what was reserved; a value at or below an earlier
     /// truncation changes nothing. Gc mode reclaims superseded messages by itself and
-    /// refuses this call (`Error::InvalidArgument`). Waits like [`Log::make_stable`]:
+    /// refuses this call (`Error::InvalidArgument`), and so does the log of a page
+    /// cache ([`crate::PageCache::log`]), whose pages live in it. Waits like [`Log::make_stable`]:
     /// complete or abort your own reservations and batches first.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<()> {
         let Some(at) = self.write_truncate_record(lsn, true)? else {
@@ -53,6 +54,12 @@ impl Log {
     /// durable; returns its lsn, or None if an earlier truncation already covers `lsn`.
     fn write_truncate_record(&self, lsn: Lsn, block: bool) -> Result<Option<Lsn>> {
         let inner = &self.inner;
+        if inner.page_cache {
+            return Err(Error::InvalidArgument(
+                "truncate_before on a page cache's log: its pages live in the log, and every page with a fragment below the cut would be lost (a page cache reclaims space by garbage collection in Gc mode)"
+                    .to_string(),
+            ));
+        }
         if inner.config.segment_mode != SegmentMode::Linear {
             return Err(Error::InvalidArgument(
                 "truncate_before is for Linear mode; a Gc log reclaims superseded messages itself"

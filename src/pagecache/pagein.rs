@@ -65,10 +65,11 @@ fn fragment<M: Materializer>(log: &Log, m: &M, pid: PageId, frag: &Frag) -> Resu
     };
     if msg.lsn() != frag.ptr.lsn || msg.pid != pid || msg.kind != want {
         return Err(wrong(format!(
-            "the log holds a {:?} of page {} at lsn {} there, not a {want:?}",
+            "the log holds a {:?} of page {} at lsn {} there, not a {want:?} of page {pid} at lsn {}",
             msg.kind,
             msg.pid,
-            msg.lsn()
+            msg.lsn(),
+            frag.ptr.lsn
         )));
     }
     m.decode(&msg.value).ok_or_else(|| {

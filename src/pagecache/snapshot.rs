@@ -50,7 +50,7 @@ pub const NEW_SNAPSHOT_FILE: &str = "snapshot.new";
 /// Snapshot magic, "PGSN" (segment headers start "PGLS", segment tables "PGLT").
 const MAGIC: [u8; 4] = *b"PGSN";
 /// The format version written and read.
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 /// Bytes before the roots.
 const HEAD_LEN: usize = 80;
 /// Bytes of the trailing checksum.
