@@ -131,9 +131,10 @@ impl<M: Materializer> PageCache<M> {
         }
     }
 
-    /// Runs [`PageCache::maintenance`] round after round until nothing is draining
-    /// and the file spans no more slots than its live segments need (or a bounded
-    /// number of rounds passed, if updates keep pages draining); returns the pages
+    /// Runs [`PageCache::maintenance`] round after round until no segment is
+    /// draining (live share under `cleanup_threshold_pct`) and the file spans at most
+    /// two slots plus an eighth more than the segments in use (or a bounded number
+    /// of rounds passed, if updates keep pages draining); returns the pages
     /// rewritten. For after a bulk delete or a large rewrite. Each round that
     /// rewrote something flushes and finishes the log's current segment early (up to
     /// a segment of filler written), so the segments it emptied are reclaimed at
