@@ -722,11 +722,15 @@ fn check_snapshots(
         let why = "with the log's tail it gives another state than a replay of the whole log";
         damage.push(Error::corruption(name, 0, why));
     }
-    lines.push(format!(
-        "snapshots: {} checked; the open's state (from {}) equals a replay of the whole log",
-        all.len(),
-        how.snapshot
-            .map_or("no snapshot".to_string(), snapshot::file_name)
-    ));
+    let from = how
+        .snapshot
+        .map_or("no snapshot".to_string(), snapshot::file_name);
+    lines.push(match same {
+        true => format!(
+            "snapshots: {} checked; the open's state (from {from}) equals a replay of the whole log",
+            all.len()
+        ),
+        false => format!("snapshots: {} checked", all.len()),
+    });
     Ok((lines, damage))
 }
