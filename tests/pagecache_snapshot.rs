@@ -647,24 +647,78 @@ fn snapshots_and_gc_inline_under_concurrent_writers_lose_nothing() {
 }
 
 #[test]
-fn a_page_cache_log_refuses_truncate_before() {
+fn a_page_cache_log_refuses_every_write_from_outside() {
     // A newcomer took a snapshot for a checkpoint and truncated the log below it:
-    // every page was lost. Its log is the pages' only home.
-    let config = config(SegmentMode::Linear, 0);
-    let disk = SimStorage::new(41);
-    let pc = open(&config, &disk);
-    let mut d = Driver::new(41);
-    for _ in 0..40 {
+    // every page was lost. Another appended a note through `pc.log()`: the store no
+    // longer opened (a message the page cache did not write is damage to it). The
+    // log is the pages' only home, so every write through its handle is refused.
+    for mode in [SegmentMode::Linear, SegmentMode::Gc] {
+        let config = config(mode, 0);
+        let disk = SimStorage::new(41);
+        let pc = open(&config, &disk);
+        let mut d = Driver::new(41);
+        for _ in 0..40 {
+            d.step(&pc);
+        }
+        pc.flush().expect("flush");
+        let lsn = pc.snapshot().expect("snapshot");
+        let messages = pc.log().stats().messages;
+        let log = pc.log();
+        let refused: Vec<(&str, Error)> = vec![
+            ("append", log.append(b"note").expect_err("append")),
+            (
+                "write",
+                log.write(pagelog::Kind::Replace, 3, b"x")
+                    .expect_err("write"),
+            ),
+            (
+                "reserve",
+                log.reserve(pagelog::Kind::Append, 0, b"x")
+                    .map(|_| ())
+                    .expect_err("reserve"),
+            ),
+            (
+                "try_reserve",
+                log.try_reserve(pagelog::Kind::Append, 0, b"x")
+                    .map(|_| ())
+                    .expect_err("try_reserve"),
+            ),
+            (
+                "pin_batch",
+                log.pin_batch().map(|_| ()).expect_err("pin_batch"),
+            ),
+            (
+                "try_pin_batch",
+                log.try_pin_batch().map(|_| ()).expect_err("try_pin_batch"),
+            ),
+            (
+                "append_batch",
+                log.append_batch(&[b"a", b"b"]).expect_err("append_batch"),
+            ),
+            (
+                "truncate_before",
+                log.truncate_before(lsn).expect_err("truncate_before"),
+            ),
+            (
+                "try_truncate_before",
+                log.try_truncate_before(lsn)
+                    .expect_err("try_truncate_before"),
+            ),
+        ];
+        for (call, e) in refused {
+            assert!(
+                matches!(e, Error::InvalidArgument(_)),
+                "{mode:?} {call}: {e}"
+            );
+        }
+        assert_eq!(
+            pc.log().stats().messages,
+            messages,
+            "{mode:?}: a refused call wrote"
+        );
         d.step(&pc);
+        pc.close().expect("close");
+        let pc = open(&config, &disk);
+        assert_pages(&pc, &d.model, "after the refused writes");
     }
-    pc.flush().expect("flush");
-    let lsn = pc.snapshot().expect("snapshot");
-    let e = pc
-        .log()
-        .truncate_before(lsn)
-        .expect_err("a page cache's log");
-    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
-    pc.close().expect("close");
-    let pc = open(&config, &disk);
-    assert_pages(&pc, &d.model, "after the refused truncation");
 }

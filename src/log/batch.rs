@@ -30,12 +30,15 @@ pub struct Batch<'a> {
 
 impl Log {
     /// Opens an atomic batch, waiting while every IO buffer is busy.
+    /// Refused on a page cache's log, as [`Log::reserve`] is.
     pub fn pin_batch(&self) -> Result<Batch<'_>> {
+        self.inner.user_may_write()?;
         self.open_batch(true)
     }
 
     /// [`Log::pin_batch`] that returns `WouldBlock` instead of waiting.
     pub fn try_pin_batch(&self) -> Result<Batch<'_>> {
+        self.inner.user_may_write()?;
         self.open_batch(false)
     }
 
@@ -52,7 +55,8 @@ impl Log {
         Ok(pointers)
     }
 
-    fn open_batch(&self, block: bool) -> Result<Batch<'_>> {
+    /// Opens a batch without the page-cache check: for the page cache's own batches.
+    pub(crate) fn open_batch(&self, block: bool) -> Result<Batch<'_>> {
         let r = self.reserve_any(StoredKind::BatchManifest, 0, &encode_u64(0), block)?;
         // The manifest's buffer cannot be written while `r` is held, so the stable lsn
         // is still at or below it.
@@ -77,14 +81,14 @@ impl<'a> Batch<'a> {
 
     /// Reserves a message in the batch (see [`Log::reserve`]).
     pub fn reserve(&mut self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'a>> {
-        let r = self.log().reserve(kind, pid, value)?;
+        let r = self.log().reserve_any(kind.stored(), pid, value, true)?;
         self.end = self.end.max(r.end());
         Ok(r)
     }
 
     /// Reserves a message in the batch without waiting.
     pub fn try_reserve(&mut self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'a>> {
-        let r = self.log().try_reserve(kind, pid, value)?;
+        let r = self.log().reserve_any(kind.stored(), pid, value, false)?;
         self.end = self.end.max(r.end());
         Ok(r)
     }

@@ -813,6 +813,18 @@ impl Inner {
         })
     }
 
+    /// Err if this is a page cache's log: only the page cache writes it (a message
+    /// it did not write is damage to it, and its next open would fail).
+    pub(crate) fn user_may_write(&self) -> Result<()> {
+        if !self.page_cache {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument(
+            "writing to a page cache's log: only the page cache writes it (a message it did not write is damage to it); use the PageCache API"
+                .to_string(),
+        ))
+    }
+
     /// A resumed run writes its first buffer (a Vouch right after the Closed record)
     /// and syncs it before handing out any lsn: then the log no longer ends with a
     /// Closed record, so if this run crashes, the next open does not resume at a tip

@@ -31,12 +31,19 @@ impl Log {
     /// while every IO buffer is busy. A value above the blob threshold goes to its own
     /// blob file (Append and Replace only). Holding reservations in every buffer from
     /// one thread and reserving again waits forever: use [`Log::try_reserve`] there.
+    ///
+    /// On the log of a [`crate::PageCache`] (its [`crate::PageCache::log`]) this and
+    /// every other write ([`Log::write`], [`Log::append`], [`Log::pin_batch`],
+    /// [`Log::append_batch`]) is `Error::InvalidArgument`: a message the page cache did
+    /// not write would be damage to it, and its next open would fail.
     pub fn reserve(&self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'_>> {
+        self.inner.user_may_write()?;
         self.reserve_any(kind.stored(), pid, value, true)
     }
 
     /// [`Log::reserve`] that returns `WouldBlock` instead of waiting.
     pub fn try_reserve(&self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'_>> {
+        self.inner.user_may_write()?;
         self.reserve_any(kind.stored(), pid, value, false)
     }
 

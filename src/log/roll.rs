@@ -36,7 +36,8 @@ impl Log {
             }
             let left = usize::try_from(first + size - end).unwrap_or(usize::MAX);
             let len = left.saturating_sub(MESSAGE_HEADER_LEN).clamp(1, chunk);
-            self.reserve(Kind::Append, 0, &filler[..len])?.abort()?;
+            self.reserve_any(Kind::Append.stored(), 0, &filler[..len], true)?
+                .abort()?;
         }
         Ok(first + size)
     }

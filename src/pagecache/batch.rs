@@ -459,8 +459,8 @@ impl<M: Materializer> PageCache<M> {
         wait: Wait,
     ) -> Result<Option<Vec<Frag>>> {
         let mut batch: Batch<'_> = match wait {
-            Wait::Block => self.log.pin_batch()?,
-            Wait::Never => self.log.try_pin_batch()?,
+            Wait::Block => self.log.open_batch(true)?,
+            Wait::Never => self.log.open_batch(false)?,
         };
         let mut reserved: Vec<Reservation<'_>> = Vec::with_capacity(prepared.len());
         for p in prepared {

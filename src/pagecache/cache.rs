@@ -252,7 +252,10 @@ impl<M: Materializer> PageCache<M> {
     }
 
     /// The log underneath: flush it to make updates durable
-    /// ([`Log::flush`]), read its stats.
+    /// ([`Log::flush`]), read its stats, iterate its messages. Writes through it are
+    /// refused (`Error::InvalidArgument`): [`Log::append`], [`Log::reserve`],
+    /// [`Log::pin_batch`], [`Log::truncate_before`] and their twins, since a message
+    /// the page cache did not write would be damage to it.
     ///
     /// ```rust
     /// # use std::sync::Arc;
@@ -264,6 +267,7 @@ impl<M: Materializer> PageCache<M> {
     /// pc.allocate(b"x".to_vec())?;
     /// pc.flush()?;
     /// assert!(pc.log().stats().syncs > 0);
+    /// assert!(pc.log().append(b"a note").is_err(), "only the page cache writes its log");
     /// # Ok::<(), pagelog::Error>(())
     /// ```
     pub fn log(&self) -> &Log {
@@ -656,8 +660,8 @@ impl<M: Materializer> PageCache<M> {
         bytes: &[u8],
     ) -> Result<Reservation<'_>> {
         match wait {
-            Wait::Block => self.log.reserve(kind, pid, bytes),
-            Wait::Never => self.log.try_reserve(kind, pid, bytes),
+            Wait::Block => self.log.reserve_any(kind.stored(), pid, bytes, true),
+            Wait::Never => self.log.reserve_any(kind.stored(), pid, bytes, false),
         }
     }
 
