@@ -21,7 +21,7 @@ use pagelog::pagecache::checkpoint::restore;
 use pagelog::pagecache::recover::Replay;
 use pagelog::pagecache::snapshot::{self, SNAPSHOT_PREFIX};
 use pagelog::pagecache::view::Frag;
-use pagelog::{Config, Error, PageCache, PageRef, RecoveryMode, SegmentMode, Update};
+use pagelog::{Config, Error, Lsn, PageCache, PageRef, RecoveryMode, SegmentMode, Update};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -346,12 +346,12 @@ fn a_flipped_bit_anywhere_in_a_snapshot_is_skipped() {
 }
 
 /// Writes a snapshot file `name` holding `replay`, durably.
-fn plant(disk: &SimStorage, name: &str, replay: &Replay, segment_size: u64) {
-    let bytes = snapshot::encode(replay, &[], segment_size);
-    let f = disk.open(name, OpenMode::Create).expect("create");
-    f.write_at(&bytes, 0).expect("write");
-    f.sync().expect("sync");
-    disk.sync_dir().expect("sync_dir");
+fn plant_replay(disk: &SimStorage, name: &str, replay: &Replay, segment_size: u64) {
+    plant(
+        disk,
+        name,
+        &snapshot::encode(replay, &[], None, segment_size),
+    );
 }
 
 #[test]
@@ -368,7 +368,7 @@ fn a_snapshot_past_the_log_tip_is_damage_unless_tolerated() {
         ..Replay::default()
     };
     let name = snapshot::file_name(future.lsn);
-    plant(&disk, &name, &future, config.segment_size_bytes);
+    plant_replay(&disk, &name, &future, config.segment_size_bytes);
     let before = image(&disk);
     for read_only in [true, false] {
         let strict = Config {
@@ -427,14 +427,7 @@ fn a_log_cut_short_below_its_newest_snapshot_is_reported_not_shortened() {
 fn a_snapshot_copied_from_another_store_is_not_used() {
     // Two stores that share a history: Y starts as a copy of X.
     let (x, config, _, _) = small_store();
-    let y = SimStorage::new(12);
-    for name in x.durable_names() {
-        let bytes = x.durable_file(&name).expect("file");
-        let f = y.open(&name, OpenMode::Create).expect("create");
-        f.write_at(&bytes, 0).expect("write");
-        f.sync().expect("sync");
-    }
-    y.sync_dir().expect("sync_dir");
+    let y = copy_store(&x, 12);
     let mut dx = Driver::new(31);
     let mut dy = Driver::new(32);
     // X runs longer, so its snapshot's lsn is past Y's and inside Y's log.
@@ -483,6 +476,119 @@ fn a_snapshot_copied_from_another_store_is_not_used() {
     } else {
         panic!("the stores' lsns do not allow the plant: x {x_newest}, y {y_newest}");
     }
+}
+
+/// A copy of `from`'s durable files on a new disk seeded `seed` (`cp -a`).
+fn copy_store(from: &SimStorage, seed: u64) -> SimStorage {
+    let to = SimStorage::new(seed);
+    for name in from.durable_names() {
+        plant(&to, &name, &from.durable_file(&name).expect("file"));
+    }
+    to
+}
+
+/// Writes `bytes` durably as file `name` of `disk`.
+fn plant(disk: &SimStorage, name: &str, bytes: &[u8]) {
+    let f = disk.open(name, OpenMode::Create).expect("create");
+    f.set_len(0).expect("set_len");
+    f.write_at(bytes, 0).expect("write");
+    f.sync().expect("sync");
+    disk.sync_dir().expect("sync_dir");
+}
+
+/// X and Y, copies of one closed store, each resume the segment the copy ended in
+/// (so their segments share a nonce), link a page of their own with the same
+/// value, link `p` alike in both (so both end with the same message),
+/// and flush; X also writes `extra` more links. Returns both disks, the config, the
+/// lsn of each one's snapshot taken after the common links, and Y's model.
+fn parted_copies(extra: usize) -> (SimStorage, SimStorage, Config, [Lsn; 2], Model) {
+    let (x, config, model, _) = small_store();
+    let y = copy_store(&x, 12);
+    let pids: Vec<u64> = model.keys().copied().take(2).collect();
+    let &[p, q] = pids.as_slice() else {
+        panic!("two pages: {pids:?}")
+    };
+    let mut lsns = [0; 2];
+    let mut y_model = model.clone();
+    for (i, disk) in [&x, &y].into_iter().enumerate() {
+        let pc = open(&config, disk);
+        // X links p, Y links q: the same bytes at the same lsn, of another page.
+        let own = [p, q][i];
+        let page = pc.get(own).expect("get").expect("live");
+        assert!(matches!(
+            pc.link(&page, vec![1_000]),
+            Ok(Update::Applied(_))
+        ));
+        let page = pc.get(p).expect("get").expect("live");
+        assert!(matches!(pc.link(&page, vec![7]), Ok(Update::Applied(_))));
+        pc.flush().expect("flush");
+        lsns[i] = pc.snapshot().expect("snapshot");
+        if i == 0 {
+            for n in 0..extra {
+                let page = pc.get(q).expect("get").expect("live");
+                assert!(matches!(
+                    pc.link(&page, vec![n as u32]),
+                    Ok(Update::Applied(_))
+                ));
+            }
+            pc.flush().expect("flush");
+            pc.snapshot().expect("snapshot");
+        } else {
+            y_model.get_mut(&q).expect("live").push(1_000);
+            y_model.get_mut(&p).expect("live").push(7);
+        }
+        pc.close().expect("close");
+    }
+    (x, y, config, lsns, y_model)
+}
+
+#[test]
+fn a_snapshot_of_a_copy_that_went_on_apart_in_the_shared_segment_is_not_used() {
+    // A second trial's find: neither the segment nonces (both copies resumed the
+    // segment the copy ended in) nor the last message (the same in both) tell X's
+    // snapshot from Y's, and Y read X's pages over its own log. The resume marks
+    // differ.
+    let (x, y, config, lsns, y_model) = parted_copies(0);
+    assert_eq!(lsns[0], lsns[1], "the two stores must line up for the test");
+    let name = snapshot::file_name(lsns[0]);
+    let theirs = x.read_file(&name).expect("X's snapshot");
+    assert_ne!(y.read_file(&name).expect("Y's snapshot"), theirs);
+    plant(&y, &name, &theirs);
+    let pc = open_checked(
+        &config,
+        &y,
+        &y_model,
+        "Y with X's snapshot in place of its own",
+    );
+    assert_ne!(
+        pc.stats().open_snapshot,
+        Some(lsns[0]),
+        "X's snapshot was used"
+    );
+    assert_eq!(pc.stats().open_snapshots_skipped, 1);
+}
+
+#[test]
+fn a_copy_s_snapshot_past_the_tip_is_skipped_not_taken_for_lost_data() {
+    // X went on longer than Y after the copy: X's newest snapshot is past Y's tip.
+    // Its resume mark, below Y's tip, is not Y's, so it is not Y's lost data (which
+    // fails the open) but a stranger's file, skipped and removed.
+    let (x, y, config, _, y_model) = parted_copies(20);
+    let newest = snapshot::lsn_of(snapshots(&x).last().expect("X's newest")).expect("lsn");
+    let name = snapshot::file_name(newest);
+    plant(&y, &name, &x.read_file(&name).expect("bytes"));
+    let pc = open(&config, &y);
+    assert!(
+        newest > pc.log().recovery().tip,
+        "the plant must be past Y's tip"
+    );
+    assert_pages(&pc, &y_model, "Y with X's newer snapshot");
+    assert_eq!(pc.stats().open_snapshots_skipped, 1);
+    pc.close().expect("close");
+    assert!(
+        !snapshots(&y).contains(&name),
+        "the stranger's snapshot was kept"
+    );
 }
 
 #[test]

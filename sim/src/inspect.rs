@@ -358,8 +358,11 @@ fn snapshot_lines(log: &Log, storage: &dyn Storage) -> Result<Vec<SnapLine>, Str
             .map_err(|e| e.to_string())?;
         let (pages, status) = match snapshot::read(storage, lsn, size, FIRST_PAGE) {
             Ok(snap) => {
-                let status = snapshot::stale(log, lsn)
-                    .map_or("usable".to_string(), |why| format!("stale: {why}"));
+                let status = match (snapshot::belongs(&snap, log), snapshot::stale(log, lsn)) {
+                    (Err(why), _) => format!("foreign: {why}"),
+                    (Ok(()), Some(why)) => format!("stale: {why}"),
+                    (Ok(()), None) => "usable".to_string(),
+                };
                 (Some(snap.replay.pages.len()), status)
             }
             Err(e) if e.is_corruption() => (None, format!("damaged: {e}")),

@@ -131,11 +131,17 @@ pub enum StoredKind {
     /// the log may be reclaimed (Linear mode). Recovery takes the highest one it reads
     /// as the log's durable start. Skipped by iteration.
     Truncate = 14,
+    /// Written by a resumed run right after its first Vouch (`mark.rs`): the payload
+    /// (a u64) is a random draw of that run, so two copies of one store that both
+    /// resumed the segment their copy ended in differ from there on, though their
+    /// segments share a nonce. Skipped by iteration. Added within format version 4:
+    /// a build from before it reads a log holding one as damaged.
+    Resumed = 15,
 }
 
 impl StoredKind {
     /// Every kind, in code order.
-    pub const ALL: [StoredKind; 14] = [
+    pub const ALL: [StoredKind; 15] = [
         StoredKind::Append,
         StoredKind::Replace,
         StoredKind::AppendBlob,
@@ -150,6 +156,7 @@ impl StoredKind {
         StoredKind::Vouch,
         StoredKind::Closed,
         StoredKind::Truncate,
+        StoredKind::Resumed,
     ];
 
     /// The kind with code `code`, if any.
@@ -752,9 +759,9 @@ mod tests {
             .iter()
             .filter(|k| (0..=255).contains(&(**k as u8)))
             .count();
-        assert_eq!(known, 14);
+        assert_eq!(known, 15);
         assert_eq!(StoredKind::from_code(0), None);
-        assert_eq!(StoredKind::from_code(15), None);
+        assert_eq!(StoredKind::from_code(16), None);
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub struct RecoveryInfo {
     /// segment a clean close ended in, else the start of a new segment past it.
     pub start: Lsn,
     /// Whether this run resumed the segment a clean close ended in (the file not
-    /// grown; the open wrote and synced one 28-byte Vouch after the Closed record).
+    /// grown; the open wrote and synced a 28-byte Vouch and a 36-byte Resumed record
+    /// after the Closed record).
     pub resumed: bool,
     /// Which branches of the recovery walk were taken.
     pub branches: super::recovery::Branches,
@@ -107,6 +108,8 @@ pub(crate) struct Inner {
     pub(crate) nonces: RunNonces,
     /// The nonces of the recovered segments (all below `info.start`), by segment lsn.
     pub(crate) recovered_nonces: BTreeMap<Lsn, Nonce>,
+    /// The resume marks in the log, (lsn, token), ascending (`mark.rs`).
+    pub(crate) marks: Mutex<Vec<(Lsn, u64)>>,
     /// The storage's lock, held while this log lives: no second log writes here.
     _lock: StorageLock,
 }
@@ -154,6 +157,8 @@ pub(crate) struct Vetted<'a> {
     pub(crate) tip: Lsn,
     /// The recovered segments' nonces, by segment lsn.
     pub(crate) nonces: &'a BTreeMap<Lsn, Nonce>,
+    /// The recovered resume marks, (lsn, token), ascending (`mark.rs`).
+    pub(crate) marks: &'a [(Lsn, u64)],
 }
 
 /// The file a page cache keeps beside its log (`pagecache/conf.rs`): a directory that
@@ -265,13 +270,16 @@ impl Log {
         let mut space = replay.finish(&rec);
         let blob_files = blob::blobs_from(storage.as_ref(), 0)?;
         check_live_blobs(&rec, &space, &blob_files)?;
+        let marks = super::mark::recovered(&rec.specials);
         vet(&Vetted {
             storage: storage.as_ref(),
             config: &config,
             tip: rec.tip,
             nonces: &rec.nonces,
+            marks: &marks,
         })?;
-        let own = Nonce::draw(storage.nonce(), &rec.taken_nonces);
+        let random = storage.nonce();
+        let own = Nonce::draw(random, &rec.taken_nonces);
         let opened = match access {
             Access::ReadOnly => read_only_start(&config, &rec, storage.as_ref(), existing, own)?,
             Access::ReadWrite => {
@@ -319,17 +327,23 @@ impl Log {
             info,
             nonces: opened.nonces,
             recovered_nonces: rec.nonces,
+            marks: Mutex::new(marks),
             _lock: lock,
         });
-        if inner.info.resumed {
-            inner.write_resume_mark()?;
-        }
-        let flusher = flush_every.map(|ms| super::flusher::Flusher::start(Arc::clone(&inner), ms));
-        Ok(Log {
+        let mut log = Log {
             inner,
-            flusher,
+            flusher: None,
             closed: false,
-        })
+        };
+        if log.inner.info.resumed {
+            if let Err(e) = log.write_resume_mark(random) {
+                log.abandon();
+                return Err(e);
+            }
+        }
+        log.flusher =
+            flush_every.map(|ms| super::flusher::Flusher::start(Arc::clone(&log.inner), ms));
+        Ok(log)
     }
 
     /// Gc mode: the page ids with live fragments in segments whose live share fell
@@ -825,15 +839,12 @@ impl Inner {
         ))
     }
 
-    /// A resumed run writes its first buffer (a Vouch right after the Closed record)
-    /// and syncs it before handing out any lsn: then the log no longer ends with a
-    /// Closed record, so if this run crashes, the next open does not resume at a tip
-    /// below lsns this run handed out; it starts a new segment (`recovery.rs`, step 6).
-    fn write_resume_mark(&self) -> Result<()> {
+    /// Seals the buffer being filled now and waits until it is durable.
+    pub(crate) fn write_now(&self, end: Lsn) -> Result<()> {
         let mut jobs = Vec::new();
         self.ring.seal_now(self, &mut jobs);
         self.run_jobs(jobs)?;
-        self.wait(self.info.start + 1, true)
+        self.wait(end, true)
     }
 
     /// Records an IO error: every waiter and later call sees it.

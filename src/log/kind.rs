@@ -69,7 +69,8 @@ impl Kind {
             | StoredKind::BatchManifest
             | StoredKind::Vouch
             | StoredKind::Closed
-            | StoredKind::Truncate => None,
+            | StoredKind::Truncate
+            | StoredKind::Resumed => None,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! - [`handle`]: the [`Log`] and its write path;
 //! - [`reservation`]: claimed space, completed or aborted;
 //! - [`roll`]: finishing the current segment early (for the page cache's `compact`);
+//! - [`mark`]: resume marks, which tell copies of one store apart in a shared segment;
 //! - [`batch`]: atomic batches (I5);
 //! - [`iter`]: reading the log back in lsn order;
 //! - [`recovery`] and [`scan`]: from file bytes to the recovered tip (I1, I2, I7);
@@ -34,6 +35,7 @@ pub mod interval;
 pub mod iobuf;
 pub mod iter;
 pub mod kind;
+pub mod mark;
 pub mod read;
 pub mod recovery;
 pub mod reservation;

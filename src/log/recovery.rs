@@ -12,8 +12,10 @@
 //! 2. A segment is accepted if its `prev_end` equals the cut (it continues the log),
 //!    or, in Gc mode's case of freed segments, if the walk so far ended on a segment
 //!    boundary and some valid header vouches that every lsn below the segment's
-//!    `prev_end` was stable (a stable prefix never loses a piece unless it was freed).
-//!    Otherwise the walk ends: the unstable-tail rule (nothing after a missing or torn
+//!    `prev_end` was stable (a stable prefix never loses a piece unless it was freed),
+//!    or the segment table (step 9) says so: the gap lies below its frontier and it
+//!    lists none of it (`Walk::table_frees`; the headers that vouched may have been
+//!    in slots an interrupted open zeroed). Otherwise the walk ends: the unstable-tail rule (nothing after a missing or torn
 //!    piece is recovered).
 //! 3. An accepted segment is scanned (`scan.rs`). A complete one moves the cut to its
 //!    end. A scan that stops early moves the cut to the stop; if a later open declared
@@ -35,8 +37,8 @@
 //!    handed out) and with nothing outside the recovered log to zero, the next run
 //!    *resumes*: it continues in the tip's segment, right at the tip, checksumming
 //!    what it adds there with that segment's nonce (and its own new segments with its
-//!    own). Before handing out any lsn it writes and syncs its first buffer, a lone
-//!    Vouch right after the Closed message: from then on the log no longer ends with a
+//!    own). Before handing out any lsn it writes and syncs its first buffer, a
+//!    Vouch right after the Closed message and its resume mark (`mark.rs`): from then on the log no longer ends with a
 //!    Closed message, so if this run crashes, the next open does not resume below lsns
 //!    it handed out. A log opened and closed many times so does not grow by a segment
 //!    per open. Otherwise (a crash) it starts at a fresh segment
@@ -172,7 +174,11 @@ pub struct Recovered {
 impl Recovered {
     /// Whether the open needs it after the walk (kept in [`Recovery::specials`]).
     fn is_special(&self) -> bool {
-        self.kind.is_blob() || matches!(self.kind, StoredKind::BatchManifest | StoredKind::Truncate)
+        self.kind.is_blob()
+            || matches!(
+                self.kind,
+                StoredKind::BatchManifest | StoredKind::Truncate | StoredKind::Resumed
+            )
     }
 }
 
@@ -225,7 +231,8 @@ pub struct Recovery {
     /// The nonce of every valid header in the file: the next run draws none of them.
     pub taken_nonces: Vec<Nonce>,
     /// The recovered messages the open needs after the walk, in lsn order: those
-    /// pointing at a blob, batch manifests and Truncate records. Every other message
+    /// pointing at a blob, batch manifests, Truncate records and resume marks
+    /// (`mark.rs`). Every other message
     /// went only to the [`Replay`] (no memory per message).
     pub specials: Vec<Recovered>,
     /// User messages recovered (the log's own records not counted).
@@ -392,7 +399,11 @@ pub fn recover(
         return Ok(Recovery::fresh());
     }
     replay.begin(slots);
-    let mut walk = Walk::new(config, &headers, true);
+    let listed = match table {
+        table::Found::Table(t) => Some(t),
+        _ => None,
+    };
+    let mut walk = Walk::new(config, &headers, listed, true);
     walk.run(file, file_len, replay)?;
     let (mut tip, mut dropped) = batch_tip(walk.cut, &walk.specials);
     // Step 8, judged at the final tip: a Truncate record past it (a batch dropped
@@ -403,7 +414,7 @@ pub fn recover(
         }
         // Tolerated: the damage at the log's start cuts it there, as anywhere else.
         replay.begin(slots);
-        walk = Walk::new(config, &headers, false);
+        walk = Walk::new(config, &headers, listed, false);
         walk.run(file, file_len, replay)?;
         (tip, dropped) = batch_tip(walk.cut, &walk.specials);
     }
@@ -496,14 +507,15 @@ fn drop_released(headers: &mut Vec<Slot>, table: &table::Found) -> u32 {
 
 /// Whether the log ends with a clean close (step 6): its last recovered message
 /// (`last`) is a Closed one ending at `tip`, in the last recovered segment, with room
-/// after it for a buffer's Vouch and a message. Then no lsn at or past `tip` was ever
+/// after it for a buffer's Vouch and the resumed run's mark (`mark.rs`), so both go
+/// in the one buffer the open writes first. Then no lsn at or past `tip` was ever
 /// handed out.
 fn closed_at(config: &Config, last: Option<Recovered>, tip: Lsn, chain: &[(Lsn, usize)]) -> bool {
     let size = config.segment_size_bytes;
     let closed = last
         .is_some_and(|m| m.kind == StoredKind::Closed && m.lsn + MESSAGE_HEADER_LEN as u64 == tip);
     let in_last = chain.last().is_some_and(|&(l, _)| l == tip - tip % size);
-    let room = size - tip % size >= (VOUCH_LEN + MESSAGE_HEADER_LEN) as u64;
+    let room = size - tip % size >= (VOUCH_LEN + MESSAGE_HEADER_LEN + 8) as u64;
     closed && in_last && tip % size != 0 && room
 }
 
@@ -617,6 +629,8 @@ fn read_headers(
 struct Walk<'a> {
     config: &'a Config,
     headers: &'a [Slot],
+    /// The newest durable segment table, if valid (step 2's second rule).
+    table: Option<&'a table::SegmentTable>,
     voids: Voids,
     /// The highest stable lsn a valid segment header vouches for.
     vouched: Lsn,
@@ -646,7 +660,12 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     /// A walk over `headers`; `truncated_starts` lets a Linear walk begin past lsn 0
     /// (step 8).
-    fn new(config: &'a Config, headers: &'a [Slot], truncated_starts: bool) -> Walk<'a> {
+    fn new(
+        config: &'a Config,
+        headers: &'a [Slot],
+        table: Option<&'a table::SegmentTable>,
+        truncated_starts: bool,
+    ) -> Walk<'a> {
         let voids = Voids::new(
             headers
                 .iter()
@@ -662,6 +681,7 @@ impl<'a> Walk<'a> {
         Walk {
             config,
             headers,
+            table,
             voids,
             vouched,
             records: 0,
@@ -694,8 +714,8 @@ impl<'a> Walk<'a> {
     fn accepts(&mut self, h: &SegmentHeader) -> bool {
         let follows = h.prev_end == self.cut;
         let gc = self.config.segment_mode == SegmentMode::Gc;
-        let freed_gap =
-            gc && self.on_boundary && h.prev_end > self.cut && h.prev_end <= self.vouched;
+        let gap = gc && self.on_boundary && h.prev_end > self.cut;
+        let freed_gap = gap && (h.prev_end <= self.vouched || self.table_frees(h.prev_end));
         self.branches.freed_gaps += u32::from(freed_gap && !follows);
         let truncated =
             self.truncated_starts && !gc && self.chain.is_empty() && h.prev_end > self.cut;
@@ -705,6 +725,22 @@ impl<'a> Walk<'a> {
             self.branches.truncated_starts += 1;
         }
         follows || freed_gap || truncated
+    }
+
+    /// Step 2's second rule: the segment table says the gap from the cut up to `to`
+    /// was freed. Every segment in it was placed before the table was written (below
+    /// its frontier) and none was in the log then (the table lists none of them), so
+    /// each had left the log. This holds where the headers that vouched for the gap
+    /// are gone: an open zeroes every slot outside the log it recovered before it
+    /// writes its jump header, and those slots may hold the only headers that vouched
+    /// past a freed gap below its tip; a crash between the two must not make the next
+    /// walk stop at that gap (I7). The open wrote a table listing its log first.
+    fn table_frees(&self, to: Lsn) -> bool {
+        let Some(t) = self.table else {
+            return false;
+        };
+        let from = self.cut;
+        to <= t.frontier && !t.segments.iter().any(|&l| from <= l && l < to)
     }
 
     /// Step 8: a Linear log that starts past lsn 0 was truncated there, which a

@@ -174,7 +174,8 @@ fn one(seg: SegmentBytes<'_>, pos: u64) -> Result<(Found, u64), Error> {
         StoredKind::AppendBlob
         | StoredKind::ReplaceBlob
         | StoredKind::BatchManifest
-        | StoredKind::Truncate => Some(decode_u64(payload, place)?),
+        | StoredKind::Truncate
+        | StoredKind::Resumed => Some(decode_u64(payload, place)?),
         StoredKind::Vouch if header.pid > header.lsn || header.len != 0 => {
             return Err(Error::corruption(
                 seg.file,

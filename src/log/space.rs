@@ -221,6 +221,7 @@ impl Space {
                 | StoredKind::Vouch
                 | StoredKind::Closed
                 | StoredKind::Truncate
+                | StoredKind::Resumed
         );
         if !self.gc || bookkeeping {
             return;

@@ -42,13 +42,9 @@ fn newest_usable(log: &Log, first: PageId, skip_below: Option<Lsn>) -> Result<Ca
             continue;
         }
         let read = snapshot::read(storage, lsn, size, first);
-        let read = read.and_then(|snap| {
-            let bound = snapshot::bound(&snap, |l| log.segment_nonce(l))
-                .and_then(|()| snapshot::anchored(&snap, log));
-            match bound {
-                Ok(()) => Ok(snap),
-                Err(why) => Err(Error::corruption(snapshot::file_name(lsn), 0, why)),
-            }
+        let read = read.and_then(|snap| match snapshot::belongs(&snap, log) {
+            Ok(()) => Ok(snap),
+            Err(why) => Err(Error::corruption(snapshot::file_name(lsn), 0, why)),
         });
         let why = match read {
             Ok(snap) => match snapshot::stale(log, lsn) {
@@ -146,6 +142,15 @@ pub(crate) fn vet(found: &Vetted<'_>, first: PageId) -> Result<()> {
         if snapshot::bound(&snap, |l| found.nonces.get(&l).copied()).is_err() {
             continue;
         }
+        // A mark below the tip that this log does not hold: a copy's snapshot, not
+        // evidence of this log's loss.
+        let held = |m: (Lsn, u64)| {
+            let segment = found.nonces.contains_key(&(m.0 - m.0 % size));
+            m.0 >= found.tip || crate::log::mark::holds(found.marks, m, segment)
+        };
+        if snapshot::marked(&snap, held).is_err() {
+            continue;
+        }
         return Err(Error::corruption(
             snapshot::file_name(lsn),
             8,
@@ -196,7 +201,8 @@ pub fn write(log: &Log, replay: &Replay, keep: Option<Lsn>) -> Result<Lsn> {
         .filter_map(|s| log.segment_nonce(s).map(|n| (s, n)))
         .collect();
     let size = log.config().segment_size_bytes;
-    snapshot::write(log.storage(), replay, &segments, size, keep)?;
+    let mark = log.mark_before(lsn);
+    snapshot::write(log.storage(), replay, &segments, mark, size, keep)?;
     Ok(lsn)
 }
 

@@ -50,9 +50,9 @@ pub const NEW_SNAPSHOT_FILE: &str = "snapshot.new";
 /// Snapshot magic, "PGSN" (segment headers start "PGLS", segment tables "PGLT").
 const MAGIC: [u8; 4] = *b"PGSN";
 /// The format version written and read.
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
 /// Bytes before the roots.
-const HEAD_LEN: usize = 80;
+const HEAD_LEN: usize = 96;
 /// Bytes of the trailing checksum.
 const CRC_LEN: usize = 4;
 /// Bytes of one page entry before its fragments.
@@ -63,6 +63,8 @@ const FRAG_LEN: usize = 21;
 const NO_ORPHAN: u64 = u64::MAX;
 /// No anchor (a snapshot of an empty log).
 const NO_ANCHOR: u64 = u64::MAX;
+/// No resume mark in the segment the snapshot ends in.
+const NO_MARK: u64 = u64::MAX;
 /// Longest snapshot file read (a file is read whole; 4 GiB is over 100 million pages).
 pub const MAX_SNAPSHOT_LEN: u64 = 1 << 32;
 
@@ -74,6 +76,10 @@ pub struct Snapshot {
     /// The log's segments below its lsn when it was written, with their nonces:
     /// what binds the snapshot to its log ([`bound`]).
     pub segments: Vec<(Lsn, Nonce)>,
+    /// The log's last resume mark (lsn, token) below the snapshot's lsn, if any
+    /// (`log/mark.rs`): a store that does not hold it parted from this snapshot's
+    /// store before the snapshot ([`marked`]).
+    pub mark: Option<(Lsn, u64)>,
 }
 
 /// The file name of the snapshot at `lsn`.
@@ -95,9 +101,14 @@ pub fn list(storage: &dyn Storage) -> Result<Vec<Lsn>> {
     Ok(lsns)
 }
 
-/// The bytes of a snapshot of `replay`, with the log's `segments`, for segments of
-/// `segment_size` bytes.
-pub fn encode(replay: &Replay, segments: &[(Lsn, Nonce)], segment_size: u64) -> Vec<u8> {
+/// The bytes of a snapshot of `replay`, with the log's `segments` and `mark`, for
+/// segments of `segment_size` bytes.
+pub fn encode(
+    replay: &Replay,
+    segments: &[(Lsn, Nonce)],
+    mark: Option<(Lsn, u64)>,
+    segment_size: u64,
+) -> Vec<u8> {
     let roots = roots::encode(&replay.roots);
     let mut out = Vec::with_capacity(HEAD_LEN + roots.len() + replay.pages.len() * 64);
     out.extend_from_slice(&MAGIC);
@@ -110,6 +121,9 @@ pub fn encode(replay: &Replay, segments: &[(Lsn, Nonce)], segment_size: u64) -> 
     out.extend_from_slice(&(segments.len() as u32).to_le_bytes());
     out.extend_from_slice(&(replay.pages.len() as u64).to_le_bytes());
     encode_anchor(&mut out, replay.anchor);
+    let (mark_lsn, token) = mark.unwrap_or((NO_MARK, 0));
+    out.extend_from_slice(&mark_lsn.to_le_bytes());
+    out.extend_from_slice(&token.to_le_bytes());
     out.extend_from_slice(&roots);
     for (lsn, nonce) in segments {
         out.extend_from_slice(&lsn.to_le_bytes());
@@ -156,6 +170,16 @@ fn decode_anchor(r: &mut Reader<'_>, lsn: Lsn) -> Result<Option<Anchor>> {
         return Err(r.bad("its anchor is past its lsn"));
     }
     Ok(Some(Anchor { ptr, pid, crc }))
+}
+
+fn decode_mark(r: &mut Reader<'_>, lsn: Lsn) -> Result<Option<(Lsn, u64)>> {
+    let (at, token) = (r.u64()?, r.u64()?);
+    match at {
+        NO_MARK if token == 0 => Ok(None),
+        NO_MARK => Err(r.bad("a token without a resume mark")),
+        at if at >= lsn => Err(r.bad("its resume mark is past its lsn")),
+        at => Ok(Some((at, token))),
+    }
 }
 
 fn encode_page(out: &mut Vec<u8>, pid: PageId, b: &Building) {
@@ -253,6 +277,7 @@ pub fn decode(name: &str, bytes: &[u8], segment_size: u64, first: PageId) -> Res
     let segment_count = r.u32()?;
     let page_count = r.u64()?;
     let anchor = decode_anchor(&mut r, lsn)?;
+    let mark = decode_mark(&mut r, lsn)?;
     let roots_bytes = r.take(roots_len as usize)?;
     let roots = roots::decode(roots_bytes, 0).map_err(|_| r.bad("malformed roots"))?;
     let mut segments: Vec<(Lsn, Nonce)> = Vec::with_capacity(r.fits(segment_count.into(), 12)?);
@@ -286,7 +311,11 @@ pub fn decode(name: &str, bytes: &[u8], segment_size: u64, first: PageId) -> Res
     if r.at != body.len() {
         return Err(r.bad("bytes after the last page"));
     }
-    Ok(Snapshot { replay, segments })
+    Ok(Snapshot {
+        replay,
+        segments,
+        mark,
+    })
 }
 
 fn decode_page(r: &mut Reader<'_>, lsn: Lsn) -> Result<(PageId, Building)> {
@@ -358,6 +387,15 @@ pub fn bound(snap: &Snapshot, nonce_of: impl Fn(Lsn) -> Option<Nonce>) -> Result
     bound_by_nonces(snap, nonce_of)
 }
 
+/// Whether `snap` was written for `log`: Err saying why not when a segment it records
+/// has another nonce ([`bound`]), its last message is not there ([`anchored`]) or
+/// the log does not hold its resume mark ([`marked`]).
+pub fn belongs(snap: &Snapshot, log: &Log) -> Result<(), String> {
+    bound(snap, |l| log.segment_nonce(l))?;
+    anchored(snap, log)?;
+    marked(snap, |m| log.holds_mark(m))
+}
+
 /// Whether `snap`'s anchor, the last message it folded in, is in `log` as it was:
 /// Err saying why not when `log` holds another message there (a snapshot copied
 /// from a store that shares this one's history up to a point: their segments may
@@ -381,6 +419,21 @@ pub fn anchored(snap: &Snapshot, log: &Log) -> Result<(), String> {
             anchor.ptr.lsn
         )),
         false => Ok(()),
+    }
+}
+
+/// Whether the log holds `snap`'s resume mark (`holds_mark`: the log's own check,
+/// true too where the mark's segment was reclaimed): Err saying why not when it does
+/// not. Two copies of one store that both resumed the segment the copy ended in
+/// share its nonce and may end with the same message, but hold different marks
+/// from where they parted (`log/mark.rs`).
+pub fn marked(snap: &Snapshot, holds_mark: impl Fn((Lsn, u64)) -> bool) -> Result<(), String> {
+    match snap.mark {
+        Some(mark) if !holds_mark(mark) => Err(format!(
+            "it was written for another log: this log does not hold its resume mark at lsn {} (a copy of this store that went on apart)",
+            mark.0
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -417,17 +470,19 @@ pub fn stale(log: &Log, lsn: Lsn) -> Option<String> {
     cut.map(|(s, e)| format!("it is inside the range {s}..{e} a recovery cut off the log"))
 }
 
-/// Writes `replay` durably as the snapshot at its lsn (with the log's `segments`), then removes every other
+/// Writes `replay` durably as the snapshot at its lsn (with the log's `segments` and
+/// resume `mark`), then removes every other
 /// snapshot but `keep` (module doc). A snapshot at that lsn already there is left.
 pub fn write(
     storage: &dyn Storage,
     replay: &Replay,
     segments: &[(Lsn, Nonce)],
+    mark: Option<(Lsn, u64)>,
     size: u64,
     keep: Option<Lsn>,
 ) -> Result<()> {
     let lsn = replay.lsn;
-    let bytes = encode(replay, segments, size);
+    let bytes = encode(replay, segments, mark, size);
     failpoint!("snapshot::write::start");
     small_file::replace(storage, &file_name(lsn), NEW_SNAPSHOT_FILE, &bytes)?;
     let old = list(storage)?
