@@ -5,7 +5,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use common::Numbers;
 use pagelog::io::SimStorage;
@@ -128,10 +128,14 @@ fn readers_never_see_half_a_batch() {
     let a = pc.allocate(vec![TOTAL]).expect("a").pid();
     let b = pc.allocate(vec![0]).expect("b").pid();
     let stop = AtomicBool::new(false);
+    // The mover goes on until the reader and the writer have raced it enough (a
+    // loaded machine may starve them for a while), up to a cap the assert reports.
+    let (checks, writes) = (AtomicU64::new(0), AtomicU64::new(0));
+    let raced = || checks.load(Ordering::Relaxed) > 100 && writes.load(Ordering::Relaxed) > 10;
     let checked = std::thread::scope(|s| {
         let mover = s.spawn(|| {
             let mut moved = 0;
-            while moved < 3_000 {
+            while moved < 3_000 || (!raced() && moved < 1_000_000) {
                 let (pa, pb) = (
                     pc.get(a).expect("a").expect("a"),
                     pc.get(b).expect("b").expect("b"),
@@ -166,6 +170,7 @@ fn readers_never_see_half_a_batch() {
                         b1.value()
                     );
                     checked += 1;
+                    checks.fetch_add(1, Ordering::Relaxed);
                 }
             }
             checked
@@ -177,7 +182,9 @@ fn readers_never_see_half_a_batch() {
             while !stop.load(Ordering::Relaxed) {
                 let pa = pc.get(a).expect("a").expect("a");
                 let same = pa.value().clone();
-                wins += u64::from(pc.replace(&pa, same).expect("replace").is_applied());
+                let won = pc.replace(&pa, same).expect("replace").is_applied();
+                wins += u64::from(won);
+                writes.fetch_add(u64::from(won), Ordering::Relaxed);
             }
             wins
         });
