@@ -126,6 +126,14 @@ pub enum Error {
     InvalidArgument(String),
     /// A non-blocking call would have had to wait. Nothing changed; retry later.
     WouldBlock,
+    /// The call would wait forever for a reservation or batch that the calling thread
+    /// itself holds open (at lsn `held`): complete or abort it first. Nothing changed.
+    WouldDeadlock {
+        /// The lsn of the held reservation (a batch's: its manifest's).
+        held: u64,
+        /// Which call, and why, in words.
+        reason: String,
+    },
     /// The storage is already open: another log (in this process or another) holds
     /// its lock. Nothing was read or written.
     Locked {
@@ -194,6 +202,7 @@ impl fmt::Display for Error {
             Error::InvalidConfig(what) => write!(f, "invalid config: {what}"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             Error::WouldBlock => f.write_str("operation would block"),
+            Error::WouldDeadlock { reason, .. } => write!(f, "would deadlock: {reason}"),
             Error::Locked { path } => write!(
                 f,
                 "{path} is already open: another log, in this process or another, holds its lock"

@@ -29,6 +29,18 @@ pub use crossbeam_epoch as epoch;
 /// from exploring their interleavings and would pay for every one of them.
 pub use std::sync::atomic::AtomicU64 as CounterU64;
 
+/// Declares a thread-local: `std`'s in a normal build, loom's under loom (whose
+/// model threads share one OS thread).
+#[cfg(not(loom))]
+macro_rules! thread_local_key {
+    ($($t:tt)*) => { std::thread_local!($($t)*); };
+}
+#[cfg(loom)]
+macro_rules! thread_local_key {
+    ($($t:tt)*) => { loom::thread_local!($($t)*); };
+}
+pub(crate) use thread_local_key;
+
 #[cfg(not(loom))]
 mod imp {
     pub use std::sync::Arc;

@@ -816,6 +816,11 @@ fn remove_unreferenced_blobs(
 }
 
 impl Inner {
+    /// This log's identity for the per-thread registry of open claims (`held.rs`).
+    pub(crate) fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     /// Err if the log is poisoned.
     pub(crate) fn check(&self) -> Result<()> {
         if !self.poisoned.load(Ordering::Acquire) {
@@ -1001,6 +1006,9 @@ impl Inner {
 
     pub(crate) fn make_stable(&self, lsn: Lsn, block: bool) -> Result<()> {
         self.check()?;
+        if let Some(held) = super::held::blocking_stable(self.id(), lsn).filter(|_| block) {
+            return Err(super::held::deadlock(held, &format!("make_stable({lsn})")));
+        }
         if self.read_only {
             return match lsn < self.info.tip {
                 true => Ok(()),
@@ -1049,6 +1057,9 @@ impl Inner {
 
     pub(crate) fn flush(&self, block: bool) -> Result<Lsn> {
         self.check()?;
+        if let Some(held) = super::held::blocking_stable(self.id(), Lsn::MAX).filter(|_| block) {
+            return Err(super::held::deadlock(held, "flush"));
+        }
         if self.read_only {
             return Ok(self.info.tip);
         }

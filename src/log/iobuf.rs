@@ -601,6 +601,12 @@ impl Ring {
         b.base.load(Ordering::Relaxed) + h.offset() as u64
     }
 
+    /// The index of the buffer after the current one: the buffer a claim that finds
+    /// the current one sealed waits for.
+    pub fn next_index(&self) -> usize {
+        self.index(self.current.load(Ordering::Acquire) + 1)
+    }
+
     /// Seals the current buffer even if it holds no claim, so that its write (its
     /// Vouch, at least) happens now: a resumed run's open uses it to put a durable
     /// record past the Closed one before handing out any lsn (`recovery.rs`, step 6).

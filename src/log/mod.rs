@@ -8,6 +8,8 @@
 //! - [`roll`]: finishing the current segment early (for the page cache's `compact`);
 //! - [`mark`]: resume marks, which tell copies of one store apart in a shared segment;
 //! - [`batch`]: atomic batches (I5);
+//! - [`held`]: the claims each thread holds open, so a call that would wait for its
+//!   own fails instead of hanging;
 //! - [`iter`]: reading the log back in lsn order;
 //! - [`recovery`] and [`scan`]: from file bytes to the recovered tip (I1, I2, I7);
 //! - [`iobuf`], [`header`], [`aligned`]: the IO-buffer ring and its header word (I9);
@@ -31,6 +33,7 @@ pub mod flusher;
 pub mod format;
 pub mod handle;
 pub mod header;
+pub mod held;
 pub mod interval;
 pub mod iobuf;
 pub mod iter;

@@ -5,16 +5,33 @@
 //! is held, its IO buffer cannot be written. `complete()` keeps the message; `abort()`
 //! turns it into a Cancelled message (payload zeroed) that recovery and iteration skip,
 //! and removes its blob file if it had one. Dropping a reservation aborts it.
+//!
+//! A reservation is completed on the thread that made it (it is not `Send`): the
+//! thread's open claims are what `held.rs` checks before a call waits.
+
+use std::marker::PhantomData;
 
 use super::blob;
 use super::format::{Lsn, MESSAGE_HEADER_LEN, MessageHeader, StoredKind, encode_u64};
 use super::handle::{Log, Pointer};
+use super::held;
 use super::iobuf::Claim;
 use super::kind::Kind;
 use super::stats::Counter;
 use crate::error::{Error, Result};
 
-/// Claimed space in the log holding one message.
+/// Claimed space in the log holding one message. Complete or abort it on the thread
+/// that made it: it is not `Send`.
+///
+/// ```compile_fail
+/// # use std::sync::Arc;
+/// # use pagelog::{Config, Kind, Log};
+/// # let log = Log::open(Config::for_simulation(), Arc::new(pagelog::io::SimStorage::new(1))).unwrap();
+/// let r = log.reserve(Kind::Append, 0, b"x").unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(move || r.complete());
+/// });
+/// ```
 #[must_use = "a dropped reservation is aborted"]
 #[derive(Debug)]
 pub struct Reservation<'a> {
@@ -24,13 +41,16 @@ pub struct Reservation<'a> {
     pid: u64,
     blob: Option<Lsn>,
     done: bool,
+    /// Not `Send`: registered with this thread's open claims (`held.rs`).
+    _thread: PhantomData<*const ()>,
 }
 
 impl Log {
     /// Reserves space for a message of `kind` about page `pid` with `value`, waiting
     /// while every IO buffer is busy. A value above the blob threshold goes to its own
-    /// blob file (Append and Replace only). Holding reservations in every buffer from
-    /// one thread and reserving again waits forever: use [`Log::try_reserve`] there.
+    /// blob file (Append and Replace only). When every buffer is busy and the next
+    /// one holds a reservation of this thread (it could never be freed), this is
+    /// `Error::WouldDeadlock` instead of a wait (`held.rs`).
     ///
     /// On the log of a [`crate::PageCache`] (its [`crate::PageCache::log`]) this and
     /// every other write ([`Log::write`], [`Log::append`], [`Log::pin_batch`],
@@ -100,7 +120,10 @@ impl Log {
             pid,
             blob: None,
             done: false,
+            _thread: PhantomData,
         };
+        let base = claim.lsn - claim.offset as u64;
+        held::hold(inner.id(), claim.index, base, claim.lsn);
         inner.count(Counter::Reservations, 1);
         if as_blob {
             blob::write_blob(
@@ -139,6 +162,9 @@ impl Log {
             inner.count(Counter::Stalls, 1);
             if !block {
                 return Err(Error::WouldBlock);
+            }
+            if let Some(lsn) = held::in_buffer(inner.id(), inner.ring.next_index()) {
+                return Err(held::deadlock(lsn, "reserve (every IO buffer is full)"));
             }
             inner.ring.wait_for_space();
             inner.check()?;
@@ -231,6 +257,7 @@ impl<'a> Reservation<'a> {
 
     fn leave(&self) -> Result<()> {
         let inner = &self.log.inner;
+        held::release(inner.id(), self.claim.lsn);
         let mut jobs = Vec::new();
         inner.ring.release(&self.claim, &mut jobs);
         inner.run_jobs(jobs)

@@ -31,9 +31,15 @@ impl Log {
     /// not be past the end of what was reserved; a value at or below an earlier
     /// truncation changes nothing. Gc mode reclaims superseded messages by itself and
     /// refuses this call (`Error::InvalidArgument`), and so does the log of a page
-    /// cache ([`crate::PageCache::log`]), whose pages live in it. Waits like [`Log::make_stable`]:
-    /// complete or abort your own reservations and batches first.
+    /// cache ([`crate::PageCache::log`]), whose pages live in it. Waits like
+    /// [`Log::make_stable`] for its record: called while this thread holds an open
+    /// reservation or batch, which that record would wait for, it is
+    /// `Error::WouldDeadlock` and writes nothing.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<()> {
+        let inner = &self.inner;
+        if let Some(held) = super::held::blocking_stable(inner.id(), Lsn::MAX) {
+            return Err(super::held::deadlock(held, "truncate_before"));
+        }
         let Some(at) = self.write_truncate_record(lsn, true)? else {
             return Ok(());
         };

@@ -1,0 +1,93 @@
+//! What the calling thread holds open in each log: its reservations (a batch's
+//! manifest among them), so that a call that would wait for one of them fails at once
+//! instead of waiting forever (a self-deadlock).
+//!
+//! A buffer is written only once every claim in it is completed or aborted, and the
+//! stable lsn passes a buffer only once it and every buffer before it are written. So
+//! on a thread that holds a claim in a buffer starting at lsn B:
+//! - `make_stable(lsn)` with `lsn >= B`, and `flush` (which waits for everything
+//!   claimed), can never return;
+//! - a blocking `reserve` that waits for the ring's next buffer to be free can never
+//!   return when that buffer holds one of its claims (a batch larger than the ring).
+//!
+//! Those blocking calls return `Error::WouldDeadlock` naming the held lsn, and change
+//! nothing. Their non-blocking twins return `WouldBlock` as before: one thread may
+//! drive several logical clients with them (the simulator does), completing the held
+//! reservation between two tries, so there the wait is not forever.
+//!
+//! The registry is thread-local, so a reservation must be completed on the thread that
+//! made it: [`crate::Reservation`] and [`crate::Batch`] are not `Send`. Registering is
+//! a push on a short per-thread list and releasing a search from its end (a thread
+//! holds few claims at once): no lock, no shared memory on the reservation path.
+
+use std::cell::RefCell;
+
+use super::format::Lsn;
+use crate::error::Error;
+use crate::sync::thread_local_key;
+
+/// One open claim of this thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    /// The log (the address of its shared state).
+    log: usize,
+    /// The claim's buffer: its index in the ring and the lsn it starts at.
+    index: usize,
+    base: Lsn,
+    /// The claim's lsn.
+    lsn: Lsn,
+}
+
+thread_local_key! {
+    static HELD: RefCell<Vec<Held>> = RefCell::new(Vec::new());
+}
+
+/// Records an open claim at `lsn` in buffer `index` (starting at `base`) of `log`.
+pub(crate) fn hold(log: usize, index: usize, base: Lsn, lsn: Lsn) {
+    HELD.with(|h| {
+        h.borrow_mut().push(Held {
+            log,
+            index,
+            base,
+            lsn,
+        })
+    });
+}
+
+/// The claim at `lsn` of `log` is completed or aborted.
+pub(crate) fn release(log: usize, lsn: Lsn) {
+    HELD.with(|h| {
+        let mut held = h.borrow_mut();
+        let at = held.iter().rposition(|c| c.log == log && c.lsn == lsn);
+        held.swap_remove(at.expect("a claim released on the thread that made it"));
+    });
+}
+
+/// The lowest lsn of a claim this thread holds in `log` whose buffer starts at or
+/// below `lsn`: what `make_stable(lsn)` would wait for.
+pub(crate) fn blocking_stable(log: usize, lsn: Lsn) -> Option<Lsn> {
+    HELD.with(|h| {
+        let held = h.borrow();
+        let mine = held.iter().filter(|c| c.log == log && c.base <= lsn);
+        mine.map(|c| c.lsn).min()
+    })
+}
+
+/// The lowest lsn of a claim this thread holds in buffer `index` of `log`.
+pub(crate) fn in_buffer(log: usize, index: usize) -> Option<Lsn> {
+    HELD.with(|h| {
+        let held = h.borrow();
+        let mine = held.iter().filter(|c| c.log == log && c.index == index);
+        mine.map(|c| c.lsn).min()
+    })
+}
+
+/// The error for a call that would wait for this thread's claim at `held`.
+pub(crate) fn deadlock(held: Lsn, call: &str) -> Error {
+    Error::WouldDeadlock {
+        held,
+        reason: format!(
+            "{call} would wait forever for this thread's own open reservation (or batch) at lsn {held}: complete or abort it first"
+        ),
+    }
+}
