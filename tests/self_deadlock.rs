@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::Numbers;
+use common::{Numbers, recovered};
 use pagelog::io::SimStorage;
 use pagelog::{Config, Error, Kind, Log, PageBatch, PageCache, SegmentMode};
 
@@ -87,11 +87,7 @@ fn an_open_batch_blocks_its_own_flush_and_truncation() {
         assert_eq!(held(&e), manifest, "and it wrote nothing");
         batch.seal().expect("seal");
         log.flush().expect("flush after the seal");
-        let values: Vec<Vec<u8>> = log
-            .iter_from(0)
-            .expect("iter")
-            .map(|m| m.expect("m").value)
-            .collect();
+        let values: Vec<Vec<u8>> = recovered(&log).into_iter().map(|(_, v)| v).collect();
         assert_eq!(values, [b"one".to_vec(), b"two".to_vec()]);
     });
 }
