@@ -82,6 +82,8 @@ struct Opened {
     /// Where the settings came from.
     source: String,
     page_cache: bool,
+    /// Why the directory is a page cache's whose `pagecache.conf` is gone, if so.
+    missing_conf: Option<String>,
 }
 
 fn open_dir(args: &DirArgs) -> Result<Opened, String> {
@@ -124,12 +126,28 @@ fn open_dir(args: &DirArgs) -> Result<Opened, String> {
         .segment_mode(mode)
         .cache_capacity(0)
         .read_only(true);
+    let missing_conf = missing_conf(storage.as_ref(), settings.is_some())?;
     Ok(Opened {
         storage,
         config,
         source,
         page_cache: settings.is_some(),
+        missing_conf,
     })
+}
+
+/// A directory with page cache snapshots but no `pagecache.conf` is a page cache's
+/// that lost the file: `PageCache::open` refuses it (it takes it for a plain log),
+/// so a tool must not pass it as a healthy log.
+fn missing_conf(storage: &dyn Storage, has_conf: bool) -> Result<Option<String>, String> {
+    let snapshots = snapshot::list(storage).map_err(|e| e.to_string())?;
+    if has_conf || snapshots.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "missing, but the directory holds {} page cache snapshot(s): it is a page cache's, and PageCache::open refuses it without that file (restore it from a backup, or write it again with the store's segment_mode and segment_size_bytes); shown here as a plain log",
+        snapshots.len()
+    )))
 }
 
 /// The segment size the segment table or the first segment header records.
@@ -281,6 +299,14 @@ fn inspect_inner(args: &InspectArgs) -> Result<String, String> {
     let blobs = blob_sizes(o.storage.as_ref())?;
     let snaps = snapshot_lines(&log, o.storage.as_ref())?;
     drop(log);
+    let missing = o
+        .missing_conf
+        .as_ref()
+        .map(|why| format!("{}: {why}", conf::CONF_FILE));
+    let damage = match (damage, missing) {
+        (Some(d), Some(m)) => Some(format!("{d}; {m}")),
+        (d, m) => d.or(m),
+    };
     let view = View {
         dir: &args.dir.dir,
         o: &o,
@@ -587,7 +613,22 @@ pub fn verify(args: &VerifyArgs) -> ExitCode {
         },
         o.source
     ));
-    match check_all(&o) {
+    let mut result = check_all(&o);
+    if let Some(why) = &o.missing_conf {
+        let e = Error::corruption(conf::CONF_FILE, 0, why.clone());
+        result = match result {
+            Ok(lines) => Err(Found::Report {
+                lines,
+                damage: vec![e],
+            }),
+            Err(Found::Report { lines, mut damage }) => {
+                damage.push(e);
+                Err(Found::Report { lines, damage })
+            }
+            other => other,
+        };
+    }
+    match result {
         Ok(lines) => {
             for l in lines {
                 say(&l);

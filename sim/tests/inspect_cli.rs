@@ -369,3 +369,32 @@ fn a_store_on_a_read_only_mount_is_read_and_verified_without_a_lock_file() {
         "a read-only open changed or created a file"
     );
 }
+
+/// A newcomer's trial: with `pagecache.conf` deleted, verify took the directory for a
+/// plain log and passed it, while `PageCache::open` refused it.
+#[test]
+fn a_page_cache_without_its_settings_file_is_damage_not_a_plain_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_store(dir.path(), false);
+    std::fs::remove_file(dir.path().join("pagecache.conf")).expect("remove");
+    let refused = PageCache::open(config(), std::sync::Arc::new(storage(dir.path())), Bytes);
+    assert!(
+        refused.is_err(),
+        "the page cache opens without its settings"
+    );
+    let before = files(dir.path());
+    let (code, out) = sim(&["verify", path(&dir), "--segment-size", "4096"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DAMAGED") && out.contains("pagecache.conf") && out.contains("snapshot"),
+        "{out}"
+    );
+    assert!(out.contains("messages:"), "the log is still checked: {out}");
+    let (code, out) = sim(&["inspect", path(&dir), "--segment-size", "4096"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("DAMAGED") && out.contains("pagecache.conf"),
+        "{out}"
+    );
+    assert_eq!(files(dir.path()), before, "a tool changed a file");
+}
