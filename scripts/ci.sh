@@ -6,10 +6,11 @@
 # extra quickcheck seeds from 20 to 12 at cb698df (about a minute back): 18.5
 # minutes at e411ea7, 18.9 at 62b3d78 (411 results). A fifth fuzz target
 # (recover_pagecache) came with snapshots, so the smoke went to 16 s per target
-# (the same 80 s in all): 16.1 minutes at 9ff1cb5 (434 results, idle machine).
+# (the same 80 s in all): 16.1 minutes at 9ff1cb5 (434 results, idle machine);
+# 13.7 minutes at 5dcd2a0 (444 results).
 # What dominates: compiling (about 5 minutes: debug, test, loom, release and fuzz
-# profiles), the 2,000-seed campaign with every fault class (about 4.5 minutes, 260
-# to 280 s), the test suite with the kill -9 test (about 3), the fuzz smoke (under
+# profiles), the 2,000-seed campaign with every fault class (about 3.5 to 4.5
+# minutes, 205 to 280 s), the test suite with the kill -9 test (about 3), the fuzz smoke (under
 # 2: 16 s for each of 5 targets), the failpoint suite (under 1: log and page-cache workloads),
 # the benchmark smoke (under 1). The README's test command.
 #
