@@ -66,6 +66,8 @@ pub fn read_blob(storage: &dyn Storage, lsn: Lsn, nonce: Nonce) -> Result<Vec<u8
     let name = blob_name(lsn);
     failpoint!("blob::read::open");
     let file = storage.open(&name, OpenMode::Existing)?;
+    // Errors name the file as the storage shows it (with its directory, on real files).
+    let name = file.name().to_string();
     failpoint!("blob::read::len");
     let file_len = file.len()?;
     let place = Place {
