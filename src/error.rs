@@ -128,6 +128,7 @@ pub enum Error {
     WouldBlock,
     /// The call would wait forever for a reservation or batch that the calling thread
     /// itself holds open (at lsn `held`): complete or abort it first. Nothing changed.
+    /// The non-blocking twins return it too: no retry could succeed before that.
     WouldDeadlock {
         /// The lsn of the held reservation (a batch's: its manifest's).
         held: u64,

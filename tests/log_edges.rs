@@ -47,7 +47,8 @@ fn more_reservations_than_buffers_aborted_in_reverse_order_do_not_hang() {
     loop {
         match log.try_reserve(Kind::Append, 1, &[7; 100]) {
             Ok(r) => held.push(r),
-            Err(Error::WouldBlock) => break,
+            // The ring is full of this thread's own claims.
+            Err(Error::WouldDeadlock { .. }) => break,
             Err(e) => panic!("{e}"),
         }
     }
@@ -73,7 +74,8 @@ fn a_flush_after_all_writers_leave_covers_every_completed_reservation() {
     for i in 0..12u32 {
         match log.try_reserve(Kind::Append, 1, &payload(i, 150)) {
             Ok(r) => held.push((i, r)),
-            Err(Error::WouldBlock) => break,
+            // The ring is full of this thread's own claims.
+            Err(Error::WouldDeadlock { .. }) => break,
             Err(e) => panic!("{e}"),
         }
     }
@@ -440,7 +442,8 @@ fn a_run_after_a_crash_never_reuses_an_lsn_the_crashed_run_wrote() {
         r.complete().expect("complete");
     };
     // Complete messages until three land in the segment's second buffer, and write
-    // that buffer out (the first cannot be written: `held` is open).
+    // that buffer out from another thread (the first cannot be written: `held` is
+    // open).
     let mut lsns = vec![held.lsn()];
     while lsns
         .iter()
@@ -453,9 +456,17 @@ fn a_run_after_a_crash_never_reuses_an_lsn_the_crashed_run_wrote() {
         lsns.push(r.lsn());
         r.complete().expect("complete");
     }
+    // This thread's own flush would wait for `held`: refused, nothing written.
+    let refused = log.try_flush();
     assert!(
-        matches!(log.try_flush(), Err(Error::WouldBlock)),
-        "held blocks the flush"
+        matches!(refused, Err(Error::WouldDeadlock { held: h, .. }) if h == held.lsn()),
+        "held blocks this thread's flush: {refused:?}"
+    );
+    // Another thread's flush writes out what it can and would block on `held`.
+    let other = std::thread::scope(|s| s.spawn(|| log.try_flush()).join().expect("thread"));
+    assert!(
+        matches!(other, Err(Error::WouldBlock)),
+        "held blocks the flush: {other:?}"
     );
     let crashed = disk.crash();
     drop(held);

@@ -12,6 +12,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
 use common::Numbers;
@@ -35,21 +36,43 @@ fn config(capacity: u64) -> Config {
     }
 }
 
+/// The threads' shared rhythm: each run of 20 steps starts at once, and past
+/// `STEPS` the threads go on (all or none) until they have lost enough races.
+struct Rhythm {
+    together: Barrier,
+    go: AtomicBool,
+    lost: AtomicU64,
+}
+
+impl Rhythm {
+    /// At a run's start: whether every thread runs it.
+    fn next_run(&self, step: u32) -> bool {
+        if self.together.wait().is_leader() {
+            let raced = self.lost.load(Ordering::SeqCst) > 20;
+            let go = step < STEPS || (!raced && step < 20 * STEPS);
+            self.go.store(go, Ordering::SeqCst);
+        }
+        self.together.wait();
+        self.go.load(Ordering::SeqCst)
+    }
+}
+
 /// One thread's work: returns the deltas it applied per page, in order, and how many
 /// races it lost.
 fn worker(
     pc: &PageCache<Numbers>,
     pids: &[u64],
     t: u32,
-    together: &Barrier,
+    rhythm: &Rhythm,
 ) -> (BTreeMap<u64, Vec<u32>>, u64) {
     let mut applied: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
     let mut lost = 0;
-    for step in 0..STEPS {
+    for step in 0.. {
         // Every thread starts each run of 20 steps at once, so they race even on a
-        // busy machine that would otherwise run them one after another.
-        if step % 20 == 0 {
-            together.wait();
+        // busy machine that would otherwise run them one after another; a loaded
+        // machine may still serialize them, so they go on until they raced.
+        if step % 20 == 0 && !rhythm.next_run(step) {
+            break;
         }
         let pid = pids[((step * 7 + t * 3) % pids.len() as u32) as usize];
         let delta = t << 24 | step;
@@ -69,6 +92,7 @@ fn worker(
                 }
                 Update::Lost { current, .. } => {
                     lost += 1;
+                    rhythm.lost.fetch_add(1, Ordering::Relaxed);
                     page = current.expect("pages are never freed here");
                 }
             }
@@ -102,13 +126,17 @@ fn race(pages: usize, capacity: u64) -> PageCacheStats {
     let pids: Vec<u64> = (0..pages)
         .map(|_| pc.allocate(Vec::new()).expect("allocate").pid())
         .collect();
-    let together = Barrier::new(THREADS as usize);
-    let together = &together;
+    let rhythm = Rhythm {
+        together: Barrier::new(THREADS as usize),
+        go: AtomicBool::new(true),
+        lost: AtomicU64::new(0),
+    };
+    let rhythm = &rhythm;
     let (applied, lost): (Vec<_>, Vec<_>) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
                 let (pc, pids) = (&pc, &pids);
-                s.spawn(move || worker(pc, pids, t, together))
+                s.spawn(move || worker(pc, pids, t, rhythm))
             })
             .collect();
         handles

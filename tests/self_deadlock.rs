@@ -64,8 +64,12 @@ fn flush_and_make_stable_past_an_own_reservation_fail_and_change_nothing() {
         assert!(e.to_string().contains(&format!("lsn {lsn}")), "{e}");
         // Below the held claim's buffer there is nothing to wait for.
         log.make_stable(before.lsn).expect("an lsn already stable");
-        // The twins do not wait: they say WouldBlock, as before.
-        assert!(matches!(log.try_flush(), Err(Error::WouldBlock)));
+        // The twins say so too, instead of a WouldBlock no retry could cure.
+        assert_eq!(held(&log.try_flush().expect_err("try_flush")), lsn);
+        assert_eq!(
+            held(&log.try_make_stable(lsn).expect_err("try_make_stable")),
+            lsn
+        );
         let ptr = r.complete().expect("complete");
         log.flush().expect("flush once the reservation is complete");
         assert_eq!(log.read(ptr).expect("read").value, b"held");

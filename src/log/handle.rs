@@ -431,24 +431,29 @@ impl Log {
     }
 
     /// Returns once every message with an lsn at or below `lsn` is durable. `lsn`
-    /// must have been reserved. Waits for reservations in flight in the same buffer:
-    /// complete or abort yours first.
+    /// must have been reserved. Waits for other threads' reservations in flight; one
+    /// of this thread's own in the way (in `lsn`'s buffer or below) could never
+    /// complete meanwhile, so that is `Error::WouldDeadlock` naming it, at once.
     pub fn make_stable(&self, lsn: Lsn) -> Result<()> {
         self.inner.make_stable(lsn, true)
     }
 
-    /// [`Log::make_stable`] that returns `WouldBlock` instead of waiting.
+    /// [`Log::make_stable`] that returns `WouldBlock` instead of waiting
+    /// (`WouldDeadlock` as it does).
     pub fn try_make_stable(&self, lsn: Lsn) -> Result<()> {
         self.inner.make_stable(lsn, false)
     }
 
     /// Makes every message reserved before the call durable (once its reservation is
     /// completed or aborted); returns the stable lsn it waited for.
+    /// `Error::WouldDeadlock` at once if this thread holds an open reservation or
+    /// batch (the flush would wait for it forever).
     pub fn flush(&self) -> Result<Lsn> {
         self.inner.flush(true)
     }
 
-    /// [`Log::flush`] that returns `WouldBlock` instead of waiting.
+    /// [`Log::flush`] that returns `WouldBlock` instead of waiting (`WouldDeadlock`
+    /// as it does).
     pub fn try_flush(&self) -> Result<Lsn> {
         self.inner.flush(false)
     }
@@ -1006,7 +1011,7 @@ impl Inner {
 
     pub(crate) fn make_stable(&self, lsn: Lsn, block: bool) -> Result<()> {
         self.check()?;
-        if let Some(held) = super::held::blocking_stable(self.id(), lsn).filter(|_| block) {
+        if let Some(held) = super::held::blocking_stable(self.id(), lsn) {
             return Err(super::held::deadlock(held, &format!("make_stable({lsn})")));
         }
         if self.read_only {
@@ -1057,7 +1062,7 @@ impl Inner {
 
     pub(crate) fn flush(&self, block: bool) -> Result<Lsn> {
         self.check()?;
-        if let Some(held) = super::held::blocking_stable(self.id(), Lsn::MAX).filter(|_| block) {
+        if let Some(held) = super::held::blocking_stable(self.id(), Lsn::MAX) {
             return Err(super::held::deadlock(held, "flush"));
         }
         if self.read_only {

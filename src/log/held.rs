@@ -10,17 +10,21 @@
 //! - a blocking `reserve` that waits for the ring's next buffer to be free can never
 //!   return when that buffer holds one of its claims (a batch larger than the ring).
 //!
-//! Those blocking calls return `Error::WouldDeadlock` naming the held lsn, and change
-//! nothing. Their non-blocking twins return `WouldBlock` as before: one thread may
-//! drive several logical clients with them (the simulator does), completing the held
-//! reservation between two tries, so there the wait is not forever.
+//! Those calls and their non-blocking twins return `Error::WouldDeadlock` naming the
+//! held lsn, and change nothing: retrying cannot help until that reservation is
+//! completed or aborted.
+//!
+//! Code that drives several logical clients from one thread (the simulator does) names
+//! the client acting with [`act_as`]: claims are held per (thread, actor), so one
+//! client's flush is not refused for another client's reservation, which that client
+//! completes in a later step.
 //!
 //! The registry is thread-local, so a reservation must be completed on the thread that
 //! made it: [`crate::Reservation`] and [`crate::Batch`] are not `Send`. Registering is
 //! a push on a short per-thread list and releasing a search from its end (a thread
 //! holds few claims at once): no lock, no shared memory on the reservation path.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use super::format::Lsn;
 use crate::error::Error;
@@ -31,6 +35,8 @@ use crate::sync::thread_local_key;
 struct Held {
     /// The log (the address of its shared state).
     log: usize,
+    /// The logical client acting when the claim was made ([`act_as`]).
+    actor: u64,
     /// The claim's buffer: its index in the ring and the lsn it starts at.
     index: usize,
     base: Lsn,
@@ -40,13 +46,27 @@ struct Held {
 
 thread_local_key! {
     static HELD: RefCell<Vec<Held>> = RefCell::new(Vec::new());
+    static ACTOR: Cell<u64> = Cell::new(0);
+}
+
+/// Makes `actor` the logical client acting on this thread from now on (0 by default);
+/// returns the one before.
+#[cfg_attr(loom, allow(dead_code))] // the simulator, its one user, is not built under loom
+pub(crate) fn act_as(actor: u64) -> u64 {
+    ACTOR.with(|a| a.replace(actor))
+}
+
+fn actor() -> u64 {
+    ACTOR.with(Cell::get)
 }
 
 /// Records an open claim at `lsn` in buffer `index` (starting at `base`) of `log`.
 pub(crate) fn hold(log: usize, index: usize, base: Lsn, lsn: Lsn) {
+    let actor = actor();
     HELD.with(|h| {
         h.borrow_mut().push(Held {
             log,
+            actor,
             index,
             base,
             lsn,
@@ -54,7 +74,7 @@ pub(crate) fn hold(log: usize, index: usize, base: Lsn, lsn: Lsn) {
     });
 }
 
-/// The claim at `lsn` of `log` is completed or aborted.
+/// The claim at `lsn` of `log` is completed or aborted (by whichever actor).
 pub(crate) fn release(log: usize, lsn: Lsn) {
     HELD.with(|h| {
         let mut held = h.borrow_mut();
@@ -66,18 +86,24 @@ pub(crate) fn release(log: usize, lsn: Lsn) {
 /// The lowest lsn of a claim this thread holds in `log` whose buffer starts at or
 /// below `lsn`: what `make_stable(lsn)` would wait for.
 pub(crate) fn blocking_stable(log: usize, lsn: Lsn) -> Option<Lsn> {
+    let actor = actor();
     HELD.with(|h| {
         let held = h.borrow();
-        let mine = held.iter().filter(|c| c.log == log && c.base <= lsn);
+        let mine = held
+            .iter()
+            .filter(|c| c.log == log && c.actor == actor && c.base <= lsn);
         mine.map(|c| c.lsn).min()
     })
 }
 
 /// The lowest lsn of a claim this thread holds in buffer `index` of `log`.
 pub(crate) fn in_buffer(log: usize, index: usize) -> Option<Lsn> {
+    let actor = actor();
     HELD.with(|h| {
         let held = h.borrow();
-        let mine = held.iter().filter(|c| c.log == log && c.index == index);
+        let mine = held
+            .iter()
+            .filter(|c| c.log == log && c.actor == actor && c.index == index);
         mine.map(|c| c.lsn).min()
     })
 }

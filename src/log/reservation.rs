@@ -61,7 +61,8 @@ impl Log {
         self.reserve_any(kind.stored(), pid, value, true)
     }
 
-    /// [`Log::reserve`] that returns `WouldBlock` instead of waiting.
+    /// [`Log::reserve`] that returns `WouldBlock` instead of waiting
+    /// (`WouldDeadlock` as it does).
     pub fn try_reserve(&self, kind: Kind, pid: u64, value: &[u8]) -> Result<Reservation<'_>> {
         self.inner.user_may_write()?;
         self.reserve_any(kind.stored(), pid, value, false)
@@ -160,11 +161,11 @@ impl Log {
             }
             written?;
             inner.count(Counter::Stalls, 1);
-            if !block {
-                return Err(Error::WouldBlock);
-            }
             if let Some(lsn) = held::in_buffer(inner.id(), inner.ring.next_index()) {
                 return Err(held::deadlock(lsn, "reserve (every IO buffer is full)"));
+            }
+            if !block {
+                return Err(Error::WouldBlock);
             }
             inner.ring.wait_for_space();
             inner.check()?;

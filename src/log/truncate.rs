@@ -48,8 +48,14 @@ impl Log {
 
     /// [`Log::truncate_before`] that never waits: `Error::WouldBlock` if the record
     /// cannot be reserved now (nothing written), or if it is written but not yet
-    /// durable (the truncation then takes effect at the flush that makes it so).
+    /// durable (the truncation then takes effect at the flush that makes it so);
+    /// `Error::WouldDeadlock`, with nothing written, while this thread holds an open
+    /// reservation or batch.
     pub fn try_truncate_before(&self, lsn: Lsn) -> Result<()> {
+        let inner = &self.inner;
+        if let Some(held) = super::held::blocking_stable(inner.id(), Lsn::MAX) {
+            return Err(super::held::deadlock(held, "try_truncate_before"));
+        }
         let Some(at) = self.write_truncate_record(lsn, false)? else {
             return Ok(());
         };

@@ -471,8 +471,10 @@ impl<M: Materializer> PageCache<M> {
                         r.abort()?;
                     }
                     batch.seal()?;
+                    // The ring is full, and perhaps of this batch's own claims
+                    // (WouldDeadlock): they are aborted now, so a later try fits.
                     return match e {
-                        Error::WouldBlock => Ok(None),
+                        Error::WouldBlock | Error::WouldDeadlock { .. } => Ok(None),
                         e => Err(e),
                     };
                 }

@@ -145,7 +145,29 @@ impl<'a> Incarnation<'a> {
         }
     }
 
+    /// Runs `step` as its logical client: the log refuses a call that would wait for
+    /// that client's own open reservation (`log/held.rs`), not for another's. Steps
+    /// of no client (flush, read, truncate, scan) act as an outsider holding nothing.
     fn step(&mut self, state: &mut State<'_>, step: Step) -> StepResult {
+        let n = self.clients.len() as u64;
+        let actor = match step {
+            Step::Write { client, .. }
+            | Step::Reserve { client, .. }
+            | Step::Complete { client }
+            | Step::Abort { client }
+            | Step::MakeStable { client }
+            | Step::BatchOpen { client }
+            | Step::BatchAdd { client, .. }
+            | Step::BatchSeal { client } => u64::from(client) % n + 1,
+            _ => u64::MAX,
+        };
+        let before = crate::log::held::act_as(actor);
+        let result = self.dispatch(state, step);
+        crate::log::held::act_as(before);
+        result
+    }
+
+    fn dispatch(&mut self, state: &mut State<'_>, step: Step) -> StepResult {
         match step {
             Step::Write {
                 client,
@@ -423,7 +445,9 @@ fn outcome<T>(state: &mut State<'_>, r: crate::Result<T>) -> Result<Option<T>, V
             state.counts.ops_ok += 1;
             Ok(Some(v))
         }
-        Err(Error::WouldBlock) => {
+        // Another logical client on this thread holds the reservation the call
+        // would wait for (`held.rs`): for this client, the call would block.
+        Err(Error::WouldBlock | Error::WouldDeadlock { .. }) => {
             state.counts.would_block += 1;
             Ok(None)
         }
