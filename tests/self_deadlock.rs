@@ -65,7 +65,12 @@ fn flush_and_make_stable_past_an_own_reservation_fail_and_change_nothing() {
         // Below the held claim's buffer there is nothing to wait for.
         log.make_stable(before.lsn).expect("an lsn already stable");
         // The twins say so too, instead of a WouldBlock no retry could cure.
-        assert_eq!(held(&log.try_flush().expect_err("try_flush")), lsn);
+        let e = log.try_flush().expect_err("try_flush");
+        assert_eq!(held(&e), lsn);
+        assert!(
+            e.to_string().contains("try_flush would wait"),
+            "names the call: {e}"
+        );
         assert_eq!(
             held(&log.try_make_stable(lsn).expect_err("try_make_stable")),
             lsn

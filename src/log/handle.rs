@@ -1012,7 +1012,12 @@ impl Inner {
     pub(crate) fn make_stable(&self, lsn: Lsn, block: bool) -> Result<()> {
         self.check()?;
         if let Some(held) = super::held::blocking_stable(self.id(), lsn) {
-            return Err(super::held::deadlock(held, &format!("make_stable({lsn})")));
+            let call = if block {
+                "make_stable"
+            } else {
+                "try_make_stable"
+            };
+            return Err(super::held::deadlock(held, &format!("{call}({lsn})")));
         }
         if self.read_only {
             return match lsn < self.info.tip {
@@ -1063,7 +1068,8 @@ impl Inner {
     pub(crate) fn flush(&self, block: bool) -> Result<Lsn> {
         self.check()?;
         if let Some(held) = super::held::blocking_stable(self.id(), Lsn::MAX) {
-            return Err(super::held::deadlock(held, "flush"));
+            let call = if block { "flush" } else { "try_flush" };
+            return Err(super::held::deadlock(held, call));
         }
         if self.read_only {
             return Ok(self.info.tip);

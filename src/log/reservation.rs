@@ -162,7 +162,9 @@ impl Log {
             written?;
             inner.count(Counter::Stalls, 1);
             if let Some(lsn) = held::in_buffer(inner.id(), inner.ring.next_index()) {
-                return Err(held::deadlock(lsn, "reserve (every IO buffer is full)"));
+                let call = if block { "reserve" } else { "try_reserve" };
+                let call = format!("{call} (every IO buffer is full)");
+                return Err(held::deadlock(lsn, &call));
             }
             if !block {
                 return Err(Error::WouldBlock);
