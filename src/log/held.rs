@@ -83,29 +83,26 @@ pub(crate) fn release(log: usize, lsn: Lsn) {
     });
 }
 
-/// The lowest lsn of a claim this thread holds in `log` whose buffer starts at or
-/// below `lsn`: what `make_stable(lsn)` would wait for.
-pub(crate) fn blocking_stable(log: usize, lsn: Lsn) -> Option<Lsn> {
+/// The lowest lsn of a claim the acting client of this thread holds in `log` that
+/// `pick` selects.
+fn lowest(log: usize, pick: impl Fn(&Held) -> bool) -> Option<Lsn> {
     let actor = actor();
     HELD.with(|h| {
         let held = h.borrow();
-        let mine = held
-            .iter()
-            .filter(|c| c.log == log && c.actor == actor && c.base <= lsn);
-        mine.map(|c| c.lsn).min()
+        let mine = held.iter().filter(|c| c.log == log && c.actor == actor);
+        mine.filter(|c| pick(c)).map(|c| c.lsn).min()
     })
+}
+
+/// The lowest lsn of a claim this thread holds in `log` whose buffer starts at or
+/// below `lsn`: what `make_stable(lsn)` would wait for.
+pub(crate) fn blocking_stable(log: usize, lsn: Lsn) -> Option<Lsn> {
+    lowest(log, |c| c.base <= lsn)
 }
 
 /// The lowest lsn of a claim this thread holds in buffer `index` of `log`.
 pub(crate) fn in_buffer(log: usize, index: usize) -> Option<Lsn> {
-    let actor = actor();
-    HELD.with(|h| {
-        let held = h.borrow();
-        let mine = held
-            .iter()
-            .filter(|c| c.log == log && c.actor == actor && c.index == index);
-        mine.map(|c| c.lsn).min()
-    })
+    lowest(log, |c| c.index == index)
 }
 
 /// The error for a call that would wait for this thread's claim at `held`.
