@@ -756,7 +756,8 @@ fn check_snapshots(
     for (lsn, why) in &how.skipped {
         let name = snapshot::file_name(*lsn);
         let listed = damage.iter().any(|e| e.to_string().contains(&name));
-        if !listed && snapshot::stale(log, *lsn).is_none() {
+        let outdated = how.outdated.contains(lsn);
+        if !listed && !outdated && snapshot::stale(log, *lsn).is_none() {
             damage.push(Error::corruption(name, 0, why.clone()));
         }
     }

@@ -349,9 +349,9 @@ impl Log {
     /// Gc mode: the page ids with live fragments in segments whose live share fell
     /// below `cleanup_threshold_pct` (Draining), at most `max`, ascending. Rewriting
     /// each as a new base lets those segments be reclaimed (the page cache's
-    /// `maintenance`). Empty in Linear mode.
-    pub(crate) fn draining_pages(&self, max: usize) -> Vec<u64> {
-        let mut pids = self.inner.space.lock().clean_candidates();
+    /// `maintenance`). Empty in Linear mode. `compacting`: see `Space::clean_candidates`.
+    pub(crate) fn draining_pages(&self, max: usize, compacting: bool) -> Vec<u64> {
+        let mut pids = self.inner.space.lock().clean_candidates(compacting);
         pids.truncate(max);
         pids
     }
@@ -360,6 +360,23 @@ impl Log {
     /// for their replacement before they die (`space.rs`).
     pub(crate) fn deaths_await_vouch(&self) -> bool {
         self.inner.space.lock().accountant().deaths_pending()
+    }
+
+    /// Gc mode: no snapshot that recovery or the next snapshot could start from
+    /// lies below `lsn`, so Free messages below it may die once no older message of
+    /// their page is left (`space.rs`). The page cache sets it; 0 keeps every Free.
+    pub(crate) fn set_snapshot_floor(&self, lsn: Lsn) {
+        self.inner.space.lock().set_snapshot_floor(lsn);
+    }
+
+    /// Gc mode: whether some Free message waits only for a snapshot past it.
+    pub(crate) fn frees_await_snapshot(&self) -> bool {
+        self.inner.space.lock().frees_await_snapshot()
+    }
+
+    /// Gc mode: Free messages dropped since the open (recovery's count included).
+    pub(crate) fn frees_dropped(&self) -> u64 {
+        self.inner.space.lock().frees_dropped()
     }
 
     /// The storage the log lives in.
@@ -788,10 +805,10 @@ fn cut_free_tail(file: &dyn File, space: &mut Space) -> Result<bool> {
 
 /// One round of [`erase::release_segments`]: the headers at `done` are zero on disk.
 fn release_step(space: &mut Space, done: &[u64]) -> erase::Round {
-    let acct = space.accountant_mut();
     if !done.is_empty() {
-        acct.released(done);
+        space.released(done);
     }
+    let acct = space.accountant_mut();
     let offsets = acct.take_releases();
     erase::Round {
         offsets,

@@ -308,11 +308,13 @@ impl Accountant {
     }
 
     /// Whether the segment in `slot` is Draining: its live fragments should be
-    /// rewritten elsewhere.
-    pub fn is_draining(&self, slot: Slot) -> bool {
-        self.segments
-            .get(slot as usize)
-            .is_some_and(|s| s.state == SegmentState::Draining)
+    /// rewritten elsewhere. When `compacting`, any finished segment holding a dead
+    /// fragment is.
+    pub fn is_draining(&self, slot: Slot, compacting: bool) -> bool {
+        self.segments.get(slot as usize).is_some_and(|s| {
+            s.state == SegmentState::Draining
+                || (compacting && s.state == SegmentState::Inactive && s.live < s.written)
+        })
     }
 
     /// The segment holding `manifest_lsn` holds a batch ending at `batch_end`.
@@ -382,17 +384,39 @@ impl Accountant {
 
     /// The headers at `offsets` (from [`Accountant::take_releases`]) are zero on
     /// disk: those segments become Free, and jump segments waiting on them may leave
-    /// the log in turn (call `take_releases` again).
-    pub fn released(&mut self, offsets: &[u64]) {
+    /// the log in turn (call `take_releases` again). Returns the lsns the released
+    /// segments held.
+    pub fn released(&mut self, offsets: &[u64]) -> Vec<Lsn> {
+        let mut lsns = Vec::with_capacity(offsets.len());
         for &offset in offsets {
             let i = (offset / self.segment_size) as usize;
             let s = &mut self.segments[i];
             assert_eq!(s.state, SegmentState::Releasing, "release of slot {i}");
             let was = self.releasing.remove(&s.lsn);
             assert_eq!(was, Some(i), "slot {i} not releasing");
+            lsns.push(s.lsn);
             *s = Segment::free();
         }
         self.reclassify_closed();
+        lsns
+    }
+
+    /// The size of every segment.
+    pub fn segment_size(&self) -> u64 {
+        self.segment_size
+    }
+
+    /// Whether recovery could still read the segment starting at `lsn`: it is in
+    /// the log, or Releasing (its header not yet zero on disk).
+    pub fn holds_segment(&self, lsn: Lsn) -> bool {
+        self.by_lsn.contains_key(&lsn) || self.releasing.contains_key(&lsn)
+    }
+
+    /// The lsn of the segment in `slot` (one not Free).
+    pub fn lsn_of_slot(&self, slot: Slot) -> Lsn {
+        let s = &self.segments[slot as usize];
+        assert_ne!(s.state, SegmentState::Free, "slot {slot} is free");
+        s.lsn
     }
 
     fn reclassify(&mut self, i: usize) {
@@ -437,13 +461,14 @@ impl Accountant {
     }
 
     /// The highest slot holding live fragments of a finished segment, when the file
-    /// spans more slots
-    /// than the log needs (more than an eighth plus two of the segments in use are
-    /// free): rewriting the pages living there lets the file's tail be cut, since new
-    /// segments take the lowest free slots. None when the file is compact enough.
-    pub fn relocation_slot(&self) -> Option<Slot> {
+    /// spans more slots than the log needs: more than an eighth plus two of the
+    /// segments in use are free, or any is when `compacting`. Rewriting the pages
+    /// living there lets the file's tail be cut, since new segments take the lowest
+    /// free slots. None when the file is compact enough.
+    pub fn relocation_slot(&self, compacting: bool) -> Option<Slot> {
         let used = self.segments_in_use();
-        if self.segments.len() <= used + used / 8 + 2 {
+        let slack = if compacting { 0 } else { used / 8 + 2 };
+        if self.segments.len() <= used + slack {
             return None;
         }
         let movable = |s: &Segment| {
@@ -687,7 +712,7 @@ mod tests {
             Some(SegmentState::Draining),
             "3 of 10 live is under 40%"
         );
-        assert!(a.is_draining(0) && !a.is_draining(1));
+        assert!(a.is_draining(0, false) && !a.is_draining(1, false));
     }
 
     #[test]

@@ -22,9 +22,36 @@
 //! So a fragment is recorded before its lsn can be stable, and the deaths it causes are
 //! registered before they can be due.
 //!
-//! Memory: a page costs one hash-map entry (its id and the slots holding its live
-//! fragments with their counts: 24 bytes when they sit in one segment); only pages
-//! with live blob fragments cost more. The accountant's memory grows with segments.
+//! A Free message is its page's last word and nothing supersedes it (until the id
+//! is allocated again), so it would live, and be rewritten by garbage collection,
+//! for ever. It dies by itself once two things hold (`Space::consider_free`):
+//! 1. no segment that held an older message of its page is left for recovery to
+//!    read (else a full replay would meet that message and bring the page back).
+//!    Each page keeps its *ghosts*: the segments that held its superseded messages
+//!    when it was last superseded, pruned of segments gone since. A Free waits on
+//!    its lowest ghost, keyed by it, and is looked at again only when that segment
+//!    leaves the log ([`Space::released`]: header zero on disk). A ghost in the
+//!    Free's own segment does not count: recovery reads the Free after it.
+//! 2. its lsn is below the *snapshot floor* ([`Space::set_snapshot_floor`]): the page
+//!    cache's newest durable snapshot, the one recovery and the next snapshot start
+//!    from (while a snapshot folds from an older base, that base). A snapshot below
+//!    the Free may list the page as live, pointing into messages that are gone; its
+//!    fold must meet the Free in the log's tail. An older snapshot kept on disk as a
+//!    fallback can lose that: recovery then finds the snapshot pointing into a
+//!    segment the log no longer holds and skips it as outdated
+//!    (`pagecache/checkpoint.rs`). The floor starts at 0, so a plain log keeps every
+//!    Free.
+//!
+//! A dropped Free dies as any superseded fragment does, once the newest message
+//! recorded is vouched stable; its page leaves the bookkeeping, and a later open,
+//! finding no message of the id, counts it free.
+//!
+//! Memory: a page costs one hash-map entry (its id, the slots holding its live
+//! fragments with their counts, and its ghost list when it has one: 32 bytes when
+//! its live fragments sit in one segment and it has no ghosts); only pages with
+//! ghosts or live blob fragments cost more (8 bytes per ghost segment). Freed pages
+//! waiting to drop their Free cost an entry in two more maps. The accountant's
+//! memory grows with segments.
 
 // A HashMap with a fixed hasher (PidHasher, no random seed) iterates in the same order
 // in every run; the one place that iterates it sorts anyway (`clean_candidates`).
@@ -109,13 +136,58 @@ impl Hasher for PidHasher {
 #[allow(clippy::disallowed_types)]
 type PageMap<V> = HashMap<PageId, V, BuildHasherDefault<PidHasher>>;
 
+/// A page with live fragments, as the bookkeeping knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Page {
+    /// Where its live fragments are.
+    slots: Slots,
+    /// The segments (by lsn, ascending) that held superseded messages of the page
+    /// when it was last superseded, pruned then of segments gone from the log: a
+    /// superset of where recovery could still read a dead message of it. None when
+    /// there were none.
+    #[allow(clippy::box_collection)]
+    ghosts: Option<Box<Vec<Lsn>>>,
+}
+
+impl Page {
+    fn new(slot: Slot) -> Page {
+        Page {
+            slots: Slots::One(slot, 1),
+            ghosts: None,
+        }
+    }
+}
+
+/// A freed page's Free message, while it is the page's only live fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FreeWait {
+    /// Its lsn.
+    lsn: Lsn,
+    /// The segment it waits on (the lowest that may hold an older message of its
+    /// page), or None if it waits for a snapshot past it.
+    blocker: Option<Lsn>,
+}
+
 /// The accountant plus per-page liveness and blob deaths.
 #[derive(Debug)]
 pub struct Space {
     acct: Accountant,
     gc: bool,
-    /// Pages with live fragments: where those are.
-    pages: PageMap<Slots>,
+    /// Pages with live fragments.
+    pages: PageMap<Page>,
+    /// Freed pages whose Free message is their only live fragment.
+    freed: PageMap<FreeWait>,
+    /// Free messages waiting for older messages of their page to leave the log:
+    /// (the lowest segment that may hold one, the Free's lsn, its page).
+    frees_blocked: BTreeSet<(Lsn, Lsn, PageId)>,
+    /// Free messages with no older message of their page left, waiting for a
+    /// snapshot past them: Free lsn -> page.
+    frees_unsnapshotted: BTreeMap<Lsn, PageId>,
+    /// No snapshot that recovery or the next snapshot could start from lies below
+    /// this lsn ([`Space::set_snapshot_floor`]); 0 until the page cache says.
+    snapshot_floor: Lsn,
+    /// Free messages that died because nothing needs them any more.
+    frees_dropped: u64,
     /// Live blob fragments per page: (message lsn, blob lsn).
     blobs: BTreeMap<PageId, Vec<(Lsn, Lsn)>>,
     /// superseding lsn -> blobs that die once it is vouched stable.
@@ -148,6 +220,11 @@ impl Space {
             acct,
             gc,
             pages: PageMap::default(),
+            freed: PageMap::default(),
+            frees_blocked: BTreeSet::new(),
+            frees_unsnapshotted: BTreeMap::new(),
+            snapshot_floor: 0,
+            frees_dropped: 0,
             blobs: BTreeMap::new(),
             blob_deaths: BTreeMap::new(),
             queued: BTreeMap::new(),
@@ -234,11 +311,14 @@ impl Space {
         self.last = lsn;
         let slot = self.acct.slot_of(lsn);
         self.acct.mark_live(slot);
+        if !self.freed.is_empty() {
+            self.unfree(pid);
+        }
         if matches!(kind, StoredKind::Append | StoredKind::AppendBlob) {
             match self.pages.get_mut(&pid) {
-                Some(slots) => slots.add(slot),
+                Some(page) => page.slots.add(slot),
                 None => {
-                    self.pages.insert(pid, Slots::One(slot, 1));
+                    self.pages.insert(pid, Page::new(slot));
                 }
             }
             if let Some(b) = blob {
@@ -246,9 +326,18 @@ impl Space {
             }
             return;
         }
-        let older = self.pages.insert(pid, Slots::One(slot, 1));
-        self.acct
-            .kill(older.map(Slots::into_vec).unwrap_or_default(), lsn);
+        let mut page = Page::new(slot);
+        if let Some(older) = self.pages.remove(&pid) {
+            let killed = older.slots.into_vec();
+            page.ghosts = self.ghosts(older.ghosts, &killed);
+            self.acct.kill(killed, lsn);
+        }
+        self.pages.insert(pid, page);
+        if kind == StoredKind::Free {
+            let wait = FreeWait { lsn, blocker: None };
+            self.freed.insert(pid, wait);
+            self.consider_free(pid);
+        }
         let dead: Vec<Lsn> = self
             .blobs
             .remove(&pid)
@@ -262,6 +351,133 @@ impl Space {
         if let Some(b) = blob {
             self.blobs.insert(pid, vec![(lsn, b)]);
         }
+    }
+
+    /// A message of page `pid` came after its Free: the Free is no longer the page's
+    /// last word, and waits for nothing (it dies when a later message supersedes it,
+    /// as any fragment does).
+    fn unfree(&mut self, pid: PageId) {
+        let Some(wait) = self.freed.remove(&pid) else {
+            return;
+        };
+        match wait.blocker {
+            Some(b) => self.frees_blocked.remove(&(b, wait.lsn, pid)),
+            None => self.frees_unsnapshotted.remove(&wait.lsn).is_some(),
+        };
+    }
+
+    /// A page's ghost segments after its fragments in `killed` slots were
+    /// superseded: the old ones and those slots' segments, without the segments
+    /// that left the log since (recovery reads nothing there).
+    #[allow(clippy::box_collection)]
+    fn ghosts(&self, old: Option<Box<Vec<Lsn>>>, killed: &[(Slot, u32)]) -> Option<Box<Vec<Lsn>>> {
+        let acct = &self.acct;
+        let mut all = old.map(|b| *b).unwrap_or_default();
+        all.extend(killed.iter().map(|&(slot, _)| acct.lsn_of_slot(slot)));
+        all.sort_unstable();
+        all.dedup();
+        all.retain(|&l| acct.holds_segment(l));
+        (!all.is_empty()).then(|| Box::new(all))
+    }
+
+    /// The Free at `f` is its page's only live fragment: it dies once no segment
+    /// that may hold an older message of the page is left for recovery to read
+    /// (else that message would bring the page back) and a snapshot past it is the
+    /// one recovery and the next snapshot start from (else a snapshot's pointer into
+    /// the page's reclaimed messages would have nothing later to replace it). Until
+    /// the first holds it waits keyed by the lowest segment that blocks it, so only
+    /// that segment's release looks at it again ([`Space::released`]).
+    ///
+    /// A dead message in the Free's own segment does not hold it: recovery reads
+    /// that segment whole, the Free after it.
+    fn consider_free(&mut self, pid: PageId) {
+        let f = self.freed.get(&pid).expect("a freed page").lsn;
+        let own = f - f % self.acct.segment_size();
+        let acct = &self.acct;
+        let page = self.pages.get_mut(&pid).expect("a freed page has its Free");
+        if let Some(ghosts) = page.ghosts.as_mut() {
+            ghosts.retain(|&l| l != own && acct.holds_segment(l));
+        }
+        let blocker = page.ghosts.as_ref().and_then(|g| g.first().copied());
+        if blocker.is_none() {
+            page.ghosts = None;
+        }
+        let wait = FreeWait { lsn: f, blocker };
+        self.freed.insert(pid, wait);
+        match blocker {
+            Some(b) => {
+                self.frees_blocked.insert((b, f, pid));
+            }
+            None if f < self.snapshot_floor => self.drop_free(pid, f),
+            None => {
+                self.frees_unsnapshotted.insert(f, pid);
+            }
+        }
+    }
+
+    /// The Free at `f` is needed no more: it dies (once the newest message recorded
+    /// is vouched, as deaths do) and the page leaves the bookkeeping.
+    fn drop_free(&mut self, pid: PageId, f: Lsn) {
+        let was = self.freed.remove(&pid).map(|w| w.lsn);
+        assert_eq!(
+            was,
+            Some(f),
+            "page {pid}: dropping a Free that is not its last"
+        );
+        let page = self.pages.remove(&pid).expect("a freed page has its Free");
+        let slots = page.slots.into_vec();
+        assert_eq!(
+            slots,
+            vec![(self.acct.slot_of(f), 1)],
+            "page {pid}: a Free that is not its only live fragment"
+        );
+        self.acct.kill(slots, self.last);
+        self.frees_dropped += 1;
+    }
+
+    /// The headers at `offsets` (from the accountant's `take_releases`) are zero on
+    /// disk: the accountant frees those segments, and the Free messages they blocked
+    /// are looked at again.
+    pub fn released(&mut self, offsets: &[u64]) {
+        for lsn in self.acct.released(offsets) {
+            let blocked: Vec<(Lsn, Lsn, PageId)> = self
+                .frees_blocked
+                .range((lsn, 0, 0)..=(lsn, Lsn::MAX, PageId::MAX))
+                .copied()
+                .collect();
+            for entry @ (_, _, pid) in blocked {
+                self.frees_blocked.remove(&entry);
+                self.consider_free(pid);
+            }
+        }
+    }
+
+    /// No snapshot that recovery or the next snapshot could start from lies below
+    /// `lsn` (the page cache's newest durable snapshot; while it folds a new one
+    /// from an older base or from the log's start, that start). Free messages below
+    /// it that wait for nothing else die. Starts at 0 (a plain log's Free messages
+    /// are kept).
+    pub fn set_snapshot_floor(&mut self, lsn: Lsn) {
+        self.snapshot_floor = lsn;
+        let due: Vec<(Lsn, PageId)> = self
+            .frees_unsnapshotted
+            .range(..lsn)
+            .map(|(&f, &pid)| (f, pid))
+            .collect();
+        for (f, pid) in due {
+            self.frees_unsnapshotted.remove(&f);
+            self.drop_free(pid, f);
+        }
+    }
+
+    /// Whether some Free message waits only for a snapshot past it.
+    pub fn frees_await_snapshot(&self) -> bool {
+        !self.frees_unsnapshotted.is_empty()
+    }
+
+    /// Free messages dropped so far (they died with nothing superseding them).
+    pub fn frees_dropped(&self) -> u64 {
+        self.frees_dropped
     }
 
     /// Whether the blob message at `lsn` of page `pid` is live: in Linear mode every
@@ -279,13 +495,18 @@ impl Space {
 
     /// Pages with live fragments in Draining segments, or in the segment that keeps
     /// the file long ([`Accountant::relocation_slot`]): rewrite them to free the space.
-    pub fn clean_candidates(&self) -> Vec<PageId> {
+    /// `compacting` takes every finished segment holding a dead fragment for
+    /// Draining and leaves the file no free slot below its last used one.
+    pub fn clean_candidates(&self, compacting: bool) -> Vec<PageId> {
         let acct = &self.acct;
-        let tail = acct.relocation_slot();
+        let tail = acct.relocation_slot(compacting);
         let draining = self
             .pages
             .iter()
-            .filter(|(_, slots)| slots.any(|s| acct.is_draining(s) || Some(s) == tail))
+            .filter(|(_, p)| {
+                p.slots
+                    .any(|s| acct.is_draining(s, compacting) || Some(s) == tail)
+            })
             .map(|(&pid, _)| pid);
         draining.collect::<BTreeSet<_>>().into_iter().collect()
     }
@@ -426,6 +647,11 @@ mod tests {
     #[test]
     fn a_page_entry_stays_small() {
         assert_eq!(std::mem::size_of::<Slots>(), 16);
+        assert_eq!(
+            std::mem::size_of::<Page>(),
+            24,
+            "slots and a ghost list pointer"
+        );
     }
 
     #[test]
@@ -454,7 +680,7 @@ mod tests {
             if offsets.is_empty() {
                 return;
             }
-            s.accountant_mut().released(&offsets);
+            s.released(&offsets);
         }
     }
 
@@ -472,7 +698,11 @@ mod tests {
         }
         s.vouch(SEG + 100);
         s.stabilize(SEG + 100);
-        assert_eq!(s.clean_candidates(), [7, 8, 9], "3 of 10 live is under 40%");
+        assert_eq!(
+            s.clean_candidates(false),
+            [7, 8, 9],
+            "3 of 10 live is under 40%"
+        );
     }
 
     /// Runs a skewed workload: 6 hot pages rewritten in (almost) every segment, plus, in
@@ -489,7 +719,7 @@ mod tests {
                 todo.extend([1000 + 2 * round, 1001 + 2 * round]);
             } else if clean {
                 // Cleaning packs rewritten cold pages densely, ahead of hot ones.
-                let cold = s.clean_candidates().into_iter().filter(|p| *p >= 1000);
+                let cold = s.clean_candidates(false).into_iter().filter(|p| *p >= 1000);
                 todo.extend(cold.take(8));
             }
             todo.extend((0..6).take(8 - todo.len()));
@@ -518,5 +748,79 @@ mod tests {
             with <= 13 + 3,
             "cleaning must pack cold pages densely: {with} segments"
         );
+    }
+
+    /// Vouches and stabilizes everything below `lsn`, then reports the releases.
+    fn vouch_all(s: &mut Space, lsn: Lsn) {
+        s.vouch(lsn);
+        s.stabilize(lsn);
+        settle(s);
+    }
+
+    /// Segment 0 finished, holding page 1's base and page 2's; segment 1 begun; no
+    /// snapshot holds any Free back.
+    fn two_pages_in_segment_zero() -> Space {
+        let mut s = gc();
+        s.set_snapshot_floor(Lsn::MAX);
+        s.accountant_mut().next(0);
+        s.record(StoredKind::Replace, 1, 10, None);
+        s.record(StoredKind::Replace, 2, 20, None);
+        s.accountant_mut().deactivate(0);
+        s.accountant_mut().next(SEG);
+        s
+    }
+
+    #[test]
+    fn a_free_waits_only_for_the_segments_holding_older_messages_of_its_page() {
+        let mut s = two_pages_in_segment_zero();
+        s.record(StoredKind::Replace, 3, SEG + 10, None);
+        s.accountant_mut().deactivate(SEG);
+        s.accountant_mut().next(2 * SEG);
+        s.record(StoredKind::Free, 1, 2 * SEG + 10, None);
+        vouch_all(&mut s, 2 * SEG + 100);
+        assert_eq!(s.frees_dropped(), 0, "segment 0 still holds page 1's base");
+        // Page 2 moves on: segment 0 empties and leaves the log.
+        s.record(StoredKind::Replace, 2, 2 * SEG + 20, None);
+        vouch_all(&mut s, 2 * SEG + 200);
+        assert!(!s.accountant().holds_segment(0));
+        assert!(s.accountant().holds_segment(SEG));
+        assert_eq!(
+            s.frees_dropped(),
+            1,
+            "segment 1 never held page 1, so it does not keep the Free"
+        );
+    }
+
+    #[test]
+    fn a_free_waits_for_a_snapshot_past_it() {
+        let mut s = gc();
+        s.accountant_mut().next(0);
+        s.record(StoredKind::Replace, 1, 10, None);
+        s.record(StoredKind::Free, 1, 20, None);
+        vouch_all(&mut s, 100);
+        assert!(
+            s.frees_await_snapshot(),
+            "its base shares its segment: no wait"
+        );
+        s.set_snapshot_floor(20);
+        assert_eq!(
+            s.frees_dropped(),
+            0,
+            "a snapshot at 20 does not hold the Free"
+        );
+        s.set_snapshot_floor(21);
+        assert_eq!(s.frees_dropped(), 1);
+        assert!(!s.frees_await_snapshot());
+    }
+
+    #[test]
+    fn a_page_written_after_its_free_takes_the_free_out_of_waiting() {
+        let mut s = two_pages_in_segment_zero();
+        s.record(StoredKind::Free, 1, SEG + 10, None);
+        s.record(StoredKind::Replace, 1, SEG + 20, None);
+        s.record(StoredKind::Replace, 2, SEG + 30, None);
+        vouch_all(&mut s, SEG + 100);
+        assert!(!s.accountant().holds_segment(0), "segment 0 emptied");
+        assert_eq!(s.frees_dropped(), 0, "the id was allocated again");
     }
 }

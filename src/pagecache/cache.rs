@@ -124,8 +124,10 @@ pub struct PageCache<M: Materializer> {
     since_gc: AtomicU64,
     /// Held while an inline garbage collection round runs.
     collecting: Mutex<()>,
-    /// Held while a snapshot is taken (`checkpoint.rs`).
-    pub(super) snapshotting: Mutex<()>,
+    /// Held while a snapshot is taken (`checkpoint.rs`); the snapshot the next one
+    /// folds on from (the one the open restored from or the last written; None: a
+    /// fold of the whole log).
+    pub(super) snapshotting: Mutex<Option<Lsn>>,
     /// The lsn at which the next snapshot is due (`Lsn::MAX`: only on demand).
     snapshot_due: AtomicU64,
     /// What the open restored from.
@@ -203,11 +205,16 @@ impl<M: Materializer> PageCache<M> {
         let (replay, restored) = checkpoint::restore(&log, FIRST_PAGE)?;
         let every = log.config().snapshot_every_bytes;
         let mut snapshot_at = restored.snapshot.unwrap_or(0);
+        let mut base = restored.snapshot;
         if !log.is_read_only() {
             checkpoint::remove_stale(&log, &restored)?;
             if every > 0 && replay.lsn - snapshot_at >= every {
                 snapshot_at = checkpoint::write(&log, &replay, restored.snapshot)?;
+                base = Some(snapshot_at);
             }
+            // Free messages below the snapshot the next open and the next snapshot
+            // start from may go (none on disk: every one may).
+            log.set_snapshot_floor(base.unwrap_or(Lsn::MAX));
         }
         let table = Table::default();
         let rebuilt = replay.install(&table, FIRST_PAGE)?;
@@ -224,7 +231,7 @@ impl<M: Materializer> PageCache<M> {
             evictor: Evictor::default(),
             since_gc: AtomicU64::new(0),
             collecting: Mutex::new(()),
-            snapshotting: Mutex::new(()),
+            snapshotting: Mutex::new(base),
             snapshot_due: AtomicU64::new(due(snapshot_at, every)),
             restored,
         })
@@ -294,6 +301,7 @@ impl<M: Materializer> PageCache<M> {
         stats.open_snapshot = self.restored.snapshot;
         stats.open_replayed = self.restored.replayed;
         stats.open_snapshots_skipped = self.restored.skipped.len() as u64;
+        stats.free_records_dropped = self.log.frees_dropped();
         stats.resident_bytes = self.resident_now().max(0).unsigned_abs();
         stats
     }

@@ -29,6 +29,10 @@ pub struct Restored {
     pub replayed: u64,
     /// Snapshots skipped as damaged or stale, newest first, with why.
     pub skipped: Vec<(Lsn, String)>,
+    /// Of those, the ones skipped as outdated: intact, but pointing into segments
+    /// the log has since reclaimed (`outdated`). Not damage; a writable open
+    /// removes them.
+    pub outdated: Vec<Lsn>,
 }
 
 /// The newest snapshot in `log`'s storage that decodes and fits the log, with the
@@ -100,11 +104,20 @@ pub fn restore(log: &Log, first: PageId) -> Result<(Replay, Restored)> {
         let tail = replay
             .extend(log, first, upto)
             .and_then(|n| replay.check().map(|()| n));
-        match tail {
-            Ok(n) => {
+        match tail.map(|n| (n, outdated(&replay, log))) {
+            Ok((n, None)) => {
                 restored.replayed = n;
                 restored.snapshot = Some(lsn);
                 return Ok((replay, restored));
+            }
+            Ok((_, Some(why))) => {
+                log::warn!(
+                    "pagelog: skipping snapshot {}: {why}",
+                    snapshot::file_name(lsn)
+                );
+                restored.skipped.push((lsn, why));
+                restored.outdated.push(lsn);
+                below = Some(lsn);
             }
             Err(e @ Error::Corruption { .. }) => {
                 let why = format!("the log's tail does not continue it: {e}");
@@ -118,6 +131,24 @@ pub fn restore(log: &Log, first: PageId) -> Result<(Replay, Restored)> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Why the state folded from a snapshot and the log's tail cannot be used, if it
+/// cannot: a page in it points into a segment the log no longer holds. The log
+/// drops a freed page's Free message once no older message of the page is left and
+/// a newer snapshot is durable (`log/space.rs`); an older snapshot that still shows
+/// the page then has nothing in the tail to free it. A fold of the whole log never
+/// meets this (it reads only what the log holds).
+fn outdated(replay: &Replay, log: &Log) -> Option<String> {
+    let size = log.config().segment_size_bytes;
+    let held: std::collections::BTreeSet<Lsn> = log.segment_lsns().into_iter().collect();
+    replay.pages.iter().find_map(|(pid, b)| {
+        let gone = b.frags.iter().find(|f| !held.contains(&(f.ptr.lsn - f.ptr.lsn % size)))?;
+        Some(format!(
+            "it is outdated: page {pid} points at lsn {}, in a segment the log has since reclaimed (a newer snapshot let the log drop what freed the page)",
+            gone.ptr.lsn
+        ))
+    })
 }
 
 /// Runs after the log's recovery, before the open writes anything: under
@@ -164,13 +195,14 @@ pub(crate) fn vet(found: &Vetted<'_>, first: PageId) -> Result<()> {
 }
 
 /// Removes the snapshots a writable open found stale (past the recovered tip or
-/// across a cut), so they never look usable once the log grows past them again.
+/// across a cut), so they never look usable once the log grows past them again,
+/// and the outdated ones (they can never be used again).
 pub fn remove_stale(log: &Log, restored: &Restored) -> Result<()> {
     let stale: Vec<Lsn> = restored
         .skipped
         .iter()
         .map(|&(lsn, _)| lsn)
-        .filter(|&lsn| snapshot::stale(log, lsn).is_some())
+        .filter(|&lsn| snapshot::stale(log, lsn).is_some() || restored.outdated.contains(&lsn))
         .collect();
     if stale.is_empty() {
         return Ok(());
@@ -238,22 +270,40 @@ impl<M: Materializer> PageCache<M> {
                 "the page cache was opened read-only".to_string(),
             ));
         }
-        let _one = self.snapshotting.lock();
-        self.snapshot_locked()
+        let mut base = self.snapshotting.lock();
+        self.snapshot_locked(&mut base)
     }
 
-    /// [`PageCache::snapshot`] with the snapshot lock held.
-    fn snapshot_locked(&self) -> Result<Lsn> {
+    /// [`PageCache::snapshot`] with the snapshot lock held: folds the log on from
+    /// `base` (the snapshot the open restored from or the last one written; from
+    /// the log's start if there is none or it no longer reads back whole) and moves
+    /// `base` to the new snapshot.
+    ///
+    /// While the fold runs, the log keeps every Free message at or past its start
+    /// (`Log::set_snapshot_floor`): a Free the fold has not reached yet must not
+    /// die, with the older messages of its page, before the fold gets there. Once
+    /// the new snapshot is durable, Free messages below it may go.
+    fn snapshot_locked(&self, base: &mut Option<Lsn>) -> Result<Lsn> {
         let upto = self.log.stable_lsn();
         let first = super::cache::FIRST_PAGE;
-        let base = newest_usable(&self.log, first, None)?.usable;
-        let keep = base.as_ref().map(|s| s.replay.lsn);
-        if keep == Some(upto) {
+        if *base == Some(upto) {
             return Ok(upto);
         }
-        let mut replay = base.map(|s| s.replay).unwrap_or_default();
+        let size = self.log.config().segment_size_bytes;
+        let from = base.and_then(|lsn| match snapshot::read(self.log.storage(), lsn, size, first) {
+            Ok(snap) => Some(snap),
+            Err(e) => {
+                log::warn!("pagelog: the last snapshot no longer reads back ({e}); folding the whole log");
+                None
+            }
+        });
+        let keep = from.as_ref().map(|s| s.replay.lsn);
+        self.log.set_snapshot_floor(keep.unwrap_or(0));
+        let mut replay = from.map(|s| s.replay).unwrap_or_default();
         replay.extend(&self.log, first, upto)?;
         let lsn = write(&self.log, &replay, keep)?;
+        *base = Some(lsn);
+        self.log.set_snapshot_floor(lsn);
         self.snapshot_written(lsn);
         Ok(lsn)
     }
@@ -266,13 +316,13 @@ impl<M: Materializer> PageCache<M> {
         if lsn < self.snapshot_due() || self.log.is_read_only() {
             return;
         }
-        let Some(_one) = self.snapshotting.try_lock() else {
+        let Some(mut base) = self.snapshotting.try_lock() else {
             return;
         };
         if self.log.stable_lsn() < self.snapshot_due() {
             return;
         }
-        if let Err(e) = self.snapshot_locked() {
+        if let Err(e) = self.snapshot_locked(&mut base) {
             log::warn!("pagelog: a snapshot failed, the page cache stops: {e}");
             self.log.fail(e);
         }

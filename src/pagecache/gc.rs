@@ -41,7 +41,7 @@ use super::stats::Counter;
 use super::view::{Frag, View};
 use crate::config::SegmentMode;
 use crate::error::{Error, Result};
-use crate::log::Kind;
+use crate::log::{Kind, Lsn};
 use crate::sync::{Ordering, epoch};
 
 /// Most pages one [`PageCache::maintenance`] call rewrites.
@@ -82,17 +82,24 @@ impl<M: Materializer> PageCache<M> {
     /// ```
     pub fn maintenance(&self) -> Result<usize> {
         self.refuse_read_only()?;
-        let rewritten = self.collect(Wait::Block);
-        self.maybe_snapshot(crate::log::Lsn::MAX);
+        self.blocking_round(false)
+    }
+
+    /// A round that waits for log space, then a snapshot if one is due.
+    fn blocking_round(&self, compacting: bool) -> Result<usize> {
+        let rewritten = self.collect(Wait::Block, compacting);
+        self.maybe_snapshot(Lsn::MAX);
         rewritten
     }
 
     /// One round of rewrites, waiting for log space or not (`wait`); counts them.
     /// A round that stops on an error keeps the count of what it rewrote.
-    fn collect(&self, wait: Wait) -> Result<usize> {
+    /// `compacting` rewrites out of every segment holding a dead fragment
+    /// (`Space::clean_candidates`).
+    fn collect(&self, wait: Wait, compacting: bool) -> Result<usize> {
         let mut rewritten = 0;
         let mut outcome = Ok(());
-        for pid in self.log.draining_pages(MAX_REWRITES_PER_CALL) {
+        for pid in self.log.draining_pages(MAX_REWRITES_PER_CALL, compacting) {
             match self.rewrite(pid, wait) {
                 Ok(true) => rewritten += 1,
                 Ok(false) => {}
@@ -125,20 +132,24 @@ impl<M: Materializer> PageCache<M> {
             return;
         };
         self.since_gc().store(0, Ordering::Relaxed);
-        match self.collect(Wait::Never) {
+        match self.collect(Wait::Never, false) {
             Ok(_) | Err(Error::WouldBlock) => {}
             Err(e) => log::warn!("pagelog: inline garbage collection stopped: {e}"),
         }
     }
 
-    /// Runs [`PageCache::maintenance`] round after round until no segment is
-    /// draining (live share under `cleanup_threshold_pct`) and the file spans at most
-    /// two slots plus an eighth more than the segments in use (or a bounded number
-    /// of rounds passed, if updates keep pages draining); returns the pages
-    /// rewritten. For after a bulk delete or a large rewrite. Each round that
-    /// rewrote something flushes and finishes the log's current segment early (up to
-    /// a segment of filler written), so the segments it emptied are reclaimed at
-    /// once, the file's tail cut when they are its last ones.
+    /// Runs garbage collection round after round, more thoroughly than
+    /// [`PageCache::maintenance`]: it rewrites the pages out of every finished segment
+    /// holding any dead fragment (not only those under `cleanup_threshold_pct`) and
+    /// out of every segment above a free slot, until none is left (or a bounded
+    /// number of rounds passed, if updates keep making garbage); returns the pages
+    /// rewritten (freed ids' Free records included). For after a bulk delete or a
+    /// large rewrite. Each round that rewrote something flushes and finishes the
+    /// log's current segment early (up to a segment of filler written), so the
+    /// segments it emptied are reclaimed at once, the file's tail cut when they are
+    /// its last ones. When freed ids' Free records wait only for a snapshot past them
+    /// (`log/space.rs`: a snapshot older than a Free may still list its page), it
+    /// takes one, so that they can go too.
     ///
     /// ```rust
     /// # use std::sync::Arc;
@@ -165,11 +176,12 @@ impl<M: Materializer> PageCache<M> {
             self.flush()?;
         }
         let mut total = 0;
+        let mut snapshotted = None;
         for _ in 0..MAX_COMPACT_ROUNDS {
             self.flush()?;
-            let n = self.maintenance()?;
+            let n = self.blocking_round(true)?;
             total += n;
-            if n == 0 {
+            if n == 0 && !self.snapshot_for_frees(&mut snapshotted)? {
                 break;
             }
             // The rewritten pages' old fragments die once a segment header written
@@ -179,6 +191,19 @@ impl<M: Materializer> PageCache<M> {
             self.flush()?;
         }
         Ok(total)
+    }
+
+    /// Free records that wait only for a snapshot past them (`log/space.rs`) keep
+    /// their segments: takes one, unless the last one `compact` took is at the same
+    /// lsn; true if it did (the records die, and their segments may drain).
+    fn snapshot_for_frees(&self, last: &mut Option<Lsn>) -> Result<bool> {
+        if !self.log.frees_await_snapshot() {
+            return Ok(false);
+        }
+        let lsn = self.snapshot()?;
+        let new = *last != Some(lsn);
+        *last = Some(lsn);
+        Ok(new)
     }
 
     /// A read-only page cache rewrites nothing.

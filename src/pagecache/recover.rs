@@ -130,17 +130,21 @@ impl Replay {
     }
 
     /// Whether `self` and `other` give the page cache the same state: the same
-    /// fragments for every page (freed pages included), the same roots and lease.
-    /// Versions aside: a fold of a Gc log from its start no longer sees the updates
-    /// the log reclaimed, and counts fewer than a fold from a snapshot taken before.
+    /// pages with the same fragments, the same roots and lease. Versions aside: a
+    /// fold of a Gc log from its start no longer sees the updates the log
+    /// reclaimed, and counts fewer than a fold from a snapshot taken before. Freed
+    /// pages aside too: a page freed in one and absent from the other is free in
+    /// both (the log drops a Free message once nothing older of its page is left,
+    /// while a snapshot taken before still lists the page as freed).
     pub fn same_state(&self, other: &Replay) -> bool {
-        let same_pages = self.pages.len() == other.pages.len()
-            && self
-                .pages
+        let live = |r: &Replay| {
+            r.pages
                 .iter()
-                .zip(&other.pages)
-                .all(|((p, a), (q, b))| p == q && a.frags == b.frags);
-        same_pages && self.roots == other.roots && self.leased == other.leased
+                .filter(|(_, b)| !b.frags.is_empty())
+                .map(|(&pid, b)| (pid, b.frags.clone()))
+                .collect::<Vec<_>>()
+        };
+        live(self) == live(other) && self.roots == other.roots && self.leased == other.leased
     }
 
     /// Folds in one message.

@@ -37,6 +37,10 @@ pub struct PageCacheStats {
     /// Pages (and the page cache's own records) rewritten by garbage collection
     /// (`maintenance`, `compact`) so that sparse segments can be reclaimed.
     pub gc_rewrites: u64,
+    /// Free records (a freed page's last message) the log dropped since the open,
+    /// the open's own recovery included: once no older message of the page is
+    /// left and a snapshot past the record is durable, nothing needs it (Gc mode).
+    pub free_records_dropped: u64,
     /// Snapshots written by this instance (on demand, due, or at open).
     pub snapshots: u64,
     /// The lsn of the snapshot this instance's open started from (None: it replayed
@@ -118,6 +122,7 @@ impl Counters {
             evictions: get(&self.evictions),
             gc_rewrites: get(&self.gc_rewrites),
             snapshots: get(&self.snapshots),
+            free_records_dropped: 0,
             open_snapshot: None,
             open_replayed: 0,
             open_snapshots_skipped: 0,
