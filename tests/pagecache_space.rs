@@ -5,13 +5,13 @@
 //!
 //! A steady skewed workload (10,000 pages, 20 rewrites per page on average, four in
 //! five to the hottest fifth of the pages) runs with inline garbage collection every
-//! 500 updates (`gc_every_updates`; no `maintenance()` call of its own);
+//! 400 updates (`gc_every_updates`; no `maintenance()` call of its own);
 //! every 5,000 the log file is measured against the live bytes (each page's newest
 //! value and its 28-byte message header). With `cleanup_threshold_pct = 80` the file
-//! must stay under 1.5x the live bytes at every checkpoint. The ratio trades against
-//! the rewrites garbage collection writes; measured on this workload (worst
-//! checkpoint, GC rewrites per update): 40%: 2.14x, 0.57; 60%: 1.73x, 1.16; 70%:
-//! 1.57x, 1.63; 80%: 1.46x, 2.45; 90%: 1.41x, 3.8 (the Config docs state it).
+//! must stay under 1.5x the live bytes at every checkpoint, for each of four seeds
+//! (the worst checkpoint moves by a segment's share from seed to seed). The ratio
+//! trades against the rewrites garbage collection writes; the Config docs state the
+//! measurements per threshold.
 //!
 //! Then half the pages are freed and `compact()` runs: the file must come under 1.5x
 //! of the live bytes of the pages left (the freed ids' Free records are dropped once
@@ -32,7 +32,7 @@ const PAGES: usize = 10_000;
 const REWRITES_PER_PAGE: usize = 20;
 const CHECK_EVERY: usize = 5_000;
 /// Garbage collection in small steps: every 5,000 updates reached 2.98x at 70%.
-const MAINTAIN_EVERY: u64 = 500;
+const MAINTAIN_EVERY: u64 = 400;
 /// Every message's header.
 const HEADER: u64 = 28;
 
@@ -65,11 +65,19 @@ fn value(rng: &mut ChaCha8Rng) -> Vec<u32> {
     (0..n).map(|_| rng.random()).collect()
 }
 
-#[test]
-fn a_steady_skewed_workload_keeps_the_file_near_its_live_bytes() {
-    let disk = SimStorage::new(11);
+/// A store after the steady workload of `seed`, with its pages.
+struct Steady {
+    disk: SimStorage,
+    pc: PageCache<Numbers>,
+    pages: Vec<Option<PageRef<Vec<u32>>>>,
+}
+
+/// Runs the steady workload of `seed` and asserts the file stayed under 1.5x its
+/// live bytes at every checkpoint.
+fn steady(seed: u64) -> Steady {
+    let disk = SimStorage::new(seed);
     let pc = PageCache::open(config(), Arc::new(disk.clone()), Numbers).expect("open");
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut pages: Vec<Option<PageRef<Vec<u32>>>> = (0..PAGES)
         .map(|_| Some(pc.allocate(value(&mut rng)).expect("allocate")))
         .collect();
@@ -102,13 +110,34 @@ fn a_steady_skewed_workload_keeps_the_file_near_its_live_bytes() {
         }
     }
     let stats = pc.stats();
+    let updates = (PAGES * REWRITES_PER_PAGE) as f64;
     eprintln!(
-        "steady state: worst file / live {worst:.2} over {} checkpoints; {} GC rewrites",
+        "seed {seed}: worst file / live {worst:.2} over {} checkpoints; {:.2} GC rewrites per update",
         PAGES * REWRITES_PER_PAGE / CHECK_EVERY,
-        stats.gc_rewrites
+        stats.gc_rewrites as f64 / updates
     );
     assert!(stats.gc_rewrites > 0, "garbage collection never ran");
-    assert!(worst < 1.5, "file / live bytes reached {worst:.2}");
+    assert!(
+        worst < 1.5,
+        "seed {seed}: file / live bytes reached {worst:.2}"
+    );
+    Steady { disk, pc, pages }
+}
+
+#[test]
+fn a_steady_skewed_workload_keeps_the_file_near_its_live_bytes_on_every_seed() {
+    for seed in [12, 13, 14] {
+        steady(seed);
+    }
+}
+
+#[test]
+fn a_steady_skewed_workload_keeps_the_file_near_its_live_bytes() {
+    let Steady {
+        disk,
+        pc,
+        mut pages,
+    } = steady(11);
 
     let mut freed = 0;
     for slot in pages.iter_mut().step_by(2) {

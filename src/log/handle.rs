@@ -379,6 +379,13 @@ impl Log {
         self.inner.space.lock().frees_dropped()
     }
 
+    /// Bytes left in the segment the next message goes to (a whole segment at a
+    /// segment boundary).
+    pub(crate) fn segment_room(&self) -> u64 {
+        let size = self.inner.config.segment_size_bytes;
+        size - self.inner.ring.claimed_end() % size
+    }
+
     /// The storage the log lives in.
     pub(crate) fn storage(&self) -> &dyn Storage {
         self.inner.storage.as_ref()

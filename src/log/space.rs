@@ -496,10 +496,10 @@ impl Space {
     /// Pages with live fragments in Draining segments, or in the segment that keeps
     /// the file long ([`Accountant::relocation_slot`]): rewrite them to free the space.
     /// `compacting` takes every finished segment holding a dead fragment for
-    /// Draining and leaves the file no free slot below its last used one.
+    /// Draining.
     pub fn clean_candidates(&self, compacting: bool) -> Vec<PageId> {
         let acct = &self.acct;
-        let tail = acct.relocation_slot(compacting);
+        let tail = acct.relocation_slot();
         let draining = self
             .pages
             .iter()

@@ -73,6 +73,9 @@ pub enum Op {
     /// `PageCache::snapshot` (snapshots are also taken by themselves every 1,536
     /// bytes of stable log).
     Snapshot,
+    /// `PageCache::maintenance`: a garbage collection round (rounds also run inline,
+    /// but an incarnation is often too short for one).
+    Maintenance,
     Crash,
     Close,
 }
@@ -84,7 +87,7 @@ pub fn workload(seed: u64) -> Vec<Op> {
         .map(|_| {
             let which = rng.random_range(0..64);
             let len = rng.random_range(1..130);
-            match rng.random_range(0..45) {
+            match rng.random_range(0..47) {
                 0..=5 => Op::Allocate { len },
                 6..=15 => Op::Link {
                     which,
@@ -99,6 +102,7 @@ pub fn workload(seed: u64) -> Vec<Op> {
                 36 | 37 => Op::Crash,
                 38..=40 => Op::Batch { which, len },
                 41 | 42 => Op::Snapshot,
+                45 | 46 => Op::Maintenance,
                 _ => Op::Close,
             }
         })
@@ -366,6 +370,9 @@ impl Run {
             }
             Op::Snapshot => {
                 pc.snapshot()?;
+            }
+            Op::Maintenance => {
+                pc.maintenance()?;
             }
             Op::Crash | Op::Close => unreachable!("handled by the incarnation"),
         }
