@@ -17,7 +17,11 @@
 //!
 //! The file is text, so a person can read it, and untrusted input like every byte
 //! read back: a file that does not parse is [`Error::Corruption`] naming it and the
-//! line; a newer format is [`Error::Unsupported`].
+//! line; a newer format is [`Error::Unsupported`]. Its last line is a checksum
+//! (CRC-32C of every byte before that line, 8 hex digits): a flipped bit that left
+//! the text parseable (`2048` read as `2040`) failed the open as a settings mismatch
+//! the user never made; it is `Corruption` now. A file without the line (written
+//! before it was added) is still read.
 
 use crate::config::{Config, SegmentMode};
 use crate::error::{Error, Result};
@@ -63,14 +67,16 @@ impl Persisted {
     }
 
     fn text(&self) -> String {
-        format!(
+        let body = format!(
             "# pagelog page cache settings, checked at every open; do not edit.\n\
              format = {FORMAT}\n\
              segment_mode = {}\n\
              segment_size_bytes = {}\n",
             mode_name(self.segment_mode),
             self.segment_size_bytes
-        )
+        );
+        let sum = crc32c::crc32c(body.as_bytes());
+        format!("{body}checksum = {sum:08x}\n")
     }
 }
 
@@ -141,6 +147,17 @@ fn parse(text: &str) -> Result<Persisted> {
                 .ok_or_else(|| bad("not a number as this file writes them"))
         };
         let slot_taken = match key.trim() {
+            "checksum" => {
+                let sum = crc32c::crc32c(&text.as_bytes()[..at as usize]);
+                if value != format!("{sum:08x}") {
+                    return Err(bad("the checksum does not match: the file was damaged"));
+                }
+                let rest = &text[offset as usize..];
+                if !rest.trim().is_empty() {
+                    return Err(bad("text after the checksum line"));
+                }
+                false
+            }
             "format" => format.replace(number()?).is_some(),
             "segment_size_bytes" => size.replace(number()?).is_some(),
             "segment_mode" => mode
@@ -196,6 +213,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_flipped_bit_anywhere_is_damage_never_other_settings() {
+        let p = Persisted {
+            segment_mode: SegmentMode::Gc,
+            segment_size_bytes: 2048,
+        };
+        let text = p.text().into_bytes();
+        for at in 0..text.len() {
+            for bit in 0..8 {
+                let mut b = text.clone();
+                b[at] ^= 1 << bit;
+                let Ok(s) = String::from_utf8(b) else {
+                    continue;
+                };
+                match parse(&s) {
+                    Ok(q) => assert_eq!(q, p, "byte {at} bit {bit}: {s:?}"),
+                    Err(e) => assert!(e.is_corruption(), "byte {at} bit {bit}: {e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_without_a_checksum_line_is_still_read() {
+        let old = "format = 1\nsegment_mode = linear\nsegment_size_bytes = 4096\n";
+        let p = parse(old).expect("parse");
+        assert_eq!(
+            (p.segment_mode, p.segment_size_bytes),
+            (SegmentMode::Linear, 4096)
+        );
+    }
+
+    #[test]
     fn what_is_written_parses_back() {
         let p = Persisted {
             segment_mode: SegmentMode::Linear,
@@ -221,7 +270,12 @@ mod tests {
             let e = parse(text).expect_err(text);
             assert!(e.is_corruption(), "{text:?}: {e}");
         }
-        let newer = parse(&good.replace("format = 1", "format = 2")).expect_err("newer");
+        // A newer format is told apart whatever its other lines (no checksum here).
+        let unsummed: String = good
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("checksum"))
+            .collect();
+        let newer = parse(&unsummed.replace("format = 1", "format = 2")).expect_err("newer");
         assert!(matches!(newer, Error::Unsupported(_)), "{newer}");
     }
 
