@@ -144,15 +144,18 @@ impl<P> Drop for Table<P> {
         // SAFETY: `&mut self`: no other thread can reach the table, so nothing is
         // pinned on these pointers and they can be freed at once.
         let guard = unsafe { crate::sync::epoch::unprotected() };
+        // Plain loads (no swaps): `&mut self` already ordered every store before
+        // this, and a dropped table is never read again. A swap per slot made
+        // dropping a page cache cost 32,768 locked instructions per leaf.
         for cell in self.leaves.iter() {
-            let leaf = cell.swap(Shared::null(), Ordering::AcqRel, guard);
+            let leaf = cell.load(Ordering::Relaxed, guard);
             if leaf.is_null() {
                 continue;
             }
             // SAFETY: as above; the leaf was installed by `slot` and is owned here.
             let leaf = unsafe { leaf.into_owned() };
             for slot in leaf.slots.iter() {
-                let view = slot.swap(Shared::null(), Ordering::AcqRel, guard);
+                let view = slot.load(Ordering::Relaxed, guard);
                 if !view.is_null() {
                     // SAFETY: as above; each view is referenced by this slot only.
                     drop(unsafe { view.into_owned() });
