@@ -55,6 +55,11 @@ impl ScenarioArgs {
     }
 }
 
+/// The command that replays page seed `seed` under `pins`.
+pub fn page_replay_command(seed: u64, pins: &Pins) -> String {
+    replay_command(seed, pins).replacen(" replay ", " replay --pages ", 1)
+}
+
 /// The command that replays `seed` under `pins`.
 pub fn replay_command(seed: u64, pins: &Pins) -> String {
     let pins = pins.to_string();

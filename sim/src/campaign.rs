@@ -8,10 +8,12 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use pagelog::simulation::pages::{PageReport, PageScenario, run_pages};
 use pagelog::simulation::plan::generate;
-use pagelog::simulation::{Pins, Report, Scenario, run};
+use pagelog::simulation::{Outcome, Pins, Report, Scenario, run};
 
-use crate::args::ScenarioArgs;
+use crate::args::{ScenarioArgs, page_replay_command};
+use crate::page_summary::PageSummary;
 use crate::summary::Summary;
 
 /// Flags of `pagelog-sim run`.
@@ -30,9 +32,14 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10)]
     pub progress_every: u64,
     /// Exit 1 if an enabled fault class never fired, a crash point was never hit or a
-    /// recovery branch every crashing campaign reaches was never taken (for CI).
+    /// recovery branch every crashing campaign reaches was never taken, or page seeds
+    /// never reached one of their gates (for CI).
     #[arg(long)]
     pub require_coverage: bool,
+    /// Which seeds each seed number runs: `both` (a log seed and a page seed, the
+    /// default), `log` or `page`.
+    #[arg(long, default_value = "both", value_parser = ["both", "log", "page"])]
+    pub kind: String,
     #[command(flatten)]
     pub scenario: ScenarioArgs,
 }
@@ -48,6 +55,13 @@ pub fn parse_range(text: &str) -> Result<Range<u64>, String> {
         return Err(format!("{text:?}: END must be above START"));
     }
     Ok(start..end)
+}
+
+/// Runs the page seed `seed` under `pins`.
+pub fn run_page_seed(seed: u64, pins: &Pins) -> (PageScenario, PageReport) {
+    let scenario = PageScenario::draw(seed, pins);
+    let report = run_pages(&scenario);
+    (scenario, report)
 }
 
 /// Runs one seed under `pins`.
@@ -74,8 +88,10 @@ pub fn main(args: &RunArgs) -> ExitCode {
     // The wall clock only times the campaign for its speed figures; no run sees it.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
-    let mut reports = campaign(&args.seeds, jobs, &pins, args.progress_every);
+    let kinds = Kinds::of(&args.kind);
+    let (mut reports, mut pages) = campaign(&args.seeds, jobs, &pins, args.progress_every, kinds);
     reports.sort_by_key(|r| r.seed);
+    pages.sort_by_key(|(r, _)| r.seed);
     let mut summary = Summary {
         jobs,
         ..Summary::default()
@@ -83,24 +99,100 @@ pub fn main(args: &RunArgs) -> ExitCode {
     for r in &reports {
         summary.add(r);
     }
+    let mut page_summary = PageSummary::default();
+    for (r, secs) in &pages {
+        page_summary.add(r, *secs);
+    }
     summary.seconds = started.elapsed().as_secs_f64();
     let flags = flags(args, jobs, &pins);
     let command = command_line(&flags);
     if args.json {
-        println!("{}", summary.json(&pins, &command, &flags));
+        let log = summary.json(&pins, &command, &flags);
+        println!("{}", with_pages(&log, &page_summary, &pins));
     } else {
         print!("{}", summary.table(&pins, &command));
+        print!("{}", page_table(&page_summary, &pins));
     }
-    let uncovered = summary.uncovered(&pins);
+    let mut uncovered = match kinds.log {
+        true => summary.uncovered(&pins),
+        false => Vec::new(),
+    };
+    uncovered.extend(page_summary.uncovered(&pins));
     if args.require_coverage && !uncovered.is_empty() {
         eprintln!("coverage: never reached: {}", uncovered.join(", "));
         return ExitCode::FAILURE;
     }
-    if summary.failures.is_empty() {
+    if summary.failures.is_empty() && page_summary.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Which kinds of seed a campaign runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Kinds {
+    /// Log seeds.
+    pub log: bool,
+    /// Page seeds.
+    pub page: bool,
+}
+
+impl Kinds {
+    /// From `--kind`.
+    pub fn of(kind: &str) -> Kinds {
+        Kinds {
+            log: kind != "page",
+            page: kind != "log",
+        }
+    }
+}
+
+/// The page seeds' section of the table, and their failures.
+fn page_table(p: &PageSummary, pins: &Pins) -> String {
+    if p.seeds == 0 {
+        return String::new();
+    }
+    // The section is named as its JSON object is.
+    let mut out = String::from("pages\n");
+    crate::summary::push_rows(&mut out, &p.rows());
+    for f in &p.failures {
+        out.push_str(&format!(
+            "\nFAIL page seed {} at step {}: {}: {}\n  replay: {}\n",
+            f.seed,
+            f.step,
+            f.invariant,
+            f.detail,
+            page_replay_command(f.seed, pins)
+        ));
+    }
+    out
+}
+
+/// The log summary's JSON object with a `pages` object and `page_failures` added.
+fn with_pages(log: &str, p: &PageSummary, pins: &Pins) -> String {
+    let rows: Vec<String> = p
+        .rows()
+        .iter()
+        .map(|(k, _, v)| {
+            format!(
+                "{}:{}",
+                crate::summary::quote(k),
+                crate::summary::json_number(*v)
+            )
+        })
+        .collect();
+    let failures: Vec<String> = p
+        .failures
+        .iter()
+        .map(|f| crate::summary::failure_json(f, &page_replay_command(f.seed, pins)))
+        .collect();
+    let body = log.strip_suffix('}').unwrap_or(log);
+    format!(
+        "{body},\"pages\":{{{}}},\"page_failures\":[{}]}}",
+        rows.join(","),
+        failures.join(",")
+    )
 }
 
 /// Every flag of this run with its value in effect (defaults included), in
@@ -115,6 +207,7 @@ fn flags(args: &RunArgs, jobs: usize, pins: &Pins) -> Vec<(&'static str, String)
     f.extend(a.ops.map(|o| ("ops", o.to_string())));
     f.extend(a.liar.clone().map(|l| ("liar", l)));
     f.push(("pins", pins.to_string()));
+    f.push(("kind", args.kind.clone()));
     f.push(("progress-every", args.progress_every.to_string()));
     f.push(("require-coverage", args.require_coverage.to_string()));
     f.push(("json", args.json.to_string()));
@@ -198,11 +291,21 @@ impl Progress {
     }
 }
 
-fn campaign(seeds: &Range<u64>, jobs: usize, pins: &Pins, every: u64) -> Vec<Report> {
+/// One seed's results: its log report and its page report with the seconds it took.
+type SeedResult = (Option<Report>, Option<(PageReport, f64)>);
+
+fn campaign(
+    seeds: &Range<u64>,
+    jobs: usize,
+    pins: &Pins,
+    every: u64,
+    kinds: Kinds,
+) -> (Vec<Report>, Vec<(PageReport, f64)>) {
     let next = AtomicU64::new(seeds.start);
     let mut progress = Progress::new(seeds.end - seeds.start, every);
-    let (tx, rx) = mpsc::channel::<Report>();
+    let (tx, rx) = mpsc::channel::<SeedResult>();
     let mut reports = Vec::new();
+    let mut pages = Vec::new();
     std::thread::scope(|s| {
         for _ in 0..jobs {
             let tx = tx.clone();
@@ -215,19 +318,34 @@ fn campaign(seeds: &Range<u64>, jobs: usize, pins: &Pins, every: u64) -> Vec<Rep
                     if seed >= seeds.end || seed < seeds.start {
                         break;
                     }
-                    let (_, report) = run_seed(seed, pins, false);
-                    if tx.send(report).is_err() {
+                    let log = kinds.log.then(|| run_seed(seed, pins, false).1);
+                    let page = kinds.page.then(|| timed_page_seed(seed, pins));
+                    if tx.send((log, page)).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(tx);
-        for report in rx {
-            progress.seed_done(report.violation().is_some());
-            reports.push(report);
+        for (log, page) in rx {
+            let log_failed = log.as_ref().is_some_and(|r| r.violation().is_some());
+            let page_failed = page
+                .as_ref()
+                .is_some_and(|(r, _)| matches!(r.outcome, Outcome::Violation { .. }));
+            progress.seed_done(log_failed || page_failed);
+            reports.extend(log);
+            pages.extend(page);
         }
     });
     progress.bar.finish_and_clear();
-    reports
+    (reports, pages)
+}
+
+/// Runs page seed `seed` and times it (the summary's page ops/s/core; no run sees
+/// the clock).
+#[allow(clippy::disallowed_methods)]
+fn timed_page_seed(seed: u64, pins: &Pins) -> (PageReport, f64) {
+    let started = Instant::now();
+    let (_, report) = run_page_seed(seed, pins);
+    (report, started.elapsed().as_secs_f64())
 }

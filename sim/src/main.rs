@@ -8,6 +8,7 @@ mod args;
 mod campaign;
 mod demo;
 mod inspect;
+mod page_summary;
 mod replay;
 mod shrink_cmd;
 mod summary;

@@ -23,6 +23,10 @@ pub struct ReplayArgs {
     /// Print the step-by-step trace.
     #[arg(long)]
     pub verbose: bool,
+    /// Replay the page seed of this number (the page cache under the page oracle)
+    /// instead of its log seed.
+    #[arg(long, conflicts_with = "plan")]
+    pub pages: bool,
     /// Replay this plan (the text a shrink printed) instead of the seed's own.
     #[arg(long)]
     pub plan: Option<String>,
@@ -40,6 +44,9 @@ pub fn main(args: &ReplayArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if args.pages {
+        return replay_pages(args.seed.unwrap_or_default(), &pins);
+    }
     let (scenario, report) = match replay_given(args, &pins) {
         Ok(Some(both)) => both,
         Ok(None) => run_seed(args.seed.unwrap_or_default(), &pins, args.verbose),
@@ -116,4 +123,26 @@ fn replay_given(args: &ReplayArgs, pins: &Pins) -> Result<Option<(Scenario, Repo
         None => run(&scenario, &plan, mask.as_deref(), args.verbose),
     };
     Ok(Some((scenario, report)))
+}
+
+/// `replay --pages`: the page seed again, with what it counted and how it ended.
+fn replay_pages(seed: u64, pins: &Pins) -> ExitCode {
+    let (scenario, report) = crate::campaign::run_page_seed(seed, pins);
+    println!("page seed {seed}: {}", scenario.describe());
+    println!("{:?}", report.counts);
+    println!("trace hash {:016x}", report.trace_hash);
+    match &report.outcome {
+        Outcome::Violation { step, violation } => {
+            println!("FAIL at step {step}: {violation}");
+            ExitCode::FAILURE
+        }
+        Outcome::CorruptionReported(why) => {
+            println!("corruption reported (after durable damage): {why}");
+            ExitCode::SUCCESS
+        }
+        Outcome::Pass => {
+            println!("pass");
+            ExitCode::SUCCESS
+        }
+    }
 }

@@ -257,16 +257,7 @@ impl Summary {
             if section != "totals" {
                 out.push_str(&format!("{}\n", section.replace('_', " ")));
             }
-            for (_, label, v) in rows {
-                let shown = if v.fract() == 0.0 {
-                    format!("{v:.0}")
-                } else if v < 10.0 {
-                    format!("{v:.2}")
-                } else {
-                    format!("{v:.0}")
-                };
-                out.push_str(&format!("  {label:<36} {shown}\n"));
-            }
+            push_rows(&mut out, &rows);
         }
         for f in &self.failures {
             out.push_str(&format!(
@@ -302,24 +293,39 @@ impl Summary {
         let failures: Vec<String> = self
             .failures
             .iter()
-            .map(|f| {
-                format!(
-                    "{{\"seed\":{},\"step\":{},\"invariant\":{},\"detail\":{},\"replay\":{}}}",
-                    f.seed,
-                    f.step,
-                    quote(f.invariant),
-                    quote(&f.detail),
-                    quote(&replay_command(f.seed, pins))
-                )
-            })
+            .map(|f| failure_json(f, &replay_command(f.seed, pins)))
             .collect();
         fields.push(format!("\"failures\":[{}]", failures.join(",")));
         format!("{{{}}}", fields.join(","))
     }
 }
 
+/// Appends `rows` to a table: label, then the value (whole, or two places under 10).
+pub fn push_rows(out: &mut String, rows: &[Row]) {
+    for (_, label, v) in rows {
+        let shown = if v.fract() == 0.0 || *v >= 10.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.2}")
+        };
+        out.push_str(&format!("  {label:<36} {shown}\n"));
+    }
+}
+
+/// A failure as a JSON object, with its replay command.
+pub fn failure_json(f: &Failure, replay: &str) -> String {
+    format!(
+        "{{\"seed\":{},\"step\":{},\"invariant\":{},\"detail\":{},\"replay\":{}}}",
+        f.seed,
+        f.step,
+        quote(f.invariant),
+        quote(&f.detail),
+        quote(replay)
+    )
+}
+
 /// A JSON number: whole numbers without a fraction, others to three places.
-fn json_number(v: f64) -> String {
+pub fn json_number(v: f64) -> String {
     if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {

@@ -101,10 +101,15 @@ fn the_json_summary_holds_every_figure_of_the_table_and_the_flags() {
     );
     assert!(json.contains("\"jobs\":\"1\""), "the flags: {json}");
     let sections = table_sections(&table);
-    assert_eq!(sections.len(), 5, "{table}");
-    for (name, values) in sections {
-        let from_json = json_section(&json, &name);
+    assert_eq!(sections.len(), 6, "{table}");
+    for (name, mut values) in sections {
+        let mut from_json = json_section(&json, &name);
         assert_eq!(values.len(), from_json.len(), "{name}: row counts");
+        if name == "pages" {
+            // Its last row is the page seeds' speed, as the speed section's are.
+            values.pop();
+            from_json.pop();
+        }
         if name != "speed" {
             assert_eq!(values, from_json, "{name}: the same figures");
         }
@@ -245,6 +250,41 @@ fn a_clean_campaign_passes_and_reports_what_it_did() {
     }
     let (code, text) = sim(&["run", "--seeds", "5..3"]);
     assert_eq!(code, 2, "a bad range is a usage error: {text}");
+}
+
+#[test]
+fn a_wrong_materializer_fails_a_page_campaign_and_names_the_page() {
+    let (code, text) = sim(&[
+        "run",
+        "--seeds",
+        "0..30",
+        "--kind",
+        "page",
+        "--faults",
+        "none",
+        "--pins",
+        "materializer=wrong",
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("FAIL page seed"), "{text}");
+    assert!(text.contains("replay --pages --seed"), "{text}");
+    let (code, text) = sim(&[
+        "run", "--seeds", "0..30", "--kind", "page", "--faults", "none",
+    ]);
+    assert_eq!(
+        code, 0,
+        "the right materializer passes the same seeds: {text}"
+    );
+    assert!(text.contains("page ops/s/core"), "{text}");
+}
+
+#[test]
+fn a_lying_disk_fails_a_page_campaign() {
+    let (code, text) = sim(&[
+        "run", "--seeds", "0..30", "--kind", "page", "--liar", "sync",
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("FAIL page seed"), "{text}");
 }
 
 #[test]

@@ -12,13 +12,16 @@
 //! - [`state`]: what a run carries across incarnations;
 //! - [`oracle`]: the reference model and the invariants checked after each recovery;
 //! - [`report`]: what a run counted and how it ended;
-//! - [`shrink`](mod@shrink): delta debugging of a failing run, and the regression test it becomes.
+//! - [`shrink`](mod@shrink): delta debugging of a failing run, and the regression test it becomes;
+//! - [`pages`]: page seeds, the page cache under the same faults, checked by a page
+//!   oracle.
 //!
 //! Determinism: a run uses only its seed (ChaCha8), a single thread, ordered maps and
 //! SimStorage; the same (seed, pins, plan, commit) gives the same trace hash.
 
 pub mod clients;
 pub mod oracle;
+pub mod pages;
 pub mod plan;
 pub mod report;
 pub mod runner;

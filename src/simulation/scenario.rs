@@ -157,6 +157,9 @@ pub struct Pins {
     pub crash: Option<f64>,
     /// A lying disk (outside the model).
     pub liar: Liar,
+    /// Page seeds: a deliberately wrong Materializer (`materializer=wrong`), for the
+    /// self-check that the page oracle catches one.
+    pub wrong_materializer: bool,
 }
 
 impl fmt::Display for Pins {
@@ -183,6 +186,10 @@ impl fmt::Display for Pins {
             Liar::Resurrect => Some("resurrect".to_string()),
         };
         put("liar", liar);
+        put(
+            "materializer",
+            self.wrong_materializer.then(|| "wrong".to_string()),
+        );
         f.write_str(&parts.join(","))
     }
 }
@@ -299,6 +306,13 @@ impl Pins {
                     "sync" => Liar::Sync,
                     "resurrect" => Liar::Resurrect,
                     _ => return Err(format!("liar={v}: use none, sync or resurrect")),
+                }
+            }
+            "materializer" => {
+                self.wrong_materializer = match v {
+                    "right" => false,
+                    "wrong" => true,
+                    _ => return Err(format!("materializer={v}: use right or wrong")),
                 }
             }
             _ => return Err(format!("unknown pin {k:?}")),

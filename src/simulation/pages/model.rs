@@ -1,0 +1,254 @@
+//! The page oracle: a model of every page's merged value and of the roots, as the
+//! run's applied updates made them, one state per update since the last
+//! acknowledgement.
+//!
+//! Updates run one at a time (one scheduler thread), so the order they were applied
+//! in is the log's order, and a crash keeps a prefix of them: after each recovery the
+//! pages and roots must equal the model at one cut C, with every update acknowledged
+//! (a flush or clean close returned Ok) at or below C, and C at most what was applied
+//! (an update that failed with an error may be in the log or not: its state is one
+//! more candidate, and an allocate that failed may have left its page at an id
+//! nobody saw). The recovered state then becomes the model's base. A page that is not
+//! in the state must not be readable, so no freed page comes back.
+//!
+//! After durable damage (a misdirected write, a flipped bit, a damaged header) the
+//! engine must report `Corruption` or recover true data: any state the run ever had
+//! is accepted (counted when it lies below the last acknowledgement), never one it
+//! did not have. The log seeds check the finer rule, that an acknowledged message is
+//! lost only where no intact later write vouched for it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+
+use crate::pagecache::PageId;
+use crate::simulation::oracle::{Invariant, Violation};
+
+/// Pages by id, each its merged value.
+pub type Pages = BTreeMap<PageId, Vec<u8>>;
+
+/// The page cache's content as a user sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct PageState {
+    /// Every live page.
+    pub pages: Pages,
+    /// The named roots.
+    pub roots: BTreeMap<String, PageId>,
+}
+
+impl PageState {
+    fn fingerprint(&self) -> u64 {
+        // A fixed-key hasher: the same state hashes alike in every run; the value
+        // stays in memory (no trace or disk byte depends on it).
+        let mut h = DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// How a recovered state matched the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    /// At or past the last acknowledgement.
+    Cut,
+    /// Below it, after durable damage.
+    LostAcked,
+}
+
+/// The model; see the module doc.
+#[derive(Debug, Clone)]
+pub struct PageModel {
+    /// States since the last acknowledgement: first at it, last the newest.
+    states: Vec<PageState>,
+    /// The state an update that failed with an error would have made.
+    maybe: Option<PageState>,
+    /// The value of an allocate that failed with an error (its id unknown).
+    maybe_alloc: Option<Vec<u8>>,
+    /// Fingerprints of every state the run had.
+    history: BTreeSet<u64>,
+    /// The highest id `generate_id` handed out.
+    pub max_id: Option<u64>,
+}
+
+impl Default for PageModel {
+    fn default() -> Self {
+        let start = PageState::default();
+        PageModel {
+            history: BTreeSet::from([start.fingerprint()]),
+            states: vec![start],
+            maybe: None,
+            maybe_alloc: None,
+            max_id: None,
+        }
+    }
+}
+
+impl PageModel {
+    /// The state after the last applied update.
+    pub fn now(&self) -> &PageState {
+        self.states.last().expect("the model always has a state")
+    }
+
+    /// An update applied: `f` makes the new state from the current one.
+    pub fn apply(&mut self, f: impl FnOnce(&mut PageState)) {
+        let mut next = self.now().clone();
+        f(&mut next);
+        self.history.insert(next.fingerprint());
+        self.states.push(next);
+    }
+
+    /// An update failed with an error: it may be in the log (`f` as in `apply`).
+    pub fn failed(&mut self, f: impl FnOnce(&mut PageState)) {
+        let mut next = self.now().clone();
+        f(&mut next);
+        self.history.insert(next.fingerprint());
+        self.maybe = Some(next);
+    }
+
+    /// An allocate of `value` failed with an error: its page may be in the log, at
+    /// an id the caller never saw.
+    pub fn failed_allocate(&mut self, value: Vec<u8>) {
+        self.maybe_alloc = Some(value);
+    }
+
+    /// Everything applied so far is acknowledged durable.
+    pub fn ack(&mut self) {
+        let now = self.states.pop().expect("a state");
+        self.states = vec![now];
+        self.maybe = None;
+        self.maybe_alloc = None;
+    }
+
+    /// Checks what an open recovered (`got`) and makes it the base. `damage`: a
+    /// durable-damage fault fired in this run.
+    pub fn recovered(&mut self, got: &PageState, damage: bool) -> Result<Matched, Violation> {
+        let matched = self.matches(got, damage);
+        self.maybe = None;
+        self.maybe_alloc = None;
+        match matched {
+            Some(m) => {
+                self.states = vec![got.clone()];
+                self.history.insert(got.fingerprint());
+                Ok(m)
+            }
+            None => Err(Violation::new(
+                Invariant::I1,
+                format!(
+                    "the recovered pages match no cut of the applied updates at or past the last acknowledgement: {}",
+                    self.difference(got)
+                ),
+            )),
+        }
+    }
+
+    fn matches(&self, got: &PageState, damage: bool) -> Option<Matched> {
+        let cut = self.states.iter().any(|s| s == got)
+            || self.maybe.as_ref() == Some(got)
+            || self.with_stray_allocate(got);
+        if cut {
+            return Some(Matched::Cut);
+        }
+        (damage && self.history.contains(&got.fingerprint())).then_some(Matched::LostAcked)
+    }
+
+    /// `got` is the newest state plus one page holding the failed allocate's value.
+    fn with_stray_allocate(&self, got: &PageState) -> bool {
+        let Some(value) = &self.maybe_alloc else {
+            return false;
+        };
+        let now = self.now();
+        let strays: Vec<PageId> = got
+            .pages
+            .iter()
+            .filter(|(pid, v)| !now.pages.contains_key(*pid) && *v == value)
+            .map(|(pid, _)| *pid)
+            .collect();
+        strays.iter().any(|pid| {
+            let mut rest = got.clone();
+            rest.pages.remove(pid);
+            &rest == now
+        })
+    }
+
+    /// How `got` differs from the newest state, briefly.
+    fn difference(&self, got: &PageState) -> String {
+        let now = self.now();
+        let mut out = Vec::new();
+        for (pid, v) in &got.pages {
+            match now.pages.get(pid) {
+                None => out.push(format!("page {pid} is back ({} bytes)", v.len())),
+                Some(w) if w != v => out.push(format!(
+                    "page {pid} holds {} bytes, the model {} (first differing byte {})",
+                    v.len(),
+                    w.len(),
+                    v.iter()
+                        .zip(w)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(v.len().min(w.len()))
+                )),
+                Some(_) => {}
+            }
+        }
+        for pid in now.pages.keys().filter(|p| !got.pages.contains_key(p)) {
+            out.push(format!("page {pid} is missing"));
+        }
+        if got.roots != now.roots {
+            out.push(format!("roots {:?}, the model {:?}", got.roots, now.roots));
+        }
+        out.truncate(6);
+        format!(
+            "{} ({} states since the acknowledgement)",
+            out.join("; "),
+            self.states.len()
+        )
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn with(pid: PageId, v: &[u8]) -> impl FnOnce(&mut PageState) {
+        let v = v.to_vec();
+        move |s: &mut PageState| {
+            s.pages.insert(pid, v);
+        }
+    }
+
+    #[test]
+    fn a_recovery_may_stop_at_any_cut_past_the_acknowledgement_and_no_other() {
+        let mut m = PageModel::default();
+        m.apply(with(3, b"a"));
+        m.ack();
+        m.apply(with(3, b"ab"));
+        m.apply(with(4, b"x"));
+        let mut got = PageState::default();
+        got.pages.insert(3, b"ab".to_vec());
+        assert_eq!(m.recovered(&got, false), Ok(Matched::Cut));
+        assert!(
+            m.recovered(&PageState::default(), false).is_err(),
+            "below the ack"
+        );
+        assert_eq!(
+            m.recovered(&PageState::default(), true),
+            Ok(Matched::LostAcked),
+            "after damage, a state the run had"
+        );
+        got.pages.insert(3, b"ba".to_vec());
+        assert!(
+            m.recovered(&got, true).is_err(),
+            "a state the run never had"
+        );
+    }
+
+    #[test]
+    fn a_failed_allocate_may_leave_its_page_at_an_unseen_id() {
+        let mut m = PageModel::default();
+        m.failed_allocate(b"v".to_vec());
+        let mut got = PageState::default();
+        got.pages.insert(9, b"v".to_vec());
+        assert_eq!(m.recovered(&got, false), Ok(Matched::Cut));
+        got.pages.insert(10, b"w".to_vec());
+        assert!(m.recovered(&got, false).is_err());
+    }
+}
