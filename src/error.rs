@@ -58,9 +58,10 @@ pub enum IoOp {
     Lock,
 }
 
-impl fmt::Display for IoOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
+impl IoOp {
+    /// The call's name, as errors print it.
+    pub fn name(self) -> &'static str {
+        match self {
             IoOp::Open => "open",
             IoOp::Read => "read",
             IoOp::Write => "write",
@@ -73,8 +74,13 @@ impl fmt::Display for IoOp {
             IoOp::SyncDir => "sync_dir",
             IoOp::CreateDir => "create_dir",
             IoOp::Lock => "lock",
-        };
-        f.write_str(name)
+        }
+    }
+}
+
+impl fmt::Display for IoOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::sync::epoch::{Atomic, Guard, Owned, Shared};
 
 use super::view::View;
 use crate::error::{Error, Result};
-use crate::sync::Ordering;
+use crate::sync::{AtomicUsize, Ordering};
 
 /// Slots per leaf.
 #[cfg(not(loom))]
@@ -49,6 +49,9 @@ pub type Swap<'g, P> = std::result::Result<Shared<'g, View<P>>, (Shared<'g, View
 /// The page table; see the module doc.
 pub struct Table<P> {
     leaves: Box<[Atomic<Leaf<P>>]>,
+    /// Leaves below this index may be installed (raised when one is): `Drop` looks
+    /// at no cell past it.
+    leaves_used: AtomicUsize,
 }
 
 impl<P> std::fmt::Debug for Table<P> {
@@ -61,6 +64,7 @@ impl<P> Default for Table<P> {
     fn default() -> Table<P> {
         Table {
             leaves: (0..LEAVES).map(|_| Atomic::null()).collect(),
+            leaves_used: AtomicUsize::new(0),
         }
     }
 }
@@ -90,7 +94,10 @@ impl<P> Table<P> {
                 Ordering::Acquire,
                 guard,
             ) {
-                Ok(installed) => installed,
+                Ok(installed) => {
+                    self.leaves_used.fetch_max(leaf + 1, Ordering::Relaxed);
+                    installed
+                }
                 Err(lost) => lost.current,
             };
         }
@@ -147,7 +154,8 @@ impl<P> Drop for Table<P> {
         // Plain loads (no swaps): `&mut self` already ordered every store before
         // this, and a dropped table is never read again. A swap per slot made
         // dropping a page cache cost 32,768 locked instructions per leaf.
-        for cell in self.leaves.iter() {
+        let used = self.leaves_used.load(Ordering::Relaxed);
+        for cell in self.leaves[..used].iter() {
             let leaf = cell.load(Ordering::Relaxed, guard);
             if leaf.is_null() {
                 continue;

@@ -60,10 +60,29 @@ impl FaultSite {
     /// draws of the call at it.
     pub(super) fn key(&self) -> u64 {
         let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-        for b in self.to_string().bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01B3);
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01B3);
+            }
+        };
+        // The bytes of `op:file#nth`, without formatting them into a string.
+        eat(self.op.as_bytes());
+        eat(b":");
+        eat(self.file.as_bytes());
+        eat(b"#");
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = self.nth;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
         }
+        eat(&digits[at..]);
         h
     }
 }
@@ -94,6 +113,20 @@ mod tests {
         }
         for bad in ["write:log", "log#1", ":log#1", "Write:log#1", "write:log#x"] {
             assert!(bad.parse::<FaultSite>().is_err(), "{bad}");
+        }
+        // The key is FNV-1a over the site's text, whatever the digits.
+        for text in [
+            "write:log#0",
+            "read:log#9",
+            "sync:#10",
+            "open:blob#18446744073709551615",
+        ] {
+            let site: FaultSite = text.parse().expect(text);
+            let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+            for b in text.bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
+            }
+            assert_eq!(site.key(), h, "{text}");
         }
         let a: FaultSite = "write:log#1".parse().expect("site");
         let b: FaultSite = "write:log#2".parse().expect("site");

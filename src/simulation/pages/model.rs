@@ -17,9 +17,7 @@
 //! did not have. The log seeds check the finer rule, that an acknowledged message is
 //! lost only where no intact later write vouched for it.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
 
 use crate::pagecache::PageId;
 use crate::simulation::oracle::{Invariant, Violation};
@@ -28,7 +26,7 @@ use crate::simulation::oracle::{Invariant, Violation};
 pub type Pages = BTreeMap<PageId, Vec<u8>>;
 
 /// The page cache's content as a user sees it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageState {
     /// Every live page.
     pub pages: Pages,
@@ -37,14 +35,32 @@ pub struct PageState {
 }
 
 impl PageState {
+    /// A 64-bit fingerprint (multiply-xor over every id, byte and root): the same
+    /// state gives the same value in every run; it stays in memory.
     fn fingerprint(&self) -> u64 {
-        // A fixed-key hasher: the same state hashes alike in every run; the value
-        // stays in memory (no trace or disk byte depends on it).
-        let mut h = DefaultHasher::new();
-        self.hash(&mut h);
-        h.finish()
+        let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut mix = |x: u64| h = (h ^ x).wrapping_mul(0x100_0000_01b3).rotate_left(29);
+        for (pid, v) in &self.pages {
+            mix(*pid);
+            mix(v.len() as u64);
+            for chunk in v.chunks(8) {
+                let mut word = [0; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                mix(u64::from_le_bytes(word));
+            }
+        }
+        for (name, pid) in &self.roots {
+            mix(u64::MAX);
+            name.bytes().for_each(|b| mix(u64::from(b)));
+            mix(*pid);
+        }
+        h
     }
 }
+
+/// An applied update, as a function of the state before it (replayed to rebuild
+/// the cuts at a recovery).
+type Change = Box<dyn Fn(&mut PageState) + Send>;
 
 /// How a recovered state matched the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,11 +71,16 @@ pub enum Matched {
     LostAcked,
 }
 
-/// The model; see the module doc.
-#[derive(Debug, Clone)]
+/// The model; see the module doc. It keeps the state at the last acknowledgement,
+/// the updates applied since (as functions, not copies: a copy per update made the
+/// model the campaign's cost) and the newest state.
 pub struct PageModel {
-    /// States since the last acknowledgement: first at it, last the newest.
-    states: Vec<PageState>,
+    /// The state at the last acknowledgement (or recovery).
+    base: PageState,
+    /// Updates applied since, in order.
+    changes: Vec<Change>,
+    /// The newest state: `base` with every change applied.
+    now: PageState,
     /// The state an update that failed with an error would have made.
     maybe: Option<PageState>,
     /// The value of an allocate that failed with an error (its id unknown).
@@ -70,12 +91,23 @@ pub struct PageModel {
     pub max_id: Option<u64>,
 }
 
+impl std::fmt::Debug for PageModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageModel")
+            .field("changes", &self.changes.len())
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for PageModel {
     fn default() -> Self {
         let start = PageState::default();
         PageModel {
             history: BTreeSet::from([start.fingerprint()]),
-            states: vec![start],
+            base: start.clone(),
+            changes: Vec::new(),
+            now: start,
             maybe: None,
             maybe_alloc: None,
             max_id: None,
@@ -86,15 +118,14 @@ impl Default for PageModel {
 impl PageModel {
     /// The state after the last applied update.
     pub fn now(&self) -> &PageState {
-        self.states.last().expect("the model always has a state")
+        &self.now
     }
 
     /// An update applied: `f` makes the new state from the current one.
-    pub fn apply(&mut self, f: impl FnOnce(&mut PageState)) {
-        let mut next = self.now().clone();
-        f(&mut next);
-        self.history.insert(next.fingerprint());
-        self.states.push(next);
+    pub fn apply(&mut self, f: impl Fn(&mut PageState) + Send + 'static) {
+        f(&mut self.now);
+        self.history.insert(self.now.fingerprint());
+        self.changes.push(Box::new(f));
     }
 
     /// An update failed with an error: it may be in the log (`f` as in `apply`).
@@ -113,8 +144,8 @@ impl PageModel {
 
     /// Everything applied so far is acknowledged durable.
     pub fn ack(&mut self) {
-        let now = self.states.pop().expect("a state");
-        self.states = vec![now];
+        self.base = self.now.clone();
+        self.changes.clear();
         self.maybe = None;
         self.maybe_alloc = None;
     }
@@ -127,7 +158,9 @@ impl PageModel {
         self.maybe_alloc = None;
         match matched {
             Some(m) => {
-                self.states = vec![got.clone()];
+                self.base = got.clone();
+                self.now = got.clone();
+                self.changes.clear();
                 self.history.insert(got.fingerprint());
                 Ok(m)
             }
@@ -142,13 +175,24 @@ impl PageModel {
     }
 
     fn matches(&self, got: &PageState, damage: bool) -> Option<Matched> {
-        let cut = self.states.iter().any(|s| s == got)
-            || self.maybe.as_ref() == Some(got)
-            || self.with_stray_allocate(got);
+        let cut =
+            self.is_a_cut(got) || self.maybe.as_ref() == Some(got) || self.with_stray_allocate(got);
         if cut {
             return Some(Matched::Cut);
         }
         (damage && self.history.contains(&got.fingerprint())).then_some(Matched::LostAcked)
+    }
+
+    /// `got` is the state after some prefix of the updates since the base.
+    fn is_a_cut(&self, got: &PageState) -> bool {
+        let mut s = self.base.clone();
+        if &s == got {
+            return true;
+        }
+        self.changes.iter().any(|change| {
+            change(&mut s);
+            &s == got
+        })
     }
 
     /// `got` is the newest state plus one page holding the failed allocate's value.
@@ -197,9 +241,9 @@ impl PageModel {
         }
         out.truncate(6);
         format!(
-            "{} ({} states since the acknowledgement)",
+            "{} ({} updates since the acknowledgement)",
             out.join("; "),
-            self.states.len()
+            self.changes.len()
         )
     }
 }
@@ -208,10 +252,10 @@ impl PageModel {
 mod tests {
     use super::*;
 
-    fn with(pid: PageId, v: &[u8]) -> impl FnOnce(&mut PageState) {
+    fn with(pid: PageId, v: &[u8]) -> impl Fn(&mut PageState) + Send + 'static {
         let v = v.to_vec();
         move |s: &mut PageState| {
-            s.pages.insert(pid, v);
+            s.pages.insert(pid, v.clone());
         }
     }
 

@@ -58,8 +58,8 @@ impl Run<'_> {
                 if self.model.now().pages.contains_key(&pid) {
                     return wrong(format!("allocate gave page {pid}, which is live"));
                 }
-                self.model.apply(|s| {
-                    s.pages.insert(pid, value);
+                self.model.apply(move |s| {
+                    s.pages.insert(pid, value.clone());
                 });
                 self.counts.applied += 1;
                 self.seen.push(pid);
@@ -252,7 +252,7 @@ impl Run<'_> {
             let (delta, value) = (delta.clone(), value.clone());
             move |s: &mut PageState| {
                 s.pages.entry(a).or_default().extend_from_slice(&delta);
-                s.pages.insert(b, value);
+                s.pages.insert(b, value.clone());
             }
         };
         let mut batch = PageBatch::new();
