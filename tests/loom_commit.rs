@@ -67,6 +67,7 @@ fn a_flush_rides_on_another_threads_sync() {
                         start,
                         end: start + 10,
                         vouch: None,
+                        vouched_by_message: 0,
                     };
                     if let Some(turn) = s.written(w) {
                         d.sync(&s, turn);

@@ -48,6 +48,25 @@ fn write_store(dir: &Path, kill: bool) {
     } else {
         pc.close().expect("close");
     }
+    wait_unlocked(dir);
+}
+
+/// Waits until `dir`'s lock is free. A child another test thread forked copies the
+/// open LOCK file until it execs (flock locks belong to the open file), so a lock
+/// may outlive the store that took it by that moment, and a tool run right after
+/// would find the directory in use (seen under load).
+fn wait_unlocked(dir: &Path) {
+    let free = (0..500).any(|_| {
+        let taken = pagelog::io::Storage::lock(&storage(dir)).is_ok();
+        if !taken {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        taken
+    });
+    assert!(
+        free,
+        "the lock is still held 5 s after the store was dropped"
+    );
 }
 
 fn storage(dir: &Path) -> pagelog::io::StdStorage {
@@ -291,17 +310,7 @@ fn verify_tells_an_unreadable_directory_from_damage() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("in use") || out.contains("lock"), "{out}");
     drop(log);
-    // A child another test thread forked copies the open LOCK file until it execs
-    // (flock locks belong to the open file), so the lock may outlive the drop by
-    // that moment: wait until it is free.
-    let free = (0..500).any(|_| {
-        let taken = pagelog::io::Storage::lock(&storage(dir.path())).is_ok();
-        if !taken {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        taken
-    });
-    assert!(free, "the lock is still held 5 s after the log was dropped");
+    wait_unlocked(dir.path());
     let (code, out) = sim(&["verify", "--mode", "linear", path(&dir)]);
     assert_eq!(code, 0, "an empty log, opened and closed: {out}");
 }

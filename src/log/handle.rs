@@ -911,12 +911,14 @@ impl Inner {
     fn write_out(&self, job: &WriteJob) -> Result<()> {
         let size = self.config.segment_size_bytes;
         let mut vouch = None;
+        let mut vouched_by_message = 0;
         let mut wrote = false;
         if job.len > 0 {
             if self.poisoned.load(Ordering::Acquire) {
                 return self.check();
             }
-            self.ring.stamp(job, self.stable.stable_end());
+            vouched_by_message = self.stable.stable_end();
+            self.ring.stamp(job, vouched_by_message);
             let bytes = self.ring.job_bytes(job);
             if job.base % size == 0 && bytes.len() >= super::format::SEGMENT_HEADER_LEN {
                 let place = Place {
@@ -958,6 +960,7 @@ impl Inner {
             start: job.base,
             end: job.next_base,
             vouch,
+            vouched_by_message,
         };
         if !wrote {
             // Nothing of this interval needed writing (no bytes, or only the jump
@@ -992,6 +995,7 @@ impl Inner {
                 if let Some(v) = w.vouch {
                     space.vouch(v);
                 }
+                space.vouch_blobs(w.vouched_by_message);
                 if w.end % size == 0 && w.end > w.start {
                     space.accountant_mut().deactivate(w.end - size);
                 }

@@ -200,6 +200,8 @@ pub struct Space {
     last: Lsn,
     /// Highest stable lsn recorded in a durable segment header.
     vouched: Lsn,
+    /// Highest stable lsn recorded in a durable Vouch message (`vouch_blobs`).
+    vouched_by_message: Lsn,
     /// Highest value passed to the accountant's `stabilize`.
     stabilized: Lsn,
     /// Linear mode: the log's start, set by a durable Truncate record
@@ -231,6 +233,7 @@ impl Space {
             recorded_to: 0,
             last: 0,
             vouched: 0,
+            vouched_by_message: 0,
             stabilized: 0,
             truncated: 0,
             pending_truncation: None,
@@ -550,6 +553,16 @@ impl Space {
         self.vouched = self.vouched.max(stable);
     }
 
+    /// A durable Vouch message vouches that every lsn below `stable` was stable. That
+    /// is enough for a superseded blob file to go (recovery reports damage below any
+    /// durable Vouch, so the blob's message never comes back live unnoticed), not
+    /// for a segment to be reused (recovery skips a freed segment only below a
+    /// header's vouch). A page of large values rewritten often kept every dead blob
+    /// until the next segment began: 44 MB beside one live 100 KiB page.
+    pub fn vouch_blobs(&mut self, stable: Lsn) {
+        self.vouched_by_message = self.vouched_by_message.max(stable);
+    }
+
     /// Applies the vouched stable lsn (capped by `stable`, the tracker's): segments
     /// meeting the reuse rules become Free. Returns blobs whose superseding message is
     /// now vouched, for the caller to remove.
@@ -570,12 +583,16 @@ impl Space {
             return Vec::new();
         }
         let point = self.vouched.min(stable);
-        if point <= self.stabilized {
-            return Vec::new();
+        if point > self.stabilized {
+            self.stabilized = point;
+            self.acct.stabilize(point);
         }
-        self.stabilized = point;
-        self.acct.stabilize(point);
-        let due: Vec<Lsn> = self.blob_deaths.range(..point).map(|(l, _)| *l).collect();
+        let blobs_point = self.vouched.max(self.vouched_by_message).min(stable);
+        let due: Vec<Lsn> = self
+            .blob_deaths
+            .range(..blobs_point)
+            .map(|(l, _)| *l)
+            .collect();
         due.into_iter()
             .flat_map(|l| self.blob_deaths.remove(&l).unwrap_or_default())
             .collect()
@@ -613,6 +630,34 @@ mod tests {
         s.vouch(400);
         assert!(s.stabilize(290).is_empty(), "tracker stable only up to 290");
         assert_eq!(s.stabilize(1000), vec![100]);
+    }
+
+    #[test]
+    fn a_vouch_message_frees_a_replaced_blob_but_no_segment() {
+        let mut s = gc();
+        s.accountant_mut().next(0);
+        s.record(StoredKind::AppendBlob, 1, 100, Some(100));
+        s.accountant_mut().deactivate(0);
+        s.accountant_mut().next(SEG);
+        s.record(StoredKind::Replace, 1, SEG + 10, None);
+        s.vouch_blobs(SEG + 100);
+        assert_eq!(
+            s.stabilize(2 * SEG),
+            vec![100],
+            "a durable Vouch covers the Replace"
+        );
+        settle(&mut s);
+        assert!(
+            s.accountant().holds_segment(0),
+            "segment 0 waits for a header"
+        );
+        s.vouch(SEG + 100);
+        assert!(s.stabilize(2 * SEG).is_empty(), "the blob went already");
+        settle(&mut s);
+        assert!(
+            !s.accountant().holds_segment(0),
+            "a header's vouch frees segment 0"
+        );
     }
 
     #[test]

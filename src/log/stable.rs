@@ -46,6 +46,10 @@ pub struct Written {
     /// The stable lsn recorded in a segment header the write carries, if any: it
     /// vouches for that lsn once synced.
     pub vouch: Option<Lsn>,
+    /// The stable lsn its Vouch message records (every buffer write starts with
+    /// one; 0 for a write of no bytes): once synced, recovery reports damage below
+    /// it as it does below a header's (`recovery.rs`, step 4).
+    pub vouched_by_message: Lsn,
 }
 
 /// The right and duty to run one sync: the buffers it covers. Whoever holds it syncs
@@ -330,6 +334,7 @@ mod tests {
             start,
             end,
             vouch: None,
+            vouched_by_message: 0,
         }
     }
 
