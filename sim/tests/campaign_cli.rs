@@ -279,6 +279,36 @@ fn a_wrong_materializer_fails_a_page_campaign_and_names_the_page() {
 }
 
 #[test]
+fn a_page_seed_gives_the_same_trace_in_one_process_and_in_two() {
+    use pagelog::simulation::pages::{PageScenario, run_pages};
+    let mut hashes = Vec::new();
+    for seed in [2, 9, 31] {
+        let here = run_pages(&PageScenario::draw(seed, &Pins::default()));
+        let again = run_pages(&PageScenario::draw(seed, &Pins::default()));
+        assert_eq!(
+            here.trace_hash, again.trace_hash,
+            "page seed {seed} in one process"
+        );
+        assert_eq!(here.counts, again.counts, "page seed {seed}");
+        let (_, first) = sim(&["replay", "--pages", "--seed", &seed.to_string()]);
+        let (_, second) = sim(&["replay", "--pages", "--seed", &seed.to_string()]);
+        assert_eq!(
+            hash_line(&first),
+            hash_line(&second),
+            "page seed {seed}, two processes"
+        );
+        assert_eq!(
+            hash_line(&first),
+            format!("trace hash {:016x}", here.trace_hash),
+            "page seed {seed}"
+        );
+        hashes.push(here.trace_hash);
+    }
+    hashes.dedup();
+    assert_eq!(hashes.len(), 3, "different page seeds, different traces");
+}
+
+#[test]
 fn a_lying_disk_fails_a_page_campaign() {
     let (code, text) = sim(&[
         "run", "--seeds", "0..30", "--kind", "page", "--liar", "sync",

@@ -63,7 +63,9 @@ pub fn run_pages(s: &PageScenario) -> PageReport {
     }
 }
 
-/// A running hash of the steps (FNV-1a over their codes).
+/// A running hash of the steps (FNV-1a over each operation, its outcome and the
+/// stable lsn after it) and of the simulated disk's own trace at every power cut and
+/// at the end.
 #[derive(Debug)]
 struct Trace(u64);
 
@@ -195,6 +197,7 @@ impl<'a> Run<'a> {
             }
             if self.step >= self.s.ops {
                 pc.abandon();
+                self.trace.add(self.disk.trace_hash());
                 return Outcome::Pass;
             }
             let end = self.incarnation(&pc);
@@ -238,6 +241,7 @@ impl<'a> Run<'a> {
 
     /// Cuts the power: the disk boots what was durable.
     fn power_cut(&mut self) {
+        self.trace.add(self.disk.trace_hash());
         self.disk = self.disk.crash();
         self.sync_errors_seen = self.disk.stats().sync_eio;
     }
@@ -416,6 +420,11 @@ impl<'a> Run<'a> {
             let before = pc.stats();
             let result = self.op(pc, op, &mut clients[c]);
             self.trace.add(op.code());
+            self.trace.add(match &result {
+                Ok(_) => pc.log().stable_lsn(),
+                Err(Error::WouldBlock) => u64::MAX,
+                Err(_) => u64::MAX - 1,
+            });
             if self.disk.is_crashed() {
                 self.count_crash_inside(op, &before, pc);
                 return End::CrashInside;
