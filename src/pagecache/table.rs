@@ -101,9 +101,8 @@ impl<P> Table<P> {
                 Err(lost) => lost.current,
             };
         }
-        // SAFETY: leaves are installed once and never removed or freed while the
-        // table lives (only `Drop`, with `&mut self`, frees them), so a non-null leaf
-        // pointer loaded under `guard` stays valid for the guard's lifetime.
+        // Leaves are installed once and freed only by `Drop` (with `&mut self`).
+        // SAFETY: so a non-null leaf loaded under `guard` lives as long as the guard.
         let leaf = unsafe { current.deref() };
         Ok(&leaf.slots[at])
     }
@@ -133,10 +132,9 @@ impl<P> Table<P> {
         Ok(match swapped {
             Ok(installed) => {
                 if !current.is_null() {
-                    // SAFETY: `current` was just unlinked from its only slot by this
-                    // successful swap, so no new reader can load it; readers pinned
-                    // before may still hold it, and the collector frees it only after
-                    // they unpin.
+                    // This swap unlinked `current` from its only slot: no new reader
+                    // can load it, and readers pinned before may still hold it.
+                    // SAFETY: so the collector frees it only after they unpin.
                     unsafe { guard.defer_destroy(current) };
                 }
                 Ok(installed)
