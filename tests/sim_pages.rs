@@ -46,6 +46,24 @@ fn a_lying_sync_fails_page_seeds() {
     assert!(failures.len() > 5, "{failures:?}");
 }
 
+/// In a one-threaded page seed a page update finds its reference stale before it
+/// reserves, so the cancelled messages the page cache writes are the filler
+/// `compact` aborts to finish a segment; brought back, they are messages the page
+/// cache never wrote, and its open must refuse them.
+#[test]
+fn a_disk_resurrecting_aborted_messages_fails_page_seeds() {
+    let mut pins = Pins::default();
+    pins.set("liar", "resurrect").expect("pin");
+    pins.set("faults", "none").expect("pin");
+    let (failures, _) = campaign(0..60, &pins);
+    eprintln!("{}", failures[..3.min(failures.len())].join("\n"));
+    assert!(failures.len() > 3, "{failures:?}");
+    assert!(
+        failures.iter().all(|f| f.contains("open-failed")),
+        "{failures:?}"
+    );
+}
+
 #[test]
 fn page_seeds_pass_with_every_fault_class() {
     let (failures, passed) = campaign(0..300, &Pins::default());

@@ -1,6 +1,7 @@
 //! Flags shared by the subcommands: which scenario a seed draws.
 
 use clap::Args;
+use pagelog::simulation::pages::{PageScenario, PageStep, generate_pages, parse_page_plan};
 use pagelog::simulation::{FaultClass, Liar, Pins};
 
 /// How a seed's scenario is drawn: pins over the seed's own choices.
@@ -68,4 +69,25 @@ pub fn replay_command(seed: u64, pins: &Pins) -> String {
     } else {
         format!("cargo run --release -p pagelog-sim -- replay --seed {seed} --pins '{pins}'")
     }
+}
+
+/// The page run `replay --pages` and `shrink --pages` were given: a page scenario's
+/// text (`scenario`) or the page seed `seed` drawn under `pins`, and the `plan` text
+/// or that scenario's own plan.
+pub fn page_run_given(
+    scenario: Option<&str>,
+    seed: Option<u64>,
+    plan: Option<&str>,
+    pins: &Pins,
+) -> Result<(PageScenario, Vec<PageStep>), String> {
+    let scenario: PageScenario = match (scenario, seed) {
+        (Some(text), _) => text.parse()?,
+        (None, Some(seed)) => PageScenario::draw(seed, pins),
+        (None, None) => return Err("give --seed or --scenario".into()),
+    };
+    let plan = match plan {
+        Some(text) => parse_page_plan(text)?,
+        None => generate_pages(&scenario),
+    };
+    Ok((scenario, plan))
 }

@@ -158,12 +158,13 @@ fn page_table(p: &PageSummary, pins: &Pins) -> String {
     crate::summary::push_rows(&mut out, &p.rows());
     for f in &p.failures {
         out.push_str(&format!(
-            "\nFAIL page seed {} at step {}: {}: {}\n  replay: {}\n",
+            "\nFAIL page seed {} at step {}: {}: {}\n  replay: {}\n  shrink: {}\n",
             f.seed,
             f.step,
             f.invariant,
             f.detail,
-            page_replay_command(f.seed, pins)
+            page_replay_command(f.seed, pins),
+            page_replay_command(f.seed, pins).replacen(" replay ", " shrink ", 1),
         ));
     }
     out

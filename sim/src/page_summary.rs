@@ -147,6 +147,7 @@ impl PageSummary {
                 n(c.lost_acked),
             ),
             row("violations", "VIOLATIONS", n(self.failures.len() as u64)),
+            row("forged", "aborts forged back (liar resurrect)", n(c.forged)),
             row("ops_per_s_per_core", "page ops/s/core", per_core),
         ]
     }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
+use pagelog::simulation::pages::{PageReport, PageScenario, run_page_plan};
 use pagelog::simulation::{
     Outcome, Pins, Report, Scenario, parse_plan, parse_sites, run, run_at_sites,
 };
@@ -24,14 +25,15 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub verbose: bool,
     /// Replay the page seed of this number (the page cache under the page oracle)
-    /// instead of its log seed.
-    #[arg(long, conflicts_with = "plan")]
+    /// instead of its log seed; with --scenario, a page scenario's text.
+    #[arg(long)]
     pub pages: bool,
     /// Replay this plan (the text a shrink printed) instead of the seed's own.
     #[arg(long)]
     pub plan: Option<String>,
     /// With --plan: where faults may fire, comma-separated: sites (`write:log#17`, as
-    /// `shrink` prints them) or, the older form, storage call numbers.
+    /// `shrink` prints them) or, the older form, storage call numbers (log seeds
+    /// only).
     #[arg(long, requires = "plan")]
     pub faults_at: Option<String>,
     #[command(flatten)]
@@ -45,7 +47,13 @@ pub fn main(args: &ReplayArgs) -> ExitCode {
         Err(code) => return code,
     };
     if args.pages {
-        return replay_pages(args.seed.unwrap_or_default(), &pins);
+        return match replay_pages(args, &pins) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("pagelog-sim: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
     let (scenario, report) = match replay_given(args, &pins) {
         Ok(Some(both)) => both,
@@ -125,10 +133,34 @@ fn replay_given(args: &ReplayArgs, pins: &Pins) -> Result<Option<(Scenario, Repo
     Ok(Some((scenario, report)))
 }
 
-/// `replay --pages`: the page seed again, with what it counted and how it ended.
-fn replay_pages(seed: u64, pins: &Pins) -> ExitCode {
-    let (scenario, report) = crate::campaign::run_page_seed(seed, pins);
-    println!("page seed {seed}: {}", scenario.describe());
+/// `replay --pages`: the page seed again (or a page scenario's text with a plan and
+/// fault sites, as `shrink --pages` prints them), with what it counted and how it
+/// ended.
+fn replay_pages(args: &ReplayArgs, pins: &Pins) -> Result<ExitCode, String> {
+    let (scenario, plan) = crate::args::page_run_given(
+        args.scenario_text.as_deref(),
+        args.seed,
+        args.plan.as_deref(),
+        pins,
+    )?;
+    let sites = match args.faults_at.as_deref() {
+        Some(list) => {
+            let items: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            Some(parse_sites(&items)?)
+        }
+        None => None,
+    };
+    let report = run_page_plan(&scenario, &plan, sites.as_deref());
+    Ok(page_outcome(&scenario, &report))
+}
+
+/// Prints a page run's counts and outcome; its exit code.
+fn page_outcome(scenario: &PageScenario, report: &PageReport) -> ExitCode {
+    println!("page seed {}: {}", scenario.seed, scenario.describe());
     println!("{:?}", report.counts);
     println!("trace hash {:016x}", report.trace_hash);
     match &report.outcome {

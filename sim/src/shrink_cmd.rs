@@ -4,10 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use pagelog::simulation::pages::{page_plan_text, page_regression_test, shrink_pages};
 use pagelog::simulation::plan::generate;
-use pagelog::simulation::{Pins, Scenario, Step, parse_plan, plan_text, regression_test, shrink};
+use pagelog::simulation::{
+    Pins, Scenario, Shrunk, Step, parse_plan, plan_text, regression_test, shrink,
+};
 
-use crate::args::ScenarioArgs;
+use crate::args::{ScenarioArgs, page_run_given};
 
 /// Flags of `pagelog-sim shrink`.
 #[derive(Args, Debug)]
@@ -31,6 +34,10 @@ pub struct ShrinkArgs {
     /// Print the test instead of writing it.
     #[arg(long)]
     pub print: bool,
+    /// Shrink the page seed of this number (with --scenario: a page scenario's
+    /// text) and write a page regression test (as sim_page_seed_N.rs).
+    #[arg(long)]
+    pub pages: bool,
     #[command(flatten)]
     pub scenario: ScenarioArgs,
 }
@@ -41,6 +48,9 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if args.pages {
+        return shrink_page_seed(args, &pins);
+    }
     let (scenario, plan) = match given(args, &pins) {
         Ok(both) => both,
         Err(e) => {
@@ -52,15 +62,7 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
         println!("seed {} does not fail: nothing to shrink", scenario.seed);
         return ExitCode::SUCCESS;
     };
-    eprintln!(
-        "shrunk {} steps to {} and {} fault points in {} runs: {}: {}",
-        plan.len(),
-        shrunk.plan.len(),
-        shrunk.mask.len(),
-        shrunk.runs,
-        shrunk.invariant.name(),
-        shrunk.detail
-    );
+    report(plan.len(), &shrunk);
     let mask: Vec<String> = shrunk.mask.iter().map(|c| c.to_string()).collect();
     eprintln!(
         "replay: cargo run --release -p pagelog-sim -- replay --scenario '{}' --plan '{}' --faults-at '{}' --verbose",
@@ -69,11 +71,17 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
         mask.join(",")
     );
     let test = regression_test(&scenario, &shrunk);
+    let name = format!("sim_seed_{}.rs", scenario.seed);
+    write_test(args, &name, &test)
+}
+
+/// Prints the test (`--print`) or writes it into `--out` as `name`.
+fn write_test(args: &ShrinkArgs, name: &str, test: &str) -> ExitCode {
     if args.print {
         print!("{test}");
         return ExitCode::SUCCESS;
     }
-    let path = args.out.join(format!("sim_seed_{}.rs", scenario.seed));
+    let path = args.out.join(name);
     match std::fs::write(&path, test) {
         Ok(()) => {
             println!("wrote {}", path.display());
@@ -99,4 +107,53 @@ fn given(args: &ShrinkArgs, pins: &Pins) -> Result<(Scenario, Vec<Step>), String
         None => generate(&scenario),
     };
     Ok((scenario, plan))
+}
+
+/// `shrink --pages`: a failing page seed down to a minimal page run, written as a
+/// page regression test.
+fn shrink_page_seed(args: &ShrinkArgs, pins: &Pins) -> ExitCode {
+    let given = page_run_given(
+        args.scenario_text.as_deref(),
+        args.seed,
+        args.plan.as_deref(),
+        pins,
+    );
+    let (scenario, plan) = match given {
+        Ok(both) => both,
+        Err(e) => {
+            eprintln!("pagelog-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(shrunk) = shrink_pages(&scenario, &plan, args.budget) else {
+        println!(
+            "page seed {} does not fail: nothing to shrink",
+            scenario.seed
+        );
+        return ExitCode::SUCCESS;
+    };
+    report(plan.len(), &shrunk);
+    let sites: Vec<String> = shrunk.mask.iter().map(|c| c.to_string()).collect();
+    eprintln!(
+        "replay: cargo run --release -p pagelog-sim -- replay --pages --scenario '{}' --plan '{}' --faults-at '{}'",
+        scenario,
+        page_plan_text(&shrunk.plan),
+        sites.join(",")
+    );
+    let test = page_regression_test(&scenario, &shrunk);
+    let name = format!("sim_page_seed_{}.rs", scenario.seed);
+    write_test(args, &name, &test)
+}
+
+/// Says what the shrinking left.
+fn report<S>(from: usize, shrunk: &Shrunk<S>) {
+    eprintln!(
+        "shrunk {} steps to {} and {} fault points in {} runs: {}: {}",
+        from,
+        shrunk.plan.len(),
+        shrunk.mask.len(),
+        shrunk.runs,
+        shrunk.invariant.name(),
+        shrunk.detail
+    );
 }

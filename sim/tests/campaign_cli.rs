@@ -309,12 +309,93 @@ fn a_page_seed_gives_the_same_trace_in_one_process_and_in_two() {
 }
 
 #[test]
+fn a_failing_page_seed_shrinks_to_a_short_test_that_holds_its_whole_scenario() {
+    use pagelog::simulation::pages::{PageScenario, parse_page_plan, run_page_plan};
+    let pins = "materializer=wrong";
+    let (code, json) = sim(&[
+        "run", "--seeds", "0..20", "--kind", "page", "--pins", pins, "--json",
+    ]);
+    assert_eq!(code, 1, "{json}");
+    let (seed, invariant) = failures(&json).first().cloned().expect("a failing seed");
+    let seed = seed.to_string();
+    let replay = ["replay", "--pages", "--seed", &seed, "--pins", pins];
+    let (c1, first) = sim(&replay);
+    let (c2, second) = sim(&replay);
+    assert_eq!((c1, c2), (1, 1), "the replay fails too:\n{first}");
+    assert_eq!(first, second, "replays are identical");
+    let (code, test) = sim(&[
+        "shrink", "--pages", "--seed", &seed, "--pins", pins, "--print",
+    ]);
+    assert_eq!(code, 0, "{test}");
+    assert!(
+        test.contains("#[test]") && test.contains(&invariant),
+        "{test}"
+    );
+    let plan_text = quoted(&test, "parse_page_plan(\"");
+    let steps = plan_text.split_whitespace().count();
+    assert!(steps <= 12, "shrunk to {steps} steps: {plan_text}");
+    // The written test holds its whole scenario and still fails the same way.
+    let text = quoted(&test, "let scenario: PageScenario = \"");
+    let scenario: PageScenario = text.parse().expect("the page scenario text parses");
+    assert_eq!(scenario.seed.to_string(), seed);
+    assert!(scenario.base.pins.wrong_materializer, "{text}");
+    let list = test
+        .lines()
+        .find(|l| l.contains("let faults_at"))
+        .and_then(|l| l.split_once("&["))
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map_or("", |(list, _)| list);
+    let sites: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+    let sites = parse_sites(&sites).expect("the written sites parse");
+    let plan = parse_page_plan(&plan_text).expect("the plan parses");
+    let report = run_page_plan(&scenario, &plan, Some(&sites));
+    let violation = report.violation().expect("the written test fails");
+    assert_eq!(violation.invariant.name(), invariant, "{violation}");
+    // With the right materializer the same short run passes.
+    let right: PageScenario = text
+        .replace("materializer=wrong", "materializer=right")
+        .parse()
+        .expect("parses");
+    let fixed = run_page_plan(&right, &plan, Some(&sites));
+    assert!(fixed.violation().is_none(), "{:?}", fixed.outcome);
+    // The replay line the shrink prints runs it from the command line.
+    let (code, out) = sim(&[
+        "replay",
+        "--pages",
+        "--scenario",
+        &text,
+        "--plan",
+        &plan_text,
+        "--faults-at",
+        list.replace('"', "").as_str(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&invariant), "{out}");
+}
+
+#[test]
 fn a_lying_disk_fails_a_page_campaign() {
     let (code, text) = sim(&[
         "run", "--seeds", "0..30", "--kind", "page", "--liar", "sync",
     ]);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("FAIL page seed"), "{text}");
+    let (code, json) = sim(&[
+        "run",
+        "--seeds",
+        "0..60",
+        "--kind",
+        "page",
+        "--liar",
+        "resurrect",
+        "--json",
+    ]);
+    assert_eq!(
+        code, 1,
+        "a resurrecting disk must fail a page campaign: {json}"
+    );
+    assert!(number(&json, "forged") > 0.0, "the forgeries are counted");
+    assert!(!failures(&json).is_empty(), "{json}");
 }
 
 #[test]

@@ -110,6 +110,8 @@ pub(crate) struct Inner {
     pub(crate) recovered_nonces: BTreeMap<Lsn, Nonce>,
     /// The resume marks in the log, (lsn, token), ascending (`mark.rs`).
     pub(crate) marks: Mutex<Vec<(Lsn, u64)>>,
+    /// Aborted messages as they were, kept for the simulator's resurrecting liar.
+    pub(crate) aborted: super::aborted::AbortJournal,
     /// The storage's lock, held while this log lives: no second log writes here.
     _lock: StorageLock,
 }
@@ -328,6 +330,7 @@ impl Log {
             nonces: opened.nonces,
             recovered_nonces: rec.nonces,
             marks: Mutex::new(marks),
+            aborted: Default::default(),
             _lock: lock,
         });
         let mut log = Log {

@@ -4,7 +4,8 @@
 //! the module docs below cite.
 //!
 //! - [`handle`]: the [`Log`] and its write path;
-//! - [`reservation`]: claimed space, completed or aborted;
+//! - [`reservation`]: claimed space, completed or aborted ([`aborted`]: aborted
+//!   messages kept for the simulator's resurrecting liar);
 //! - [`roll`]: finishing the current segment early (for the page cache's `compact`);
 //! - [`mark`]: resume marks, which tell copies of one store apart in a shared segment;
 //! - [`batch`]: atomic batches (I5);
@@ -24,6 +25,7 @@
 //! - [`format`](mod@format): the on-disk bytes;
 //! - [`stats`]: per-instance counters; [`flusher`]: the optional periodic flush.
 
+pub mod aborted;
 pub mod aligned;
 pub mod batch;
 pub mod blob;

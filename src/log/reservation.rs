@@ -11,6 +11,7 @@
 
 use std::marker::PhantomData;
 
+use super::aborted::AbortedMessage;
 use super::blob;
 use super::format::{Lsn, MESSAGE_HEADER_LEN, MessageHeader, StoredKind, encode_u64};
 use super::handle::{Log, Pointer};
@@ -244,6 +245,15 @@ impl<'a> Reservation<'a> {
 
     fn abort_inner(&mut self) -> Result<()> {
         self.done = true;
+        if self.blob.is_none() {
+            let inner = &self.log.inner;
+            inner.aborted.record(|| AbortedMessage {
+                ptr: self.pointer(),
+                kind: self.kind,
+                pid: self.pid,
+                payload: inner.ring.claimed_bytes(&self.claim)[MESSAGE_HEADER_LEN..].to_vec(),
+            });
+        }
         self.kind = StoredKind::Cancelled;
         self.pid = 0;
         let zeros = vec![0; self.claim.len - MESSAGE_HEADER_LEN];

@@ -10,6 +10,7 @@
 //!   through the engine's non-blocking calls, crashing and recovering;
 //! - [`clients`]: one incarnation: the logical clients and their steps;
 //! - [`state`]: what a run carries across incarnations;
+//! - `forge`: the resurrecting liar, which puts aborted messages back;
 //! - [`oracle`]: the reference model and the invariants checked after each recovery;
 //! - [`report`]: what a run counted and how it ended;
 //! - [`shrink`](mod@shrink): delta debugging of a failing run, and the regression test it becomes;
@@ -20,6 +21,7 @@
 //! SimStorage; the same (seed, pins, plan, commit) gives the same trace hash.
 
 pub mod clients;
+mod forge;
 pub mod oracle;
 pub mod pages;
 pub mod plan;

@@ -22,13 +22,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::RecoveryMode;
 use crate::error::Error;
 use crate::io::{FaultRates, SimStorage, Storage};
-use crate::log::format::{
-    MESSAGE_HEADER_LEN, MessageHeader, Nonce, Place, SEGMENT_HEADER_LEN, SegmentHeader, StoredKind,
-};
+use crate::log::aborted::AbortedMessage;
 use crate::log::recovery::Branches;
 use crate::log::{LOG_FILE, Log, Lsn};
 
 use super::clients::{End, incarnation};
+use super::forge::forge_back;
 use super::oracle::{Invariant, Model, Violation};
 use super::plan::Step;
 use super::report::{Counts, Outcome, Report, add_branches};
@@ -440,61 +439,23 @@ fn set_quota(state: &mut State<'_>) {
     let _ = state.disk.set_faults(faults);
 }
 
-/// The nonce in the header of the segment holding the message at file offset `at`
-/// (lsn `lsn`): the liar restores the message as the engine wrote it.
-fn segment_nonce(image: &[u8], at: usize, lsn: u64, segment_size: u64) -> Option<Nonce> {
-    let start = at.checked_sub((lsn % segment_size) as usize)?;
-    let bytes = image.get(start..start + SEGMENT_HEADER_LEN)?;
-    let place = Place {
-        file: LOG_FILE,
-        offset: start as u64,
-    };
-    SegmentHeader::decode(bytes, place).ok().map(|h| h.nonce)
-}
-
-/// The resurrecting liar: wherever an aborted message's Cancelled record reached the
-/// disk, put the original message back, checksum and all.
+/// The resurrecting liar: every aborted inline message of the incarnation whose
+/// Cancelled record reached the disk comes back as written (`forge.rs`).
 fn forge_aborted(state: &mut State<'_>) {
-    let Some(image) = state.disk.read_file(LOG_FILE) else {
-        return;
-    };
-    let place = Place {
-        file: LOG_FILE,
-        offset: 0,
-    };
-    for a in std::mem::take(&mut state.aborted) {
-        let at = a.ptr.file_offset as usize;
-        let Some(bytes) = image.get(at..at + MESSAGE_HEADER_LEN) else {
-            continue;
-        };
-        let Ok(h) = MessageHeader::decode(bytes, u64::MAX, place) else {
-            continue;
-        };
-        if h.kind != StoredKind::Cancelled || h.lsn != a.ptr.lsn {
-            continue;
-        }
-        let Some(nonce) = segment_nonce(
-            &image,
-            at,
-            a.ptr.lsn,
-            state.scenario.config.segment_size_bytes,
-        ) else {
-            continue;
-        };
-        let (kind, pid, value) = &a.entry;
-        let Ok(forged) = MessageHeader::new(kind.stored(), *pid, a.ptr.lsn, value, nonce) else {
-            continue;
-        };
-        let mut bytes = forged.encode().to_vec();
-        bytes.extend_from_slice(value);
-        if state
-            .disk
-            .forge(LOG_FILE, a.ptr.file_offset, &bytes)
-            .is_ok()
-        {
-            state.counts.forged += 1;
-        }
-    }
+    let aborted: Vec<AbortedMessage> = std::mem::take(&mut state.aborted)
+        .into_iter()
+        .map(|a| {
+            let (kind, pid, value) = a.entry;
+            AbortedMessage {
+                ptr: a.ptr,
+                kind: kind.stored(),
+                pid,
+                payload: value,
+            }
+        })
+        .collect();
+    let segment_size = state.scenario.config.segment_size_bytes;
+    state.counts.forged += forge_back(&state.disk, &aborted, segment_size);
 }
 
 /// After durable damage, the lsn below which every acknowledged message must still be

@@ -106,10 +106,10 @@ fn liar_name(l: Liar) -> &'static str {
 }
 
 /// The pairs of a scenario text, each key taken once.
-struct Fields<'a>(BTreeMap<&'a str, &'a str>);
+pub(crate) struct Fields<'a>(BTreeMap<&'a str, &'a str>);
 
 impl<'a> Fields<'a> {
-    fn parse(text: &'a str) -> Result<Fields<'a>, String> {
+    pub(crate) fn parse(text: &'a str) -> Result<Fields<'a>, String> {
         let mut map = BTreeMap::new();
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, v) = pair
@@ -128,7 +128,7 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| format!("scenario: key {key:?} is missing"))
     }
 
-    fn num<T: FromStr>(&mut self, key: &str) -> Result<T, String> {
+    pub(crate) fn num<T: FromStr>(&mut self, key: &str) -> Result<T, String> {
         let v = self.text(key)?;
         v.parse()
             .map_err(|_| format!("scenario: {key}={v} is not a number"))
@@ -153,7 +153,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn named<T: Copy>(&mut self, key: &str, choices: &[(&str, T)]) -> Result<T, String> {
+    pub(crate) fn named<T: Copy>(&mut self, key: &str, choices: &[(&str, T)]) -> Result<T, String> {
         let v = self.text(key)?;
         let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
         choices
@@ -163,7 +163,7 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| format!("scenario: {key}={v}; use one of {}", names.join(", ")))
     }
 
-    fn finish(self) -> Result<(), String> {
+    pub(crate) fn finish(self) -> Result<(), String> {
         match self.0.keys().next() {
             Some(k) => Err(format!("scenario: unknown key {k:?}")),
             None => Ok(()),
@@ -176,8 +176,18 @@ impl FromStr for Scenario {
 
     fn from_str(text: &str) -> Result<Scenario, String> {
         let mut f = Fields::parse(text)?;
+        let scenario = Scenario::from_fields(&mut f)?;
+        f.finish()?;
+        Ok(scenario)
+    }
+}
+
+impl Scenario {
+    /// The scenario the pairs of `f` write out, taking its keys from `f` (a page
+    /// scenario's text holds more).
+    pub(crate) fn from_fields(f: &mut Fields<'_>) -> Result<Scenario, String> {
         let seed = f.num("seed")?;
-        let config = parse_config(&mut f)?;
+        let config = parse_config(f)?;
         let clients = f.num("clients")?;
         let ops = f.num("ops")?;
         let crash_rate = f.num("crash")?;
@@ -190,8 +200,7 @@ impl FromStr for Scenario {
                 ("resurrect", Liar::Resurrect),
             ],
         )?;
-        let (sim, headroom) = parse_sim(&mut f, liar)?;
-        f.finish()?;
+        let (sim, headroom) = parse_sim(f, liar)?;
         let scenario = Scenario {
             seed,
             pins: Pins {

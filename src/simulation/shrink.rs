@@ -13,11 +13,12 @@ use super::runner::{run, run_at_sites};
 use super::scenario::Scenario;
 use crate::io::FaultSite;
 
-/// A minimal failing run.
+/// A minimal failing run (of log steps, or of page steps:
+/// [`crate::simulation::pages::shrink_pages`]).
 #[derive(Debug, Clone)]
-pub struct Shrunk {
+pub struct Shrunk<S = Step> {
     /// The steps left.
-    pub plan: Vec<Step>,
+    pub plan: Vec<S>,
     /// The sites (`op:file#n`) at which faults may fire.
     pub mask: Vec<FaultSite>,
     /// The invariant it breaks.
@@ -67,7 +68,7 @@ pub fn shrink(scenario: &Scenario, plan: &[Step], budget: u32) -> Option<Shrunk>
 /// Classic ddmin: removes chunks of `items` while `fails` holds, halving the chunk
 /// size when no chunk can go, until single items cannot be removed or the budget is
 /// spent.
-fn ddmin<T: Clone>(
+pub(crate) fn ddmin<T: Clone>(
     mut items: Vec<T>,
     budget: u32,
     runs: &mut u32,
@@ -107,18 +108,7 @@ fn ddmin<T: Clone>(
 /// while the bug is there and passes once it is fixed.
 pub fn regression_test(scenario: &Scenario, shrunk: &Shrunk) -> String {
     let seed = scenario.seed;
-    let slug: String = shrunk
-        .invariant
-        .name()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let slug = slug(shrunk.invariant);
     let mask: Vec<String> = shrunk.mask.iter().map(|c| format!("\"{c}\"")).collect();
     format!(
         r#"//! Regression test written by `pagelog-sim shrink` (seed {seed}, pins: {pins_or_none}).
@@ -140,14 +130,10 @@ fn sim_seed_{seed}_{slug}() {{
     if let Some(v) = report.violation() {{
         panic!("seed {seed}: {{v}}");
     }}
-    // A site that no longer fires means the engine's calls on that file changed:
-    // the test would pass without its fault. Shrink the seed again.
-    let missing: Vec<_> = faults_at.iter().filter(|s| !report.injected_sites.contains(s)).collect();
-    assert!(missing.is_empty(), "fault sites that no longer fire: {{missing:?}}");
-}}
-"#,
+{tail}"#,
         inv = shrunk.invariant.name(),
         detail = shrunk.detail.replace('\n', " "),
+        tail = SITES_STILL_FIRE,
         describe = scenario.describe(),
         pins_or_none = if scenario.pins.to_string().is_empty() {
             "none".to_string()
@@ -158,6 +144,29 @@ fn sim_seed_{seed}_{slug}() {{
         plan = plan_text(&shrunk.plan),
         mask = mask.join(", "),
     )
+}
+
+/// The end of a written regression test: every fault site it holds must still fire.
+pub(crate) const SITES_STILL_FIRE: &str = r#"    // A site that no longer fires means the engine's calls on that file changed:
+    // the test would pass without its fault. Shrink the seed again.
+    let missing: Vec<_> = faults_at.iter().filter(|s| !report.injected_sites.contains(s)).collect();
+    assert!(missing.is_empty(), "fault sites that no longer fire: {missing:?}");
+}
+"#;
+
+/// An invariant's name as part of a test function's name.
+pub(crate) fn slug(invariant: Invariant) -> String {
+    invariant
+        .name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(all(test, not(loom)))]

@@ -8,16 +8,25 @@
 //!   wrong twin for the self-check;
 //! - [`model`]: the page oracle;
 //! - [`report`]: what a page seed counted and how it ended;
-//! - [`run`]: one seeded run;
+//! - [`plan`]: the steps a page seed draws, and their text form;
+//! - [`scenario_text`]: a page scenario written out in full;
+//! - [`run`]: one seeded run (its own plan, or a given one);
+//! - [`shrink`](mod@shrink): a failing page run down to a minimal one, and the
+//!   regression test it becomes;
 //! - `ops`: the clients' operations, each checked against the model.
 
 pub mod materializer;
 pub mod model;
 mod ops;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod scenario_text;
+pub mod shrink;
 
+pub use plan::{PageOp, PageStep, generate_pages, page_plan_text, parse_page_plan};
 pub use report::{PageCounts, PageReport};
-pub use run::run_pages;
+pub use run::{run_page_plan, run_pages};
 pub use scenario::PageScenario;
+pub use shrink::{page_regression_test, shrink_pages};

@@ -7,7 +7,8 @@ use rand::RngExt;
 
 use super::materializer::SimPage;
 use super::model::PageState;
-use super::run::{End, Op, Pc, Ref, Run};
+use super::plan::PageOp as Op;
+use super::run::{End, Pc, Ref, Run};
 use crate::error::{Error, Result};
 use crate::pagecache::{BatchUpdate, PageBatch, PageId, Update};
 use crate::simulation::oracle::{Invariant, Violation};

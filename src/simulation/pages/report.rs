@@ -1,5 +1,6 @@
 //! What a page seed counted and how it ended.
 
+use crate::io::FaultSite;
 use crate::simulation::report::Outcome;
 
 /// What a page seed counted (summed over a campaign).
@@ -53,6 +54,8 @@ pub struct PageCounts {
     pub consolidations: u64,
     /// Free records dropped by the log.
     pub frees_dropped: u64,
+    /// Aborted messages forged back by the resurrecting liar.
+    pub forged: u64,
 }
 
 /// How a page seed ended.
@@ -67,6 +70,8 @@ pub struct PageReport {
     /// A hash of every step's operation and result: the same seed and commit give
     /// the same hash.
     pub trace_hash: u64,
+    /// The sites at which runtime faults fired, in order (for the shrinker).
+    pub injected_sites: Vec<FaultSite>,
 }
 
 impl PageCounts {
@@ -95,5 +100,16 @@ impl PageCounts {
         self.page_ins += o.page_ins;
         self.consolidations += o.consolidations;
         self.frees_dropped += o.frees_dropped;
+        self.forged += o.forged;
+    }
+}
+
+impl PageReport {
+    /// The violation, if the run had one.
+    pub fn violation(&self) -> Option<&crate::simulation::oracle::Violation> {
+        match &self.outcome {
+            Outcome::Violation { violation, .. } => Some(violation),
+            _ => None,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! One page seed: open, check against the model, run an incarnation of logical
 //! clients, crash (between steps or inside one) or close, and again; a last power
-//! cut, recovery and check at the end.
+//! cut, recovery and check at the end. The steps come from a plan (`plan.rs`): the
+//! seed's own, or one a replay or the shrinker gives.
 //!
 //! The clients keep the `PageRef`s they last saw and update through them, so a
 //! client working from a stale get loses its compare-and-swap to another's update;
@@ -19,16 +20,19 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::materializer::{SimBytes, SimPage};
 use super::model::{Matched, PageModel, PageState};
+use super::plan::{PageOp, PageStep, generate_pages};
 use super::report::{PageCounts, PageReport};
 use super::scenario::PageScenario;
 use crate::error::Error;
-use crate::io::{FaultRates, SimStorage, Storage};
+use crate::io::{FaultRates, FaultSite, SimStorage, Storage};
+use crate::log::aborted::AbortedMessage;
 use crate::pagecache::{PageCache, PageId, PageRef, RESIDENT_OVERHEAD_BYTES};
+use crate::simulation::forge::forge_back;
 use crate::simulation::oracle::{Invariant, Violation};
 use crate::simulation::report::Outcome;
 use crate::simulation::scenario::Liar;
@@ -36,13 +40,31 @@ use crate::simulation::scenario::Liar;
 pub(super) type Pc = PageCache<SimBytes>;
 pub(super) type Ref = PageRef<SimPage>;
 
-/// Runs the page seed `s`. Never panics: an engine panic is a violation.
+/// Runs the page seed `s` (its own plan, faults wherever the seed draws them).
+/// Never panics: an engine panic is a violation.
 pub fn run_pages(s: &PageScenario) -> PageReport {
+    run_page_plan(s, &generate_pages(s), None)
+}
+
+/// Runs `plan` under `s`; with `sites`, runtime faults fire only at those sites
+/// (`op:file#n`, see [`FaultSite`]), as a page regression test replays them.
+pub fn run_page_plan(
+    s: &PageScenario,
+    plan: &[PageStep],
+    sites: Option<&[FaultSite]>,
+) -> PageReport {
     let mut counts = PageCounts::default();
     let mut trace = Trace::default();
+    let mut injected_sites = Vec::new();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut run = Run::new(s, &mut counts, &mut trace);
-        run.all()
+        let mut run = Run::new(s, plan, &mut counts, &mut trace);
+        if let Some(sites) = sites {
+            run.disk
+                .set_fault_sites(Some(sites.iter().cloned().collect()));
+        }
+        let outcome = run.all();
+        injected_sites = run.disk.injected_sites();
+        outcome
     }))
     .unwrap_or_else(|panic| {
         let what = panic
@@ -60,6 +82,7 @@ pub fn run_pages(s: &PageScenario) -> PageReport {
         outcome,
         counts,
         trace_hash: trace.0,
+        injected_sites,
     }
 }
 
@@ -95,58 +118,16 @@ pub(super) enum End {
     Violation(Violation),
 }
 
-/// An operation a step runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Op {
-    Allocate,
-    Link,
-    Replace,
-    Free,
-    Get,
-    CasRoot,
-    GenerateId,
-    Batch,
-    Flush,
-    Maintenance,
-    Snapshot,
-    Compact,
-    Close,
-}
-
-impl Op {
-    /// Draws a step's operation; in a thousand: compact 3 (it rewrites every
-    /// segment with a dead fragment, several rounds) and close 10 (each close is an
-    /// open and a full check).
-    fn draw(rng: &mut ChaCha8Rng) -> Op {
-        match rng.random_range(0..1000) {
-            0..=119 => Op::Allocate,
-            120..=339 => Op::Link,
-            340..=439 => Op::Replace,
-            440..=489 => Op::Free,
-            490..=639 => Op::Get,
-            640..=679 => Op::CasRoot,
-            680..=719 => Op::GenerateId,
-            720..=779 => Op::Batch,
-            780..=899 => Op::Flush,
-            900..=949 => Op::Maintenance,
-            950..=986 => Op::Snapshot,
-            987..=989 => Op::Compact,
-            _ => Op::Close,
-        }
-    }
-
-    fn code(self) -> u64 {
-        self as u64
-    }
-}
-
 /// One page seed's state across incarnations.
 pub(super) struct Run<'a> {
     pub(super) s: &'a PageScenario,
+    /// The steps, and the index of the next one.
+    plan: &'a [PageStep],
+    at: usize,
     disk: SimStorage,
     pub(super) model: PageModel,
+    /// The current step's choices, seeded by its `pick`.
     pub(super) rng: ChaCha8Rng,
-    step: u32,
     pub(super) counts: &'a mut PageCounts,
     trace: &'a mut Trace,
     /// Every page id any client ever saw.
@@ -155,24 +136,33 @@ pub(super) struct Run<'a> {
     sync_errors_seen: u64,
     /// The open instance's counters as last added to `counts` (`tally`).
     tallied: [u64; 6],
+    /// The resurrecting liar's aborted messages, kept since the last power cut.
+    aborted: Vec<AbortedMessage>,
 }
 
 impl<'a> Run<'a> {
-    fn new(s: &'a PageScenario, counts: &'a mut PageCounts, trace: &'a mut Trace) -> Run<'a> {
+    fn new(
+        s: &'a PageScenario,
+        plan: &'a [PageStep],
+        counts: &'a mut PageCounts,
+        trace: &'a mut Trace,
+    ) -> Run<'a> {
         let mut sim = s.base.sim.clone();
         sim.lying_sync = s.base.pins.liar == Liar::Sync;
         let disk = SimStorage::with_config(s.seed, sim).expect("a drawn sim config is valid");
         Run {
             s,
+            plan,
+            at: 0,
             disk,
             model: PageModel::default(),
-            rng: ChaCha8Rng::seed_from_u64(s.seed ^ 0x9a6e_c11e_0000_0003),
-            step: 0,
+            rng: ChaCha8Rng::seed_from_u64(0),
             counts,
             trace,
             seen: Vec::new(),
             sync_errors_seen: 0,
             tallied: [0; 6],
+            aborted: Vec::new(),
         }
     }
 
@@ -195,7 +185,7 @@ impl<'a> Run<'a> {
                 }
                 Err(outcome) => return outcome,
             }
-            if self.step >= self.s.ops {
+            if self.at >= self.plan.len() {
                 pc.abandon();
                 self.trace.add(self.disk.trace_hash());
                 return Outcome::Pass;
@@ -239,16 +229,26 @@ impl<'a> Run<'a> {
         s.bit_flips + s.header_damage + s.misdirected_writes + s.read_eio > 0
     }
 
-    /// Cuts the power: the disk boots what was durable.
+    /// Cuts the power: the disk boots what was durable (and the resurrecting liar
+    /// puts aborted messages back).
     fn power_cut(&mut self) {
         self.trace.add(self.disk.trace_hash());
         self.disk = self.disk.crash();
         self.sync_errors_seen = self.disk.stats().sync_eio;
+        if self.resurrecting() {
+            let aborted = std::mem::take(&mut self.aborted);
+            let segment = self.s.config.segment_size_bytes;
+            self.counts.forged += forge_back(&self.disk, &aborted, segment);
+        }
+    }
+
+    fn resurrecting(&self) -> bool {
+        self.s.base.pins.liar == Liar::Resurrect
     }
 
     fn violation(&self, violation: Violation) -> Outcome {
         Outcome::Violation {
-            step: self.step as usize,
+            step: self.at,
             violation,
         }
     }
@@ -293,7 +293,12 @@ impl<'a> Run<'a> {
                 let _ = self.disk.set_faults(faults);
             }
             match result {
-                Ok(pc) => return Ok(pc),
+                Ok(pc) => {
+                    if self.resurrecting() {
+                        pc.log().keep_aborted();
+                    }
+                    return Ok(pc);
+                }
                 Err(_) if self.disk.is_crashed() => {
                     self.counts.crashes_inside += 1;
                     self.power_cut();
@@ -403,22 +408,26 @@ impl<'a> Run<'a> {
     fn incarnation(&mut self, pc: &Pc) -> End {
         let mut clients: Vec<Vec<Ref>> = vec![Vec::new(); usize::from(self.s.clients.max(1))];
         loop {
-            if self.step >= self.s.ops {
+            let Some(&step) = self.plan.get(self.at) else {
                 return End::Done;
-            }
-            self.step += 1;
+            };
+            self.at += 1;
+            let (op, client, pick) = match step {
+                PageStep::Crash => return End::Crash,
+                PageStep::CrashInside { calls } => {
+                    self.disk.crash_after(u64::from(calls));
+                    continue;
+                }
+                PageStep::Op { op, client, pick } => (op, client, pick),
+            };
             self.counts.steps += 1;
-            let crash = self.s.base.crash_rate;
-            if self.rng.random_bool(crash.min(1.0)) {
-                return End::Crash;
-            }
-            if self.rng.random_bool((crash / 2.0).min(1.0)) {
-                self.disk.crash_after(self.rng.random_range(0..40));
-            }
-            let c = self.rng.random_range(0..clients.len());
-            let op = Op::draw(&mut self.rng);
+            self.rng = ChaCha8Rng::seed_from_u64(u64::from(pick));
+            let c = usize::from(client) % clients.len();
             let before = pc.stats();
             let result = self.op(pc, op, &mut clients[c]);
+            if self.resurrecting() {
+                self.aborted.extend(pc.log().take_aborted());
+            }
             self.trace.add(op.code());
             self.trace.add(match &result {
                 Ok(_) => pc.log().stable_lsn(),
@@ -452,12 +461,12 @@ impl<'a> Run<'a> {
     }
 
     /// Which work a power cut inside `op` landed in.
-    fn count_crash_inside(&mut self, op: Op, before: &crate::PageCacheStats, pc: &Pc) {
+    fn count_crash_inside(&mut self, op: PageOp, before: &crate::PageCacheStats, pc: &Pc) {
         self.counts.crashes_inside += 1;
         let after = pc.stats();
-        let snapshotting = op == Op::Snapshot || after.snapshots > before.snapshots;
-        let collecting =
-            matches!(op, Op::Maintenance | Op::Compact) || after.gc_rewrites > before.gc_rewrites;
+        let snapshotting = op == PageOp::Snapshot || after.snapshots > before.snapshots;
+        let collecting = matches!(op, PageOp::Maintenance | PageOp::Compact)
+            || after.gc_rewrites > before.gc_rewrites;
         self.counts.crashes_in_snapshot += u64::from(snapshotting);
         self.counts.crashes_in_gc += u64::from(collecting);
         self.tally(pc);
