@@ -31,6 +31,38 @@ pub(super) enum Life {
     Superseded,
 }
 
+/// A call's generator of fault draws, seeded from the storage's seed and the call's
+/// key (its site's, or its number under a call-number mask) at the first draw: most
+/// calls draw nothing (every rate of their kind is zero), and hashing the site and
+/// making a ChaCha8 generator at every storage call was a tenth of a page seed's
+/// time.
+#[derive(Debug, Clone)]
+pub(super) struct FaultRng {
+    seed: u64,
+    /// The call number, when draws are keyed by it.
+    call: Option<u64>,
+    rng: Option<ChaCha8Rng>,
+}
+
+impl FaultRng {
+    fn new(seed: u64, call: Option<u64>) -> FaultRng {
+        FaultRng {
+            seed,
+            call,
+            rng: None,
+        }
+    }
+
+    /// The generator of the call at `site`, made on first use.
+    pub(super) fn get(&mut self, site: &FaultSite) -> &mut ChaCha8Rng {
+        let (seed, call) = (self.seed, self.call);
+        self.rng.get_or_insert_with(|| {
+            let key = call.unwrap_or_else(|| site.key());
+            ChaCha8Rng::seed_from_u64(seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        })
+    }
+}
+
 /// One simulated storage's whole state.
 #[derive(Debug)]
 pub(super) struct World {
@@ -40,7 +72,7 @@ pub(super) struct World {
     pub(super) seed: u64,
     /// Draws of runtime faults, reseeded from (seed, call number) at every call, so
     /// whether a fault fires at one call never depends on what happened at another.
-    pub(super) fault_rng: ChaCha8Rng,
+    pub(super) fault_rng: FaultRng,
     pub(super) life: Life,
     pub(super) countdown: Option<u64>,
     pub(super) inodes: BTreeMap<u64, Inode>,
@@ -86,7 +118,7 @@ impl World {
             config,
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
-            fault_rng: ChaCha8Rng::seed_from_u64(seed),
+            fault_rng: FaultRng::new(seed, None),
             life: Life::Running,
             countdown: None,
             inodes: BTreeMap::new(),
@@ -116,12 +148,11 @@ impl World {
     pub(super) fn begin(&mut self, op: IoOp, path: &str) -> Result<()> {
         self.stats.calls += 1;
         self.next_site(op.name(), path);
-        let key = match self.fault_mask {
-            Some(FaultMask::Calls(_)) => self.stats.calls,
-            _ => self.site.key(),
+        let call = match self.fault_mask {
+            Some(FaultMask::Calls(_)) => Some(self.stats.calls),
+            _ => None,
         };
-        let mixed = self.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.fault_rng = ChaCha8Rng::seed_from_u64(mixed);
+        self.fault_rng = FaultRng::new(self.seed, call);
         self.trace.u64(op as u64);
         self.trace.str(path);
         if self.life == Life::Running && self.countdown == Some(0) {
@@ -157,7 +188,7 @@ impl World {
     }
 
     fn hit(&mut self, rate: f64) -> bool {
-        let drawn = rate > 0.0 && self.fault_rng.random_bool(rate);
+        let drawn = rate > 0.0 && self.fault_rng.get(&self.site).random_bool(rate);
         drawn && self.fire()
     }
 
@@ -309,22 +340,22 @@ impl World {
         }
         let short_rate = self.config.faults.short_read;
         let allowed = self.allowed_now();
-        let call = (self.stats.calls, self.site.clone());
         let World {
             inodes,
             fault_rng: rng,
             stats,
             injected,
+            site,
             ..
         } = self;
         let inode = inodes.get(&ino).expect("handles point at live inodes");
         read_exact_with(buf, offset, |b, at| {
             let n = inode.read(b, at);
-            if n > 1 && short_rate > 0.0 && rng.random_bool(short_rate) {
-                let short = rng.random_range(1..n);
+            if n > 1 && short_rate > 0.0 && rng.get(site).random_bool(short_rate) {
+                let short = rng.get(site).random_range(1..n);
                 if allowed {
                     stats.short_reads += 1;
-                    injected.push(call.clone());
+                    injected.push((stats.calls, site.clone()));
                     return Ok(short);
                 }
             }
@@ -345,10 +376,10 @@ impl World {
             return Some(s);
         }
         let rate = self.config.faults.read_eio;
-        if !(rate > 0.0 && self.fault_rng.random_bool(rate)) {
+        if !(rate > 0.0 && self.fault_rng.get(&self.site).random_bool(rate)) {
             return None;
         }
-        let sector = self.fault_rng.random_range(first..=last);
+        let sector = self.fault_rng.get(&self.site).random_range(first..=last);
         if !self.fire() {
             return None;
         }
@@ -367,8 +398,8 @@ impl World {
             return Ok(());
         }
         let rate = self.config.faults.write_eio;
-        if rate > 0.0 && self.fault_rng.random_bool(rate) {
-            let landed = self.fault_rng.random_range(0..data.len());
+        if rate > 0.0 && self.fault_rng.get(&self.site).random_bool(rate) {
+            let landed = self.fault_rng.get(&self.site).random_range(0..data.len());
             if self.fire() {
                 self.stats.write_eio += 1;
                 self.store(ino, offset, &data[..landed]);
@@ -380,7 +411,7 @@ impl World {
             }
         }
         let rate = self.config.faults.misdirected_write;
-        if rate > 0.0 && self.fault_rng.random_bool(rate) {
+        if rate > 0.0 && self.fault_rng.get(&self.site).random_bool(rate) {
             let (target, at) = self.misdirect(ino, offset, data.len() as u64);
             if self.fire() {
                 self.stats.misdirected_writes += 1;
@@ -396,30 +427,32 @@ impl World {
         }
         let short_rate = self.config.faults.short_write;
         let allowed = self.allowed_now();
-        let call = (self.stats.calls, self.site.clone());
+        // What landed, as (file offset, length) pieces of `data`.
         let mut pieces = Vec::new();
         let World {
             fault_rng: rng,
             stats,
             injected,
+            site,
             ..
         } = self;
         write_all_with(data, offset, |b, at| {
             let mut n = b.len();
-            if n > 1 && short_rate > 0.0 && rng.random_bool(short_rate) {
-                let short = rng.random_range(1..n);
+            if n > 1 && short_rate > 0.0 && rng.get(site).random_bool(short_rate) {
+                let short = rng.get(site).random_range(1..n);
                 if allowed {
                     stats.short_writes += 1;
-                    injected.push(call.clone());
+                    injected.push((stats.calls, site.clone()));
                     n = short;
                 }
             }
-            pieces.push((at, b[..n].to_vec()));
+            pieces.push((at, n));
             Ok(n)
         })
         .map_err(|e| Error::io(IoOp::Write, name, e))?;
-        for (at, piece) in pieces {
-            self.store(ino, at, &piece);
+        for (at, n) in pieces {
+            let from = usize::try_from(at - offset).expect("a piece of `data`");
+            self.store(ino, at, &data[from..from + n]);
         }
         let tag = self.write_tag;
         self.inode_mut(ino).note_write(offset, data, tag);
@@ -436,12 +469,17 @@ impl World {
             .copied()
             .filter(|&i| i != ino)
             .collect();
-        if !others.is_empty() && self.fault_rng.random_bool(0.5) {
-            return (others[self.fault_rng.random_range(0..others.len())], offset);
+        if !others.is_empty() && self.fault_rng.get(&self.site).random_bool(0.5) {
+            return (
+                others[self.fault_rng.get(&self.site).random_range(0..others.len())],
+                offset,
+            );
         }
-        let shift = self.fault_rng.random_range(1..=8_u64) * self.config.sector_size;
+        let shift =
+            self.fault_rng.get(&self.site).random_range(1..=8_u64) * self.config.sector_size;
         let room = self.config.max_file_bytes.saturating_sub(len);
-        let down = offset >= shift && (self.fault_rng.random_bool(0.5) || offset + shift > room);
+        let down = offset >= shift
+            && (self.fault_rng.get(&self.site).random_bool(0.5) || offset + shift > room);
         let at = if down {
             offset - shift
         } else {

@@ -1,6 +1,7 @@
 //! The page oracle: a model of every page's merged value and of the roots, as the
-//! run's applied updates made them, one state per update since the last
-//! acknowledgement.
+//! run's applied updates made them: the state at the last recovery, the updates
+//! applied since (replayed to rebuild any cut), how many of them are acknowledged,
+//! and the newest state.
 //!
 //! Updates run one at a time (one scheduler thread), so the order they were applied
 //! in is the log's order, and a crash keeps a prefix of them: after each recovery the
@@ -35,27 +36,56 @@ pub struct PageState {
 }
 
 impl PageState {
-    /// A 64-bit fingerprint (multiply-xor over every id, byte and root): the same
-    /// state gives the same value in every run; it stays in memory.
+    /// A 64-bit fingerprint: the wrapping sum of each page's hash (`page_hash`) plus
+    /// the roots' hash. The same state gives the same value in every run (it stays
+    /// in memory), and a sum can follow an update by the pages it touched alone.
     fn fingerprint(&self) -> u64 {
-        let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut mix = |x: u64| h = (h ^ x).wrapping_mul(0x100_0000_01b3).rotate_left(29);
-        for (pid, v) in &self.pages {
-            mix(*pid);
-            mix(v.len() as u64);
-            for chunk in v.chunks(8) {
-                let mut word = [0; 8];
-                word[..chunk.len()].copy_from_slice(chunk);
-                mix(u64::from_le_bytes(word));
-            }
-        }
-        for (name, pid) in &self.roots {
-            mix(u64::MAX);
-            name.bytes().for_each(|b| mix(u64::from(b)));
-            mix(*pid);
-        }
-        h
+        self.pages_sum().wrapping_add(self.roots_hash())
     }
+
+    fn pages_sum(&self) -> u64 {
+        self.pages
+            .iter()
+            .fold(0, |sum, (pid, v)| sum.wrapping_add(page_hash(*pid, v)))
+    }
+
+    fn roots_hash(&self) -> u64 {
+        let mut h = Mix::default();
+        for (name, pid) in &self.roots {
+            h.add(u64::MAX);
+            name.bytes().for_each(|b| h.add(u64::from(b)));
+            h.add(*pid);
+        }
+        h.0
+    }
+}
+
+/// Multiply-xor mixing of 64-bit words.
+struct Mix(u64);
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+impl Mix {
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x100_0000_01b3).rotate_left(29);
+    }
+}
+
+/// One page's hash: its id, length and every byte.
+fn page_hash(pid: PageId, v: &[u8]) -> u64 {
+    let mut h = Mix::default();
+    h.add(pid);
+    h.add(v.len() as u64);
+    for chunk in v.chunks(8) {
+        let mut word = [0; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h.add(u64::from_le_bytes(word));
+    }
+    h.0
 }
 
 /// An applied update, as a function of the state before it (replayed to rebuild
@@ -75,12 +105,16 @@ pub enum Matched {
 /// the updates applied since (as functions, not copies: a copy per update made the
 /// model the campaign's cost) and the newest state.
 pub struct PageModel {
-    /// The state at the last acknowledgement (or recovery).
+    /// The state at the last recovery.
     base: PageState,
     /// Updates applied since, in order.
     changes: Vec<Change>,
+    /// How many of `changes` are acknowledged: a recovery's cut lies at or past.
+    acked: usize,
     /// The newest state: `base` with every change applied.
     now: PageState,
+    /// `now.pages_sum()`, kept up to date update by update.
+    now_pages_sum: u64,
     /// The state an update that failed with an error would have made.
     maybe: Option<PageState>,
     /// The value of an allocate that failed with an error (its id unknown).
@@ -107,7 +141,9 @@ impl Default for PageModel {
             history: BTreeSet::from([start.fingerprint()]),
             base: start.clone(),
             changes: Vec::new(),
+            acked: 0,
             now: start,
+            now_pages_sum: 0,
             maybe: None,
             maybe_alloc: None,
             max_id: None,
@@ -121,10 +157,23 @@ impl PageModel {
         &self.now
     }
 
-    /// An update applied: `f` makes the new state from the current one.
-    pub fn apply(&mut self, f: impl Fn(&mut PageState) + Send + 'static) {
+    /// An update applied: `f` makes the new state from the current one, changing
+    /// no page but those in `touched` (and maybe the roots).
+    pub fn apply(&mut self, touched: &[PageId], f: impl Fn(&mut PageState) + Send + 'static) {
+        let sum = |s: &PageState| {
+            touched.iter().fold(0u64, |sum, pid| {
+                let h = s.pages.get(pid).map_or(0, |v| page_hash(*pid, v));
+                sum.wrapping_add(h)
+            })
+        };
+        let before = sum(&self.now);
         f(&mut self.now);
-        self.history.insert(self.now.fingerprint());
+        self.now_pages_sum = self
+            .now_pages_sum
+            .wrapping_sub(before)
+            .wrapping_add(sum(&self.now));
+        let fingerprint = self.now_pages_sum.wrapping_add(self.now.roots_hash());
+        self.history.insert(fingerprint);
         self.changes.push(Box::new(f));
     }
 
@@ -144,8 +193,7 @@ impl PageModel {
 
     /// Everything applied so far is acknowledged durable.
     pub fn ack(&mut self) {
-        self.base = self.now.clone();
-        self.changes.clear();
+        self.acked = self.changes.len();
         self.maybe = None;
         self.maybe_alloc = None;
     }
@@ -160,7 +208,9 @@ impl PageModel {
             Some(m) => {
                 self.base = got.clone();
                 self.now = got.clone();
+                self.now_pages_sum = got.pages_sum();
                 self.changes.clear();
+                self.acked = 0;
                 self.history.insert(got.fingerprint());
                 Ok(m)
             }
@@ -183,13 +233,16 @@ impl PageModel {
         (damage && self.history.contains(&got.fingerprint())).then_some(Matched::LostAcked)
     }
 
-    /// `got` is the state after some prefix of the updates since the base.
+    /// `got` is the state after some prefix of the updates since the base, at or
+    /// past the acknowledged ones.
     fn is_a_cut(&self, got: &PageState) -> bool {
         let mut s = self.base.clone();
+        let (acked, rest) = self.changes.split_at(self.acked);
+        acked.iter().for_each(|change| change(&mut s));
         if &s == got {
             return true;
         }
-        self.changes.iter().any(|change| {
+        rest.iter().any(|change| {
             change(&mut s);
             &s == got
         })
@@ -243,7 +296,7 @@ impl PageModel {
         format!(
             "{} ({} updates since the acknowledgement)",
             out.join("; "),
-            self.changes.len()
+            self.changes.len() - self.acked
         )
     }
 }
@@ -252,20 +305,46 @@ impl PageModel {
 mod tests {
     use super::*;
 
-    fn with(pid: PageId, v: &[u8]) -> impl Fn(&mut PageState) + Send + 'static {
+    fn with(pid: PageId, v: &[u8]) -> (PageId, impl Fn(&mut PageState) + Send + 'static) {
         let v = v.to_vec();
-        move |s: &mut PageState| {
+        let f = move |s: &mut PageState| {
             s.pages.insert(pid, v.clone());
+        };
+        (pid, f)
+    }
+
+    fn apply(m: &mut PageModel, (pid, f): (PageId, impl Fn(&mut PageState) + Send + 'static)) {
+        m.apply(&[pid], f);
+    }
+
+    #[test]
+    fn the_fingerprint_kept_update_by_update_is_the_whole_states() {
+        let mut m = PageModel::default();
+        for i in 0..200u64 {
+            let pid = i % 7;
+            let v: Vec<u8> = (0..(i % 13) as u8).collect();
+            match i % 5 {
+                0 => m.apply(&[pid], move |s| {
+                    s.pages.remove(&pid);
+                }),
+                1 => m.apply(&[], move |s| {
+                    s.roots.insert("r".into(), pid);
+                }),
+                _ => apply(&mut m, with(pid, &v)),
+            }
+            let whole = m.now().fingerprint();
+            assert!(m.history.contains(&whole), "update {i}");
+            assert_eq!(m.now_pages_sum, m.now().pages_sum(), "update {i}");
         }
     }
 
     #[test]
     fn a_recovery_may_stop_at_any_cut_past_the_acknowledgement_and_no_other() {
         let mut m = PageModel::default();
-        m.apply(with(3, b"a"));
+        apply(&mut m, with(3, b"a"));
         m.ack();
-        m.apply(with(3, b"ab"));
-        m.apply(with(4, b"x"));
+        apply(&mut m, with(3, b"ab"));
+        apply(&mut m, with(4, b"x"));
         let mut got = PageState::default();
         got.pages.insert(3, b"ab".to_vec());
         assert_eq!(m.recovered(&got, false), Ok(Matched::Cut));

@@ -59,7 +59,7 @@ impl Run<'_> {
                 if self.model.now().pages.contains_key(&pid) {
                     return wrong(format!("allocate gave page {pid}, which is live"));
                 }
-                self.model.apply(move |s| {
+                self.model.apply(&[pid], move |s| {
                     s.pages.insert(pid, value.clone());
                 });
                 self.counts.applied += 1;
@@ -126,7 +126,7 @@ impl Run<'_> {
                 if !self.model.now().pages.contains_key(&pid) {
                     return wrong(format!("{op:?} applied to page {pid}, which is free"));
                 }
-                self.model.apply(change);
+                self.model.apply(&[pid], change);
                 self.counts.applied += 1;
                 refs.extend(now);
                 Ok(None)
@@ -207,7 +207,7 @@ impl Run<'_> {
         };
         match pc.try_cas_root(name, old, new) {
             Ok(Ok(())) if old == current => {
-                self.model.apply(set);
+                self.model.apply(&[], set);
                 self.counts.applied += 1;
                 Ok(None)
             }
@@ -265,7 +265,7 @@ impl Run<'_> {
                 if !model.contains_key(&a) || !model.contains_key(&b) {
                     return wrong(format!("a batch applied to pages {a} and {b}, one free"));
                 }
-                self.model.apply(change);
+                self.model.apply(&[a, b], change);
                 self.counts.applied += 1;
                 refs.retain(|r| r.pid() != a && r.pid() != b);
                 refs.extend(now.into_iter().flatten());
