@@ -18,7 +18,9 @@ pub struct ScenarioArgs {
     #[arg(long)]
     pub liar: Option<String>,
     /// More pins as key=value pairs joined by commas (segment, bufs, blob, mode,
-    /// cleanup, rate, clients, crash); a replay command carries them all.
+    /// cleanup, rate, clients, ops, crash, faults, liar, materializer); a replay
+    /// command carries them all. Pinning one value can change what a seed draws for
+    /// the others.
     #[arg(long, default_value = "")]
     pub pins: String,
 }

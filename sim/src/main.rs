@@ -45,6 +45,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => campaign::main(&args),
@@ -53,5 +54,17 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Verify(args) => inspect::verify(&args),
+    }
+}
+
+/// Output piped into a reader that stops early (`| head`) ends the process, as it
+/// does for other command-line tools, instead of a panic in `println!`: Rust starts
+/// programs with SIGPIPE ignored.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in `main`, before any other thread exists; setting a
+    // signal's action to its default has no other effect on this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

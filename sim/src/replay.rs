@@ -155,6 +155,18 @@ fn replay_pages(args: &ReplayArgs, pins: &Pins) -> Result<ExitCode, String> {
         None => None,
     };
     let report = run_page_plan(&scenario, &plan, sites.as_deref());
+    let unfired: Vec<String> = sites
+        .iter()
+        .flatten()
+        .filter(|s| !report.injected_sites.contains(s))
+        .map(|s| s.to_string())
+        .collect();
+    if !unfired.is_empty() {
+        println!(
+            "fault sites given that did not fire: {} (a regression test holding them fails)",
+            unfired.join(", ")
+        );
+    }
     Ok(page_outcome(&scenario, &report))
 }
 

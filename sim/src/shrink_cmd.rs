@@ -34,6 +34,10 @@ pub struct ShrinkArgs {
     /// Print the test instead of writing it.
     #[arg(long)]
     pub print: bool,
+    /// Replace a test of the same name in --out (without it, an existing file is an
+    /// error: a committed regression test is never overwritten by accident).
+    #[arg(long)]
+    pub force: bool,
     /// Shrink the page seed of this number (with --scenario: a page scenario's
     /// text) and write a page regression test (as sim_page_seed_N.rs).
     #[arg(long)]
@@ -82,13 +86,31 @@ fn write_test(args: &ShrinkArgs, name: &str, test: &str) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let path = args.out.join(name);
-    match std::fs::write(&path, test) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    match args.force {
+        true => options.create(true).truncate(true),
+        false => options.create_new(true),
+    };
+    let written = options
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, test.as_bytes()));
+    match written {
         Ok(()) => {
             println!("wrote {}", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("pagelog-sim: writing {}: {e}", path.display());
+            let hint = match e.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    " (--force replaces it, --print prints the test)"
+                }
+                std::io::ErrorKind::NotFound => {
+                    " (--out names an existing directory; --print prints the test)"
+                }
+                _ => "",
+            };
+            eprintln!("pagelog-sim: writing {}: {e}{hint}", path.display());
             ExitCode::from(2)
         }
     }

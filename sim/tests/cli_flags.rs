@@ -62,6 +62,62 @@ rejects! {
     demo_too_many_records: ["demo", "--records", "1000000"] names "--records";
     demo_zero_records: ["demo", "--records", "0"] names "--records";
     shrink_bad_pin: ["shrink", "--seed", "1", "--pins", "clients=99"] names "clients=99";
+    page_replay_unknown_site_op: ["replay", "--pages", "--seed", "1", "--plan", "a0.1", "--faults-at", "frob:log#3"] names "frob:log#3";
+    page_replay_two_sites_without_a_comma: ["replay", "--pages", "--seed", "1", "--plan", "a0.1", "--faults-at", "write:log#1 write:log#2"] names "not a fault site";
+    page_replay_bad_step: ["replay", "--pages", "--seed", "1", "--plan", "zz9.1"] names "zz9.1";
+    page_scenario_key_typo: ["replay", "--pages", "--scenario", "seed=1,page_cahce=2", "--plan", "a0.1"] names "page_cahce";
+}
+
+/// A shrink never overwrites a test already written (a committed regression test
+/// could be lost): it says so and exits 2; `--force` replaces it.
+#[test]
+fn a_shrink_keeps_an_existing_test_unless_forced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf-8 path");
+    let path = dir.path().join("sim_page_seed_18.rs");
+    std::fs::write(&path, "// kept\n").expect("write");
+    let args = [
+        "shrink",
+        "--pages",
+        "--seed",
+        "18",
+        "--pins",
+        "materializer=wrong",
+        "--out",
+        out,
+    ];
+    let (code, text) = sim(&args);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("--force"), "{text}");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), "// kept\n");
+    let (code, text) = sim(&[&args[..], &["--force"]].concat());
+    assert_eq!(code, 0, "{text}");
+    let written = std::fs::read_to_string(&path).expect("read");
+    assert!(written.contains("fn sim_page_seed_18_"), "{written}");
+}
+
+/// Output piped into a reader that stops early ends the run quietly: no panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_a_replay_without_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagelog-sim"))
+        .args(["replay", "--seed", "3", "--verbose"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a line");
+    // The reader is dropped here: the pipe closes with most of the trace unread.
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!first.is_empty());
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// The last seed of the seed space runs once (a wrapping seed counter once ran past

@@ -29,6 +29,42 @@ impl fmt::Display for Scenario {
     }
 }
 
+/// Every key of a scenario's text, in its written order (`pairs`).
+pub(crate) const SCENARIO_KEYS: [&str; 32] = [
+    "seed",
+    "segment",
+    "buf",
+    "bufs",
+    "blob",
+    "mode",
+    "cleanup",
+    "recovery",
+    "clients",
+    "ops",
+    "crash",
+    "faults",
+    "read_eio",
+    "write_eio",
+    "sync_eio",
+    "short_read",
+    "short_write",
+    "misdirected",
+    "bit_flip",
+    "header_damage",
+    "quota",
+    "headroom",
+    "sector",
+    "max_file",
+    "persist",
+    "vanish",
+    "tear",
+    "tearing",
+    "filler",
+    "set_len_persist",
+    "dir_op_persist",
+    "liar",
+];
+
 /// The scenario's values in their written order.
 fn pairs(s: &Scenario) -> Vec<(&'static str, String)> {
     let c = &s.config;
@@ -163,6 +199,19 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| format!("scenario: {key}={v}; use one of {}", names.join(", ")))
     }
 
+    /// An error naming the first key given that is not among `known` (a typo is
+    /// named as such, not as the key it was meant to be going missing).
+    pub(crate) fn only(&self, known: &[&[&str]]) -> Result<(), String> {
+        let unknown = self
+            .0
+            .keys()
+            .find(|k| !known.iter().any(|keys| keys.contains(k)));
+        match unknown {
+            Some(k) => Err(format!("scenario: unknown key {k:?}")),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn finish(self) -> Result<(), String> {
         match self.0.keys().next() {
             Some(k) => Err(format!("scenario: unknown key {k:?}")),
@@ -176,6 +225,7 @@ impl FromStr for Scenario {
 
     fn from_str(text: &str) -> Result<Scenario, String> {
         let mut f = Fields::parse(text)?;
+        f.only(&[&SCENARIO_KEYS])?;
         let scenario = Scenario::from_fields(&mut f)?;
         f.finish()?;
         Ok(scenario)
@@ -201,6 +251,16 @@ impl Scenario {
             ],
         )?;
         let (sim, headroom) = parse_sim(f, liar)?;
+        if !(0.0..=1.0).contains(&crash_rate) {
+            return Err(format!(
+                "scenario: crash={crash_rate} is not a rate (0 to 1)"
+            ));
+        }
+        if clients == 0 || ops == 0 {
+            return Err(format!(
+                "scenario: clients={clients}, ops={ops}: a run needs at least one of each"
+            ));
+        }
         let scenario = Scenario {
             seed,
             pins: Pins {
@@ -319,15 +379,28 @@ mod tests {
     }
 
     #[test]
+    fn the_key_list_is_the_written_one() {
+        let drawn = Scenario::draw(3, &Pins::default());
+        let keys: Vec<&str> = pairs(&drawn).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, SCENARIO_KEYS);
+    }
+
+    #[test]
     fn a_bad_scenario_text_names_what_is_wrong() {
-        let good = Scenario::draw(7, &Pins::default()).to_string();
+        let drawn = Scenario::draw(7, &Pins::default());
+        let (good, clients) = (drawn.to_string(), drawn.clients);
         let cases = [
-            (good.replace("segment=", "segmnt="), "segment"),
+            (good.replace("segment=", "segmnt="), "segmnt"),
             (format!("{good},colour=red"), "colour"),
             (format!("{good},seed=1"), "twice"),
             (good.replace("mode=", "mode=x"), "mode"),
             (good.replace("sync_eio=0", "sync_eio=2"), "sync_eio"),
             (good.replacen("seed=7", "seed", 1), "key=value"),
+            (good.replace("crash=", "crash=2"), "crash"),
+            (
+                good.replace(&format!(",clients={}", clients), ",clients=0"),
+                "clients",
+            ),
         ];
         for (text, named) in cases {
             let err = text.parse::<Scenario>().expect_err(named);

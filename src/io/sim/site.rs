@@ -15,6 +15,8 @@
 //! before, so regression tests written with it replay as they were written.
 
 use std::collections::BTreeSet;
+
+use crate::error::IoOp;
 use std::fmt;
 use std::str::FromStr;
 
@@ -35,6 +37,22 @@ impl fmt::Display for FaultSite {
     }
 }
 
+/// Every storage operation a site can name.
+const OPS: [IoOp; 12] = [
+    IoOp::Open,
+    IoOp::Read,
+    IoOp::Write,
+    IoOp::Sync,
+    IoOp::Len,
+    IoOp::SetLen,
+    IoOp::Remove,
+    IoOp::Rename,
+    IoOp::List,
+    IoOp::SyncDir,
+    IoOp::CreateDir,
+    IoOp::Lock,
+];
+
 impl FromStr for FaultSite {
     type Err = String;
 
@@ -43,8 +61,19 @@ impl FromStr for FaultSite {
         let (head, nth) = s.rsplit_once('#').ok_or_else(bad)?;
         let (op, file) = head.split_once(':').ok_or_else(bad)?;
         let nth = nth.parse().map_err(|_| bad())?;
-        let valid_op = !op.is_empty() && op.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-        if !valid_op {
+        if op != "crash" && !OPS.iter().any(|o| o.name() == op) {
+            let names: Vec<&str> = OPS.iter().map(|o| o.name()).collect();
+            return Err(format!(
+                "{}; the operations are {} and crash",
+                bad(),
+                names.join(", ")
+            ));
+        }
+        // Empty for the directory's calls and for crashes.
+        let valid_file = file
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b':' | b'#' | b'/' | b','));
+        if !valid_file {
             return Err(bad());
         }
         Ok(FaultSite {
@@ -111,7 +140,17 @@ mod tests {
             let site: FaultSite = text.parse().expect(text);
             assert_eq!(site.to_string(), text);
         }
-        for bad in ["write:log", "log#1", ":log#1", "Write:log#1", "write:log#x"] {
+        for bad in [
+            "write:log",
+            "log#1",
+            ":log#1",
+            "Write:log#1",
+            "write:log#x",
+            "frob:nosuch#3",
+            "write:log:x#1",
+            "write:log#1 write:log#2",
+            "write:log#1;write:log#2",
+        ] {
             assert!(bad.parse::<FaultSite>().is_err(), "{bad}");
         }
         // The key is FNV-1a over the site's text, whatever the digits.

@@ -19,6 +19,11 @@ const ROOTS: [&str; 2] = ["left", "right"];
 /// What a step asks of the incarnation: go on, or end it this way.
 type Step = Result<Option<End>>;
 
+/// A page's length as a message says it: "12 bytes", or "no page".
+fn shown(len: Option<usize>) -> String {
+    len.map_or_else(|| "no page".to_string(), |n| format!("{n} bytes"))
+}
+
 fn wrong(what: String) -> Step {
     Ok(Some(End::Violation(Violation::new(Invariant::Read, what))))
 }
@@ -157,9 +162,9 @@ impl Run<'_> {
             Violation::new(
                 Invariant::Read,
                 format!(
-                    "{what}: page {pid} read {:?} bytes, the model has {:?}",
-                    got.map(Vec::len),
-                    want.map(Vec::len)
+                    "{what}: page {pid} read {}, the model has {}",
+                    shown(got.map(Vec::len)),
+                    shown(want.map(Vec::len))
                 ),
             )
         })
@@ -176,9 +181,9 @@ impl Run<'_> {
         self.counts.reads += 1;
         if got != want {
             return wrong(format!(
-                "get of page {pid}: {:?} bytes, the model has {:?}",
-                got.map(|v| v.len()),
-                want.map(|v| v.len())
+                "get of page {pid} read {}, the model has {}",
+                shown(got.as_ref().map(Vec::len)),
+                shown(want.as_ref().map(Vec::len))
             ));
         }
         refs.retain(|r| r.pid() != pid);

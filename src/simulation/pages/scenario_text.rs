@@ -15,7 +15,25 @@ use std::str::FromStr;
 use super::scenario::PageScenario;
 use crate::config::{Config, SegmentMode};
 use crate::simulation::scenario::{Scenario, mode_name};
-use crate::simulation::scenario_text::Fields;
+use crate::simulation::scenario_text::{Fields, SCENARIO_KEYS};
+
+/// The keys a page scenario's text adds to a log scenario's.
+const PAGE_KEYS: [&str; 14] = [
+    "page_seed",
+    "page_segment",
+    "page_buf",
+    "page_bufs",
+    "page_blob",
+    "page_mode",
+    "page_cleanup",
+    "page_cache",
+    "page_consolidate",
+    "page_snapshot",
+    "page_gc",
+    "page_clients",
+    "page_ops",
+    "materializer",
+];
 
 impl fmt::Display for PageScenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -50,6 +68,7 @@ impl FromStr for PageScenario {
 
     fn from_str(text: &str) -> Result<PageScenario, String> {
         let mut f = Fields::parse(text)?;
+        f.only(&[&SCENARIO_KEYS, &PAGE_KEYS])?;
         let mut base = Scenario::from_fields(&mut f)?;
         let seed = f.num("page_seed")?;
         let config = Config {
@@ -74,6 +93,11 @@ impl FromStr for PageScenario {
             f.named("materializer", &[("right", false), ("wrong", true)])?;
         f.finish()?;
         config.validate().map_err(|e| format!("scenario: {e}"))?;
+        if clients == 0 || ops == 0 {
+            return Err(format!(
+                "scenario: page_clients={clients}, page_ops={ops}: a run needs at least one of each"
+            ));
+        }
         Ok(PageScenario {
             seed,
             base,
@@ -115,6 +139,17 @@ mod tests {
     }
 
     #[test]
+    fn the_page_key_list_is_the_written_one() {
+        let text = PageScenario::draw(3, &Pins::default()).to_string();
+        let keys: Vec<&str> = text
+            .split(',')
+            .filter_map(|pair| pair.split_once('=').map(|(k, _)| k))
+            .filter(|k| !SCENARIO_KEYS.contains(k))
+            .collect();
+        assert_eq!(keys, PAGE_KEYS);
+    }
+
+    #[test]
     fn a_page_scenario_from_its_text_runs_as_the_drawn_one() {
         for seed in 0..6 {
             let drawn = PageScenario::draw(seed, &Pins::default());
@@ -129,10 +164,13 @@ mod tests {
 
     #[test]
     fn a_bad_page_scenario_text_names_what_is_wrong() {
-        let good = PageScenario::draw(7, &Pins::default()).to_string();
+        let drawn = PageScenario::draw(7, &Pins::default());
+        let good = drawn.to_string();
+        let no_ops = good.replace(&format!(",page_ops={}", drawn.ops), ",page_ops=0");
         let cases = [
-            (good.replace("page_cache=", "page_cash="), "page_cache"),
-            (good.replace(",page_gc=", ",page_gcx="), "page_gc"),
+            (good.replace("page_cache=", "page_cash="), "page_cash"),
+            (good.replace(",page_gc=", ",page_gcx="), "page_gcx"),
+            (good.replace(",page_gc=", ",page_gc_="), "page_gc_"),
             (format!("{good},page_cache=5"), "twice"),
             (format!("{good},page_colour=red"), "page_colour"),
             (
@@ -141,6 +179,7 @@ mod tests {
             ),
             (good.replace("page_mode=", "page_mode=x"), "page_mode"),
             (good.replace("page_bufs=", "page_bufs=many"), "page_bufs"),
+            (no_ops, "page_ops"),
         ];
         for (text, named) in cases {
             let err = text.parse::<PageScenario>().expect_err(named);
