@@ -109,9 +109,21 @@ pub fn main(args: &RunArgs) -> ExitCode {
     if args.json {
         let log = summary.json(&pins, &command, &flags);
         println!("{}", with_pages(&log, &page_summary, &pins));
-    } else {
+    } else if kinds.log {
         print!("{}", summary.table(&pins, &command));
         print!("{}", page_table(&page_summary, &pins));
+    } else {
+        // Page seeds only: the log seeds' sections would be all zeros.
+        let mut out = format!("{command}\n");
+        let row = |k: &str, label: &str, v: f64| (k.to_string(), label.to_string(), v);
+        crate::summary::push_rows(
+            &mut out,
+            &[
+                row("wall_seconds", "wall time, seconds", summary.seconds),
+                row("jobs", "worker threads", jobs as f64),
+            ],
+        );
+        print!("{out}{}", page_table(&page_summary, &pins));
     }
     let mut uncovered = match kinds.log {
         true => summary.uncovered(&pins),

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use pagelog::simulation::pages::{PageReport, PageScenario, run_page_plan};
+use pagelog::simulation::pages::{PageReport, PageScenario, run_page_plan_traced};
 use pagelog::simulation::{
     Outcome, Pins, Report, Scenario, parse_plan, parse_sites, run, run_at_sites,
 };
@@ -154,7 +154,10 @@ fn replay_pages(args: &ReplayArgs, pins: &Pins) -> Result<ExitCode, String> {
         }
         None => None,
     };
-    let report = run_page_plan(&scenario, &plan, sites.as_deref());
+    let report = run_page_plan_traced(&scenario, &plan, sites.as_deref(), args.verbose);
+    for line in &report.trace {
+        println!("{line}");
+    }
     let unfired: Vec<String> = sites
         .iter()
         .flatten()

@@ -373,6 +373,20 @@ fn a_failing_page_seed_shrinks_to_a_short_test_that_holds_its_whole_scenario() {
     assert!(out.contains(&invariant), "{out}");
 }
 
+/// `replay --pages --verbose` prints a line per step, open and power cut, and the
+/// lines change nothing: the trace hash is the one without them.
+#[test]
+fn a_verbose_page_replay_shows_each_step_and_the_same_hash() {
+    let (c1, quiet) = sim(&["replay", "--pages", "--seed", "9"]);
+    let (c2, loud) = sim(&["replay", "--pages", "--seed", "9", "--verbose"]);
+    assert_eq!((c1, c2), (0, 0), "{loud}");
+    assert_eq!(hash_line(&quiet), hash_line(&loud));
+    let steps = loud.lines().filter(|l| l.contains("(stable lsn ")).count();
+    assert!(steps > 20, "{steps} step lines:\n{loud}");
+    assert!(loud.contains("open: "), "{loud}");
+    assert!(quiet.lines().count() < 10, "{quiet}");
+}
+
 #[test]
 fn a_lying_disk_fails_a_page_campaign() {
     let (code, text) = sim(&[

@@ -79,7 +79,7 @@ impl Invariant {
             Invariant::I1 => "I1 acknowledged-lost",
             Invariant::I2 => "I2 not-a-prefix",
             Invariant::I5 => "I5 batch-split",
-            Invariant::I6 => "I6 lsn-reused",
+            Invariant::I6 => "I6 id-reused",
             Invariant::Poison => "not-poisoned",
             Invariant::Read => "wrong-read",
             Invariant::Open => "open-failed",

@@ -27,6 +27,6 @@ pub mod shrink;
 
 pub use plan::{PageOp, PageStep, generate_pages, page_plan_text, parse_page_plan};
 pub use report::{PageCounts, PageReport};
-pub use run::{run_page_plan, run_pages};
+pub use run::{run_page_plan, run_page_plan_traced, run_pages};
 pub use scenario::PageScenario;
 pub use shrink::{page_regression_test, shrink_pages};

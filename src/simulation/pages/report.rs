@@ -72,6 +72,8 @@ pub struct PageReport {
     pub trace_hash: u64,
     /// The sites at which runtime faults fired, in order (for the shrinker).
     pub injected_sites: Vec<FaultSite>,
+    /// The step-by-step lines, when asked for (`run_page_plan_traced`).
+    pub trace: Vec<String>,
 }
 
 impl PageCounts {

@@ -53,17 +53,32 @@ pub fn run_page_plan(
     plan: &[PageStep],
     sites: Option<&[FaultSite]>,
 ) -> PageReport {
+    run_page_plan_traced(s, plan, sites, false)
+}
+
+/// [`run_page_plan`], keeping a line per step, open and power cut in the report's
+/// `trace` when `verbose` (what `replay --pages --verbose` prints). The lines
+/// change nothing the run does.
+pub fn run_page_plan_traced(
+    s: &PageScenario,
+    plan: &[PageStep],
+    sites: Option<&[FaultSite]>,
+    verbose: bool,
+) -> PageReport {
     let mut counts = PageCounts::default();
     let mut trace = Trace::default();
     let mut injected_sites = Vec::new();
+    let mut lines = Vec::new();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut run = Run::new(s, plan, &mut counts, &mut trace);
+        run.lines = verbose.then(Vec::new);
         if let Some(sites) = sites {
             run.disk
                 .set_fault_sites(Some(sites.iter().cloned().collect()));
         }
         let outcome = run.all();
         injected_sites = run.disk.injected_sites();
+        lines = run.lines.take().unwrap_or_default();
         outcome
     }))
     .unwrap_or_else(|panic| {
@@ -83,6 +98,7 @@ pub fn run_page_plan(
         counts,
         trace_hash: trace.0,
         injected_sites,
+        trace: lines,
     }
 }
 
@@ -138,6 +154,8 @@ pub(super) struct Run<'a> {
     tallied: [u64; 6],
     /// The resurrecting liar's aborted messages, kept since the last power cut.
     aborted: Vec<AbortedMessage>,
+    /// The trace's lines, when kept.
+    lines: Option<Vec<String>>,
 }
 
 impl<'a> Run<'a> {
@@ -163,6 +181,7 @@ impl<'a> Run<'a> {
             sync_errors_seen: 0,
             tallied: [0; 6],
             aborted: Vec::new(),
+            lines: None,
         }
     }
 
@@ -229,9 +248,17 @@ impl<'a> Run<'a> {
         s.bit_flips + s.header_damage + s.misdirected_writes + s.read_eio > 0
     }
 
+    /// Keeps a line of the trace, if lines are kept.
+    fn note(&mut self, line: impl FnOnce() -> String) {
+        if let Some(lines) = self.lines.as_mut() {
+            lines.push(line());
+        }
+    }
+
     /// Cuts the power: the disk boots what was durable (and the resurrecting liar
     /// puts aborted messages back).
     fn power_cut(&mut self) {
+        self.note(|| "      power cut".to_string());
         self.trace.add(self.disk.trace_hash());
         self.disk = self.disk.crash();
         self.sync_errors_seen = self.disk.stats().sync_eio;
@@ -334,6 +361,18 @@ impl<'a> Run<'a> {
         });
         let result = self.check_state(pc);
         let _ = self.disk.set_faults(faults);
+        self.note(|| {
+            let from = match stats.open_snapshot {
+                Some(_) => "from a snapshot",
+                None => "by a full replay",
+            };
+            format!(
+                "      open: {} pages, {} roots, recovered {from}; checked: {}",
+                pc.page_ids().len(),
+                pc.roots().len(),
+                if result.is_ok() { "ok" } else { "no" }
+            )
+        });
         match result {
             Ok(()) => Ok(true),
             Err(_) if self.disk.is_crashed() => Ok(false),
@@ -433,6 +472,16 @@ impl<'a> Run<'a> {
                 Ok(_) => pc.log().stable_lsn(),
                 Err(Error::WouldBlock) => u64::MAX,
                 Err(_) => u64::MAX - 1,
+            });
+            let at = self.at - 1;
+            self.note(|| {
+                let what = match &result {
+                    Ok(None) => "ok".to_string(),
+                    Ok(Some(end)) => format!("{end:?}"),
+                    Err(e) => e.to_string(),
+                };
+                let stable = pc.log().stable_lsn();
+                format!("{at:>5} {step} {op:?}: {what} (stable lsn {stable})")
             });
             if self.disk.is_crashed() {
                 self.count_crash_inside(op, &before, pc);

@@ -56,16 +56,22 @@ impl PageScenario {
     /// A one-line description for failure reports.
     pub fn describe(&self) -> String {
         let c = &self.config;
+        let snapshots = match c.snapshot_every_bytes {
+            0 => "no snapshots due".to_string(),
+            n => format!("snapshot every {n} B"),
+        };
+        let gc = match c.gc_every_updates {
+            0 => "no inline gc".to_string(),
+            n => format!("gc every {n} updates"),
+        };
         format!(
-            "page seed: segment {} B, {} x {} B buffers, {:?}, cache {} B, consolidate after {}, snapshot every {} B, gc every {} at {}%, {} clients, {} steps, crash rate {:.3}, faults [{}]{}",
+            "page seed: segment {} B, {} x {} B buffers, {:?}, cache {} B, consolidate after {}, {snapshots}, {gc} at {}%, {} clients, {} steps, crash rate {:.3}, faults [{}]{}",
             c.segment_size_bytes,
             c.io_bufs,
             c.io_buf_size_bytes,
             c.segment_mode,
             c.cache_capacity_bytes,
             c.consolidate_after_deltas,
-            c.snapshot_every_bytes,
-            c.gc_every_updates,
             c.cleanup_threshold_pct,
             self.clients,
             self.ops,
