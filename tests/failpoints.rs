@@ -49,7 +49,7 @@
 //! it, is cut at on its first hits, and each recovery is checked against a model of
 //! pages, roots and ids.
 //!
-//! The `fail` registry is process-wide, so this file holds a single test.
+//! The `fail` registry is process-wide: its tests serialize through `FailScenario`.
 #![cfg(feature = "failpoints")]
 
 mod failpoints_pagecache;
@@ -530,4 +530,37 @@ fn crash_at_every_failpoint_and_recover() {
         "{} failpoints, {crashes} power cuts at failpoints, hits {reached:?}",
         REGISTRY.len()
     );
+}
+
+/// A seeded run whose engine panics after faults fired keeps those faults' sites in
+/// its report (a log seed's and a page seed's): the shrinker needs them to write a
+/// test that still panics. It once got none after a panic, shrank the fault mask to
+/// nothing and wrote a test that passed. A failpoint turned into a panic stands for
+/// the engine's. (Tests here serialize through `FailScenario`'s lock.)
+#[test]
+fn a_run_that_panics_keeps_the_sites_of_the_faults_that_fired() {
+    use pagelog::simulation::pages::{PageScenario, run_pages};
+    use pagelog::simulation::{Invariant, Pins, Scenario, plan::generate, run};
+    let scenario = fail::FailScenario::setup();
+    // Each seed's 41st read of a message header panics.
+    let arm = || fail::cfg("handle::read::header", "40*off->panic(engine panic)").expect("cfg");
+    let pins = Pins::default();
+    let panicked = |invariant: Option<Invariant>| invariant == Some(Invariant::Panic);
+    let page_kept = (0..40).any(|seed| {
+        arm();
+        let r = run_pages(&PageScenario::draw(seed, &pins));
+        panicked(r.violation().map(|v| v.invariant)) && !r.injected_sites.is_empty()
+    });
+    let log_kept = (0..40).any(|seed| {
+        arm();
+        let s = Scenario::draw(seed, &pins);
+        let r = run(&s, &generate(&s), None, false);
+        panicked(r.violation().map(|v| v.invariant)) && !r.injected_sites.is_empty()
+    });
+    scenario.teardown();
+    assert!(
+        page_kept,
+        "no page seed kept its fault sites through a panic"
+    );
+    assert!(log_kept, "no log seed kept its fault sites through a panic");
 }

@@ -62,6 +62,9 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(code) = already_written(args, &format!("sim_seed_{}.rs", scenario.seed)) {
+        return code;
+    }
     let Some(shrunk) = shrink(&scenario, &plan, args.budget) else {
         println!("seed {} does not fail: nothing to shrink", scenario.seed);
         return ExitCode::SUCCESS;
@@ -77,6 +80,20 @@ pub fn main(args: &ShrinkArgs) -> ExitCode {
     let test = regression_test(&scenario, &shrunk);
     let name = format!("sim_seed_{}.rs", scenario.seed);
     write_test(args, &name, &test)
+}
+
+/// Exit code 2, said why, when the test `name` is already in `--out` and neither
+/// `--print` nor `--force` is given: checked before shrinking, so no work is lost.
+fn already_written(args: &ShrinkArgs, name: &str) -> Option<ExitCode> {
+    let path = args.out.join(name);
+    if args.print || args.force || !path.exists() {
+        return None;
+    }
+    eprintln!(
+        "pagelog-sim: {} exists (--force replaces it, --print prints the test)",
+        path.display()
+    );
+    Some(ExitCode::from(2))
 }
 
 /// Prints the test (`--print`) or writes it into `--out` as `name`.
@@ -147,6 +164,10 @@ fn shrink_page_seed(args: &ShrinkArgs, pins: &Pins) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let name = format!("sim_page_seed_{}.rs", scenario.seed);
+    if let Some(code) = already_written(args, &name) {
+        return code;
+    }
     let Some(shrunk) = shrink_pages(&scenario, &plan, args.budget) else {
         println!(
             "page seed {} does not fail: nothing to shrink",
@@ -163,7 +184,6 @@ fn shrink_page_seed(args: &ShrinkArgs, pins: &Pins) -> ExitCode {
         sites.join(",")
     );
     let test = page_regression_test(&scenario, &shrunk);
-    let name = format!("sim_page_seed_{}.rs", scenario.seed);
     write_test(args, &name, &test)
 }
 

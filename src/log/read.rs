@@ -167,9 +167,6 @@ impl Inner {
         )))
     }
 
-    /// A blob file missing under a Linear log is damage: nothing ever removes the blob
-    /// of a message the log still holds. (A Gc log removes the blobs of dead messages,
-    /// so there a missing file may mean reclaimed, and `NotFound` passes through.)
     /// A blob read failed with `e`: a missing blob file of a message still live
     /// (every message in Linear mode) is damage; of a superseded Gc message it is a
     /// reclaimed blob, and `e` stands (iteration skips it).

@@ -9,8 +9,8 @@
 //! loaded it is still pinned. Nodes are installed once and freed only by `Drop`.
 //!
 //! Sizes: 2^8 root cells, 2^10 per middle node, 2^10 slots per leaf (2^28 ids).
-//! The middle node of the first 2^20 ids is part of the table, so a lookup there is
-//! three loads as in a two-level table. A fresh table costs 10 KiB and its first
+//! The middle node of the first 2^20 ids is part of the table, so a lookup there
+//! takes no more loads than in a two-level table. A fresh table costs 10 KiB and its first
 //! page 8 KiB more; with two levels of 2^14
 //! it cost 256 KiB, zeroed at every open and scanned at every drop, which was a
 //! sixth of a simulated page seed's time (measured with `pagelog-sim run --kind

@@ -3,7 +3,7 @@
 use crate::io::SimStats;
 use crate::log::recovery::Branches;
 
-use super::oracle::Violation;
+use super::oracle::{Invariant, Violation};
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +158,22 @@ pub struct Report {
     pub injected: Vec<u64>,
     /// The same calls by site (`op:file#n`), what a regression test names.
     pub injected_sites: Vec<crate::io::FaultSite>,
+}
+
+impl Outcome {
+    /// The outcome of a run the engine panicked in at `step`: a violation quoting the
+    /// panic's message.
+    pub(crate) fn panicked(payload: &(dyn std::any::Any + Send), step: usize) -> Outcome {
+        let what = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "non-string panic".into());
+        Outcome::Violation {
+            step,
+            violation: Violation::new(Invariant::Panic, what),
+        }
+    }
 }
 
 impl Report {

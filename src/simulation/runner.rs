@@ -69,33 +69,6 @@ fn run_masked(
     mask: Option<FaultMask>,
     verbose: bool,
 ) -> Report {
-    let attempt = catch_unwind(AssertUnwindSafe(|| {
-        run_inner(scenario, plan, mask, verbose)
-    }));
-    attempt.unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "non-string panic".into());
-        Report {
-            seed: scenario.seed,
-            outcome: Outcome::Violation {
-                step: plan.len(),
-                violation: Violation::new(Invariant::Panic, what),
-            },
-            counts: Counts::default(),
-            sim: Default::default(),
-            branches: Branches::default(),
-            trace_hash: 0,
-            trace: Vec::new(),
-            injected: Vec::new(),
-            injected_sites: Vec::new(),
-        }
-    })
-}
-
-fn run_inner(scenario: &Scenario, plan: &[Step], mask: Option<FaultMask>, verbose: bool) -> Report {
     let disk = SimStorage::with_config(scenario.seed, scenario.sim.clone())
         .expect("a drawn sim config is valid");
     disk.set_extra_list(scenario.extra_list);
@@ -124,7 +97,10 @@ fn run_inner(scenario: &Scenario, plan: &[Step], mask: Option<FaultMask>, verbos
         sync_errors_seen: 0,
         pre_open_vouched: None,
     };
-    let outcome = run.all(&mut state, plan);
+    // The state stays outside the unwind: after an engine panic the faults that
+    // fired and the trace so far still reach the report (the shrinker needs them).
+    let attempt = catch_unwind(AssertUnwindSafe(|| run.all(&mut state, plan)));
+    let outcome = attempt.unwrap_or_else(|panic| Outcome::panicked(panic.as_ref(), run.at));
     let disk_hash = state.disk.trace_hash();
     state
         .tracer

@@ -69,7 +69,7 @@ impl FromStr for FaultSite {
                 names.join(", ")
             ));
         }
-        // Empty for the directory's calls and for crashes.
+        // `.` for the directory's calls, empty for crashes.
         let valid_file = file
             .bytes()
             .all(|b| b.is_ascii_graphic() && !matches!(b, b':' | b'#' | b'/' | b','));

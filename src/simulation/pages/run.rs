@@ -67,31 +67,18 @@ pub fn run_page_plan_traced(
 ) -> PageReport {
     let mut counts = PageCounts::default();
     let mut trace = Trace::default();
-    let mut injected_sites = Vec::new();
-    let mut lines = Vec::new();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut run = Run::new(s, plan, &mut counts, &mut trace);
-        run.lines = verbose.then(Vec::new);
-        if let Some(sites) = sites {
-            run.disk
-                .set_fault_sites(Some(sites.iter().cloned().collect()));
-        }
-        let outcome = run.all();
-        injected_sites = run.disk.injected_sites();
-        lines = run.lines.take().unwrap_or_default();
-        outcome
-    }))
-    .unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "non-string panic".into());
-        Outcome::Violation {
-            step: 0,
-            violation: Violation::new(Invariant::Panic, what),
-        }
-    });
+    let mut run = Run::new(s, plan, &mut counts, &mut trace);
+    run.lines = verbose.then(Vec::new);
+    if let Some(sites) = sites {
+        run.disk
+            .set_fault_sites(Some(sites.iter().cloned().collect()));
+    }
+    // The run stays outside the unwind: after an engine panic its fault sites and
+    // trace lines still reach the report (the shrinker needs the sites).
+    let outcome = catch_unwind(AssertUnwindSafe(|| run.all()))
+        .unwrap_or_else(|panic| Outcome::panicked(panic.as_ref(), run.at));
+    let injected_sites = run.disk.injected_sites();
+    let lines = run.lines.take().unwrap_or_default();
     PageReport {
         seed: s.seed,
         outcome,
