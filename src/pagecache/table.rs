@@ -182,15 +182,12 @@ impl<P> Drop for Table<P> {
         // Plain loads (no swaps): `&mut self` already ordered every store before
         // this, and a dropped table is never read again. A swap per slot made
         // dropping a page cache cost a locked instruction per slot.
-        // SAFETY: as above; each node was installed by `child` and is owned here
-        // through its one cell.
-        let high = self
-            .root
-            .cells
-            .iter()
-            .filter_map(|m| unsafe { owned(m, guard) });
-        for mid in high {
-            free_leaves(&mid, guard);
+        for cell in self.root.cells.iter() {
+            // SAFETY: as above; each node was installed by `child` and is owned
+            // here through its one cell.
+            if let Some(mid) = unsafe { owned(cell, guard) } {
+                free_leaves(&mid, guard);
+            }
         }
         free_leaves(&self.low, guard);
     }
